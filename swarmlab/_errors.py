@@ -1,0 +1,89 @@
+"""swarmlab's exceptions: one root, a few subclasses, each message says what to do.
+
+::
+
+    SwarmlabError
+    ├── InvalidArgument          (also ValueError)    a bad name, replicas, availability...
+    │   └── UnknownProvider                           provider="nope"
+    ├── NotFound                 (also LookupError)
+    │   ├── LabNotFound                               Lab.attach("nope")
+    │   ├── MachineNotFound                           lab.ssh("nope", ...)
+    │   ├── NodeNotFound                              lab.node.drain("nope")
+    │   └── ServiceNotFound                           lab.service.scale(nope=3)
+    ├── SwarmStateError                               join before init, a node of another swarm
+    ├── ImageNotAvailable                             an image no machine has or can pull
+    ├── EngineUnavailable                             no Docker engine answers
+    ├── ProviderUnavailable                           a provider's tools are missing here
+    ├── UpdatePaused                                  a rolling update stopped on failures
+    ├── WaitTimeout              (also TimeoutError)  a step did not converge in time
+    └── DockerError                                   the engine refused a request
+
+Every error raised on bad input is raised before anything is changed.
+"""
+
+from __future__ import annotations
+
+
+class SwarmlabError(Exception):
+    """Root of every error swarmlab raises on purpose."""
+
+
+class InvalidArgument(SwarmlabError, ValueError):
+    """An argument has the wrong form or value; nothing was changed."""
+
+
+class UnknownProvider(InvalidArgument):
+    """No provider of that name exists."""
+
+
+class NotFound(SwarmlabError, LookupError):
+    """A lab, machine, node or service of that name does not exist."""
+
+
+class LabNotFound(NotFound):
+    pass
+
+
+class MachineNotFound(NotFound):
+    pass
+
+
+class NodeNotFound(NotFound):
+    pass
+
+
+class ServiceNotFound(NotFound):
+    pass
+
+
+class SwarmStateError(SwarmlabError):
+    """The swarm is not in a state that allows this step (e.g. join before init)."""
+
+
+class ImageNotAvailable(SwarmlabError):
+    """No machine of the lab has the image, and it cannot be pulled."""
+
+
+class EngineUnavailable(SwarmlabError):
+    """No Docker engine answers where one is expected."""
+
+
+class ProviderUnavailable(SwarmlabError):
+    """A provider cannot work on this computer (a tool is missing, a setting is wrong)."""
+
+
+class UpdatePaused(SwarmlabError):
+    """A rolling update paused (or rolled back) because tasks failed."""
+
+
+class WaitTimeout(SwarmlabError, TimeoutError):
+    """A step did not converge in time. ``last_state`` holds what was last seen."""
+
+    def __init__(self, message: str, last_state: object = None, logs: str = "") -> None:
+        super().__init__(message)
+        self.last_state = last_state
+        self.logs = logs
+
+
+class DockerError(SwarmlabError):
+    """The Docker engine refused a request; the message says which and why."""
