@@ -1,0 +1,58 @@
+"""swarmlab: Docker Swarm, hands-on, in Jupyter.
+
+>>> import swarmlab as sl
+>>> lab = sl.Lab("tutorial")                     # machines are Docker-in-Docker containers
+>>> lab.machine.create("manager1", "worker1", "worker2")
+>>> lab.swarm.init("manager1")
+>>> lab.swarm.join("worker1", "worker2")
+>>> lab.service.create("helloworld", "alpine", "ping", "docker.com")
+>>> lab.service.scale(helloworld=5)
+>>> lab.destroy()
+"""
+
+from ._errors import (
+    DockerError,
+    EngineUnavailable,
+    ImageNotAvailable,
+    InvalidArgument,
+    LabNotFound,
+    MachineNotFound,
+    NodeNotFound,
+    NotFound,
+    ProviderUnavailable,
+    ServiceNotFound,
+    SwarmlabError,
+    SwarmStateError,
+    UnknownProvider,
+    UpdatePaused,
+    WaitTimeout,
+)
+from ._results import JoinToken, Output, Result, Table, Text
+from .lab import Lab
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DockerError",
+    "EngineUnavailable",
+    "ImageNotAvailable",
+    "InvalidArgument",
+    "JoinToken",
+    "Lab",
+    "LabNotFound",
+    "MachineNotFound",
+    "NodeNotFound",
+    "NotFound",
+    "Output",
+    "ProviderUnavailable",
+    "Result",
+    "ServiceNotFound",
+    "SwarmStateError",
+    "SwarmlabError",
+    "Table",
+    "Text",
+    "UnknownProvider",
+    "UpdatePaused",
+    "WaitTimeout",
+    "__version__",
+]

@@ -1,0 +1,29 @@
+"""Providers: where a lab's machines come from. See :mod:`swarmlab.providers._base`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .._errors import UnknownProvider
+from ._base import MachineInfo, Provider, RunOutput
+
+#: provider name -> "module:Class", imported only when used
+PROVIDERS: dict[str, str] = {
+    "dind": "swarmlab.providers.dind:DindProvider",
+}
+
+
+def get_provider(name: str, lab: str, **options: Any) -> Provider:
+    """Make the provider called ``name`` for lab ``lab``."""
+    target = PROVIDERS.get(name) if isinstance(name, str) else None
+    if target is None:
+        raise UnknownProvider(
+            f"unknown provider {name!r}: use one of {', '.join(repr(p) for p in PROVIDERS)} "
+            "(or set SWARMLAB_PROVIDER)"
+        )
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)(lab, **options)  # type: ignore[no-any-return]
+
+
+__all__ = ["PROVIDERS", "MachineInfo", "Provider", "RunOutput", "get_provider"]

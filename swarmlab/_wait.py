@@ -1,0 +1,105 @@
+"""Waiting for a swarm to converge: poll a check, show progress, time out with the last state.
+
+A check is a function returning a :class:`Progress`. Transient engine errors (a manager
+electing a leader, a machine's engine restarting) count as "not yet" and are kept as the last
+state. On timeout :class:`~swarmlab.WaitTimeout` carries that last state and the logs the
+caller names, so a stuck step explains itself instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import docker.errors
+import requests
+
+from ._errors import WaitTimeout
+
+
+@dataclass
+class Progress:
+    done: bool
+    n: int = 0
+    total: int = 0
+    state: str = ""
+
+
+def progress_enabled(setting: bool | None) -> bool:
+    if setting is not None:
+        return setting
+    return os.environ.get("SWARMLAB_PROGRESS", "1").lower() not in ("0", "false", "no", "off")
+
+
+class _Bar:
+    """A tqdm.auto bar (a widget in Jupyter, text in a terminal), or nothing."""
+
+    def __init__(self, enabled: bool, what: str) -> None:
+        self._bar: Any = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=1, desc=what, leave=False, bar_format="{desc}: {n}/{total} {postfix}")
+            except Exception:  # progress is a nicety: never fail a step for it
+                self._bar = None
+
+    def update(self, p: Progress) -> None:
+        if self._bar is None:
+            return
+        self._bar.total = max(p.total, 1)
+        self._bar.n = p.n
+        self._bar.set_postfix_str(p.state[:60], refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+TRANSIENT = (docker.errors.APIError, requests.exceptions.RequestException, ConnectionError)
+
+
+def wait_for(
+    check: Callable[[], Progress],
+    *,
+    what: str,
+    timeout: float,
+    progress: bool = False,
+    interval: float = 0.2,
+    logs: Callable[[], str] | None = None,
+    advice: str = "",
+) -> Progress:
+    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    bar = _Bar(progress, what)
+    last = Progress(False, state="not checked yet")
+    try:
+        while True:
+            try:
+                last = check()
+            except TRANSIENT as e:
+                last = Progress(False, last.n, last.total, f"engine busy: {_short(e)}")
+            bar.update(last)
+            if last.done:
+                return last
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(interval)
+    finally:
+        bar.close()
+    text = logs() if logs else ""
+    msg = f"{what}: not done after {timeout:.0f}s. Last state: {last.state or f'{last.n}/{last.total}'}."
+    if advice:
+        msg += f" {advice}"
+    if text:
+        msg += f"\n{text}"
+    raise WaitTimeout(msg, last_state=last, logs=text)
+
+
+def _short(e: Exception) -> str:
+    if isinstance(e, docker.errors.APIError):
+        return str(e.explanation or e)[:120]
+    return str(e)[:120]
