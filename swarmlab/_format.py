@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 _STYLE = (
     "<style>"

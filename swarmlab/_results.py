@@ -7,8 +7,9 @@ dict) for code and tests. The core never prints: notebooks show these, terminals
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -4,21 +4,13 @@ never skip a tier for lack of an engine)."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import docker
 import pytest
+from labtest import OFFLINE_IMAGES, WEB_V1, WEB_V2, WORKLOAD, labelled, unique_lab_name
 
 import swarmlab as sl
-
-OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"]
-WORKLOAD = "swarmlab/busybox:latest"
-WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
-
-os.environ.setdefault("SWARMLAB_PROGRESS", "0")
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 
 
 @pytest.fixture(scope="session")
@@ -38,20 +30,6 @@ def host() -> docker.DockerClient:
     if missing:
         pytest.fail(f"offline images missing: {missing}; run scripts/build-images", pytrace=False)
     return client
-
-
-def labelled(host: docker.DockerClient, lab: str) -> dict[str, int]:
-    """Count what carries the lab's label on the engine itself."""
-    f = {"label": f"io.swarmlab.lab={lab}"}
-    return {
-        "containers": len(host.containers.list(all=True, filters=f)),
-        "volumes": len(host.volumes.list(filters=f)),
-        "networks": len(host.networks.list(filters=f)),
-    }
-
-
-def unique_lab_name(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

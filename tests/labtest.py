@@ -1,0 +1,31 @@
+"""Helpers shared by the test tiers (importable as ``labtest``: pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import docker
+
+OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"]
+WORKLOAD = "swarmlab/busybox:latest"
+WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
+
+os.environ.setdefault("SWARMLAB_PROGRESS", "0")
+os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
+
+
+def labelled(host: docker.DockerClient, lab: str) -> dict[str, int]:
+    """Count what carries the lab's label on the engine itself."""
+    f = {"label": f"io.swarmlab.lab={lab}"}
+    return {
+        "containers": len(host.containers.list(all=True, filters=f)),
+        "volumes": len(host.volumes.list(filters=f)),
+        "networks": len(host.networks.list(filters=f)),
+    }
+
+
+def unique_lab_name(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
