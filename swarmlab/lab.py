@@ -217,6 +217,17 @@ class Lab:
             data=counts,
         )
 
+    def dashboard(self, refresh: float = 1.5, *, history: bool = False,
+                  live: bool | None = None) -> Any:
+        """A live picture of the swarm: a column per node, a card per task, with controls.
+
+        In a notebook it refreshes itself every ``refresh`` seconds in the background (unless
+        ``live=False`` or ``$SWARMLAB_LIVE=0``); ``history=True`` shows finished tasks too.
+        Elsewhere it is a snapshot (text, escaped HTML). See :mod:`swarmlab.views`."""
+        from .views import dashboard
+
+        return dashboard(self, refresh, history=history, live=live)
+
     # -- helpers for the namespaces ----------------------------------------------------
     def _client(self, machine: str) -> docker.DockerClient:
         return self.provider.client(machine)
@@ -463,12 +474,12 @@ class Swarm(_Namespace):
             ) from None
         tok = self.join_token(role)
         with engine_errors("read the swarm"):
-            cluster = lab._client(manager).info()["Swarm"].get("Cluster", {}).get("ID")
+            members = {n["ID"] for n in lab._client(manager).api.nodes()}
         infos = _parallel(lambda m: lab._client(m).info()["Swarm"], names)
         todo, notes, node_ids = [], [], []
         for m, info in zip(names, infos):
             state = info.get("LocalNodeState")
-            if state == "active" and info.get("Cluster", {}).get("ID") == cluster:
+            if state == "active" and info.get("NodeID") in members:
                 notes.append(f"{m} is already a member of this swarm (nothing to do).")
                 node_ids.append(info["NodeID"])
             elif state in ("active", "pending", "error"):
@@ -638,6 +649,9 @@ class Nodes(_Namespace):
 
 class Services(_Namespace):
     """``docker service``: create, ls, ps, inspect, scale, update, rollback, rm."""
+
+    #: The last rolling update waited for (a ``swarmlab.views.Rollout``: its chart), or None.
+    last_rollout: Any = None
 
     # -- lookups ---------------------------------------------------------------------
     def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
@@ -965,9 +979,16 @@ class Services(_Namespace):
                 p.state = f"updating: {p.state}"
             return p
 
-        wait_for(check, what=f"rolling update of {name}", timeout=budget, progress=lab.progress,
-                 interval=0.5, logs=lambda: lab._logs(tail=8),
-                 advice=f"See lab.service.ps({name!r}) for each task's state and error.")
+        from .views import RolloutWatch  # the rollout view; shown only with progress on
+
+        watch = RolloutWatch(lab, name, image, want, show=lab.progress)
+        try:
+            wait_for(check, what=f"rolling update of {name}", timeout=budget,
+                     progress=lab.progress, interval=0.5, logs=lambda: lab._logs(tail=8),
+                     advice=f"See lab.service.ps({name!r}) for each task's state and error.",
+                     observe=watch.observe)
+        finally:
+            self.last_rollout = watch.finish()
         return [f"overall progress: {want} out of {want} tasks", "verify: Service converged"]
 
     def rollback(self, name: str, wait: bool = True, timeout: float | None = None) -> Text:

@@ -1,0 +1,126 @@
+"""Bad input: one SwarmlabError subclass each, a message that says what to do, and an engine
+left exactly as it was (checked on the engines, before and after)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import docker
+import pytest
+
+import swarmlab as sl
+from labtest import WORKLOAD, labelled
+
+pytestmark = pytest.mark.integration
+
+
+def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
+    """What the engines say: the lab's containers, and the swarm's services, nodes and tasks."""
+    state: dict[str, Any] = {
+        "containers": sorted((c.name, c.status) for c in
+                             host.containers.list(all=True, filters={"label": f"io.swarmlab.lab={lab.name}"})),
+        "labelled": labelled(host, lab.name),
+    }
+    try:
+        mgr = lab._client(lab.manager())
+    except sl.SwarmStateError:
+        return state
+    state["services"] = sorted((s["Spec"]["Name"], s["Version"]["Index"]) for s in mgr.api.services())
+    state["nodes"] = sorted((n["Description"]["Hostname"], n["Version"]["Index"], n["Spec"]["Availability"])
+                            for n in mgr.api.nodes())
+    state["tasks"] = sorted(t["ID"] for t in mgr.api.tasks())
+    return state
+
+
+@pytest.fixture(scope="module")
+def lab(swarm3: sl.Lab) -> sl.Lab:
+    swarm3.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
+    swarm3.service.create("gone", WORKLOAD, "ping", "127.0.0.1", replicas=1)
+    swarm3.service.rm("gone")
+    return swarm3
+
+
+CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]] = [
+    ("unknown machine (ssh)", lambda lab: lab.ssh("worker9", "true"), sl.MachineNotFound,
+     r"no machine 'worker9'.*lab\.machine\.create\('worker9'\)"),
+    ("unknown machine (ip)", lambda lab: lab.machine.ip("worker9"), sl.MachineNotFound, "worker9"),
+    ("unknown machine (join)", lambda lab: lab.swarm.join("worker9"), sl.MachineNotFound,
+     r"no machine 'worker9'.*Nothing was joined"),
+    ("unknown machine (rm)", lambda lab: lab.machine.rm("worker1", "worker9"), sl.MachineNotFound,
+     r"no machine 'worker9'.*nothing was removed"),
+    ("duplicate machine names", lambda lab: lab.machine.create("worker3", "worker3"), sl.InvalidArgument,
+     "twice: worker3"),
+    ("invalid machine name", lambda lab: lab.machine.create("Bad Name!"), sl.InvalidArgument,
+     r"invalid machine name 'Bad Name!'.*e\.g\. 'manager1'"),
+    ("replicas -1", lambda lab: lab.service.scale(helloworld=-1), sl.InvalidArgument,
+     r"cannot be negative.*use 0"),
+    ("replicas 'five'", lambda lab: lab.service.scale(helloworld="five"), sl.InvalidArgument,
+     r"whole number.*not 'five'"),
+    ("replicas -1 at create", lambda lab: lab.service.create("new", WORKLOAD, replicas=-1),
+     sl.InvalidArgument, "cannot be negative"),
+    ("unknown service (ps)", lambda lab: lab.service.ps("nope"), sl.ServiceNotFound,
+     r"no service 'nope' \(services: helloworld\).*lab\.service\.create"),
+    ("unknown service in a scale of two", lambda lab: lab.service.scale(helloworld=3, nope=1),
+     sl.ServiceNotFound, "no service 'nope'"),
+    ("scaling a removed service", lambda lab: lab.service.scale(gone=3), sl.ServiceNotFound,
+     "no service 'gone'"),
+    ("update to an image nobody can get", lambda lab: lab.service.update("helloworld", image="redis:7.4"),
+     sl.ImageNotAvailable, r"redis:7\.4.*cannot be pulled.*lab\.image\.load\('redis:7\.4'\).*Nothing was changed"),
+    ("create with an image nobody can get", lambda lab: lab.service.create("r", "redis:7.2"),
+     sl.ImageNotAvailable, r"lab\.image\.load\('redis:7\.2'\)"),
+    ("drain of an unknown node", lambda lab: lab.node.drain("worker9"), sl.NodeNotFound,
+     r"no node 'worker9' \(nodes: manager1, worker1, worker2\)"),
+    ("availability 'sleep'", lambda lab: lab.node.update("worker1", availability="sleep"),
+     sl.InvalidArgument, r"availability='sleep'.*'active', 'pause', 'drain'"),
+    ("bad update delay", lambda lab: lab.service.update("helloworld", update_delay="soon"),
+     sl.InvalidArgument, r"update_delay='soon'.*'10s'"),
+    ("loading an image this computer lacks", lambda lab: lab.image.load("nope/nothing:1"),
+     sl.ImageNotAvailable, "not on this computer's engine"),
+    ("init on a worker", lambda lab: lab.swarm.init("worker1"), sl.SwarmStateError,
+     "already a worker"),
+    ("a different service under an existing name",
+     lambda lab: lab.service.create("helloworld", WORKLOAD, "sleep", "60"), sl.SwarmStateError,
+     r"already exists.*lab\.service\.rm\('helloworld'\)"),
+]
+
+
+@pytest.mark.parametrize(("what", "call", "error", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_changes_nothing(lab: sl.Lab, host: docker.DockerClient, what: str,
+                                   call: Callable[[sl.Lab], object], error: type, message: str) -> None:
+    before = engine_state(lab, host)
+    with pytest.raises(error, match=message) as caught:
+        call(lab)
+    assert isinstance(caught.value, sl.SwarmlabError)
+    # one line of advice, not a traceback of requests internals
+    assert "Traceback" not in str(caught.value) and "urllib3" not in str(caught.value)
+    assert engine_state(lab, host) == before
+
+
+def test_join_before_init(make_lab, host: docker.DockerClient) -> None:
+    lab = make_lab("noinit")
+    lab.machine.create("manager1", "worker1")
+    before = engine_state(lab, host)
+    with pytest.raises(sl.SwarmStateError, match=r"no swarm to join yet: run lab\.swarm\.init\('manager1'\)"):
+        lab.swarm.join("worker1")
+    with pytest.raises(sl.SwarmStateError, match=r"lab\.swarm\.init"):
+        lab.node.ls()
+    assert engine_state(lab, host) == before
+    out = lab.ssh("worker1", "docker info --format '{{.Swarm.LocalNodeState}}'")
+    assert out.strip() == "inactive"
+
+
+def test_no_engine_reachable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    with pytest.raises(sl.EngineUnavailable, match=r"no Docker engine answers at unix://.*dead\.sock.*Start Docker"):
+        sl.Lab("tutorial")
+
+
+def test_unknown_provider() -> None:
+    with pytest.raises(sl.UnknownProvider, match=r"unknown provider 'vbox'.*'dind'"):
+        sl.Lab("tutorial", provider="vbox")
+
+
+def test_attach_to_a_lab_that_does_not_exist(host: docker.DockerClient) -> None:
+    with pytest.raises(sl.LabNotFound, match=r"no lab named 'never-made'.*sl\.Lab\('never-made'\)"):
+        sl.Lab.attach("never-made")
+    assert labelled(host, "never-made") == {"containers": 0, "volumes": 0, "networks": 0}

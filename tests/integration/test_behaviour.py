@@ -1,0 +1,156 @@
+"""What every step owes the learner: safe to run twice, waits that explain themselves, labs
+that don't see each other, nothing leaked, nothing exposed."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+import swarmlab as sl
+from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_step_is_safe_to_run_twice(make_lab) -> None:
+    lab = make_lab("twice")
+    lab.machine.create("manager1", "worker1")
+    again = lab.machine.create("manager1", "worker1")
+    assert "manager1: already exists and is running (nothing to do)." in again.notes
+    assert len(lab.machine.ls()) == 2
+
+    lab.swarm.init("manager1")
+    node_id = lab._client("manager1").info()["Swarm"]["NodeID"]
+    again = lab.swarm.init("manager1")
+    assert "manager1 already manages an active swarm (nothing to do)." in again.notes
+    assert lab._client("manager1").info()["Swarm"]["NodeID"] == node_id
+
+    lab.swarm.join("worker1")
+    again = lab.swarm.join("worker1")
+    assert "worker1 is already a member of this swarm (nothing to do)." in str(again)
+    assert len(lab._client("manager1").api.nodes()) == 2
+
+    lab.image.load(WORKLOAD)
+    loaded = lab.image.load(WORKLOAD)
+    assert set(loaded["RESULT"]) == {"already there"}
+
+    lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
+    again = lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
+    assert "service helloworld already exists (nothing to create)." in again.notes
+    assert len([s for s in lab._client("manager1").api.services()]) == 1
+
+    lab.node.drain("worker1")
+    again = lab.node.drain("worker1")
+    assert "worker1 is already drain (nothing to change)." in again.notes
+    lab.node.activate("worker1")
+
+
+def test_two_labs_side_by_side_do_not_see_each_other(make_lab, host: docker.DockerClient) -> None:
+    a, b = make_lab("side-a"), make_lab("side-b")
+    a.machine.create("manager1", "worker1")
+    b.machine.create("manager1", "worker1")
+    a.swarm.init("manager1")
+    b.swarm.init("manager1")
+    a.swarm.join("worker1")
+    b.swarm.join("worker1")
+    # each swarm has its own two nodes, on its own network
+    ids_a = {n["ID"] for n in a._client("manager1").api.nodes()}
+    ids_b = {n["ID"] for n in b._client("manager1").api.nodes()}
+    assert len(ids_a) == len(ids_b) == 2 and not ids_a & ids_b
+    net_a = a.machine.ip("manager1").rsplit(".", 1)[0]
+    net_b = b.machine.ip("manager1").rsplit(".", 1)[0]
+    assert net_a != net_b
+    # a manager of lab a cannot even reach lab b's manager
+    reach = a.ssh("manager1", f"ping -c1 -W1 {b.machine.ip('manager1')} >/dev/null 2>&1; echo $?")
+    assert reach.strip() != "0"
+    a.image.load(WORKLOAD)
+    a.service.create("only-in-a", WORKLOAD, "ping", "127.0.0.1")
+    assert [s["Spec"]["Name"] for s in b._client("manager1").api.services()] == []
+    # destroying one leaves the other whole
+    a.destroy()
+    assert labelled(host, a.name) == {"containers": 0, "volumes": 0, "networks": 0}
+    assert labelled(host, b.name)["containers"] == 2
+    assert len(b.node.ls()) == 2
+
+
+def test_attach_finds_a_lab_again_after_a_restart(make_lab) -> None:
+    lab = make_lab("attach")
+    lab.machine.create("manager1", "worker1")
+    lab.swarm.init("manager1")
+    lab.swarm.join("worker1")
+    found = sl.Lab.attach(lab.name)  # a new object, as after a kernel restart: only labels
+    assert list(found.machine.ls()["NAME"]) == ["manager1", "worker1"]
+    assert found.manager() == "manager1"
+    assert sorted(found.node.ls()["HOSTNAME"]) == ["manager1", "worker1"]
+
+
+def test_context_manager_destroys_even_after_an_error(host: docker.DockerClient) -> None:
+    from labtest import unique_lab_name
+
+    name = unique_lab_name("ctx")
+    with pytest.raises(sl.ServiceNotFound), sl.Lab(name, progress=False) as lab:
+        lab.machine.create("manager1")
+        lab.swarm.init("manager1")
+        assert labelled(host, name)["containers"] == 1
+        lab.service.ps("nope")
+    assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+def test_a_step_that_cannot_converge_times_out_with_its_reason(swarm3: sl.Lab) -> None:
+    with pytest.raises(sl.WaitTimeout) as caught:
+        swarm3.service.create("crashes", WORKLOAD, "sh", "-c", "exit 3", replicas=2, timeout=8)
+    msg = str(caught.value)
+    assert "service crashes: not done after 8s" in msg
+    assert "non-zero exit (3)" in msg  # the tasks' own error, as the engine reports it
+    assert "engine log" in msg  # and the machines' engine logs
+    assert caught.value.last_state is not None
+    swarm3.service.rm("crashes")
+
+
+def test_a_failing_rolling_update_pauses_and_rolls_back(swarm3: sl.Lab) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=2, update_delay="1s")
+    with pytest.raises(sl.UpdatePaused, match=r"update of web paused.*lab\.service\.rollback\('web'\)"):
+        swarm3.service.update("web", image=WEB_V2, args=["sh", "-c", "exit 1"])
+    mgr = swarm3._client(swarm3.manager())
+    assert mgr.api.inspect_service("web")["UpdateStatus"]["State"] == "paused"
+    back = swarm3.service.rollback("web")
+    assert back.command == "docker service rollback web"
+    svc = mgr.api.inspect_service("web")
+    assert svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == WEB_V1
+    running = [t for t in mgr.api.tasks(filters={"service": "web", "desired-state": "running"})
+               if t["Status"]["State"] == "running"]
+    assert len(running) == 2
+    assert {t["Spec"]["ContainerSpec"]["Image"] for t in running} == {WEB_V1}
+    swarm3.service.rm("web")
+
+
+def test_a_stopped_machine_shows_down_and_comes_back(swarm3: sl.Lab) -> None:
+    swarm3.machine.stop("worker2")
+    assert swarm3.machine.ls().df.set_index("NAME").loc["worker2", "STATE"] == "Stopped"
+
+    def worker2_status() -> str:
+        nodes = swarm3._client("manager1").api.nodes()
+        return [n for n in nodes if n["Description"]["Hostname"] == "worker2"][0]["Status"]["State"]
+
+    from swarmlab._wait import Progress, wait_for
+
+    wait_for(lambda: Progress(worker2_status() == "down"), what="worker2 down", timeout=60)
+    swarm3.machine.start("worker2")
+    wait_for(lambda: Progress(worker2_status() == "ready"), what="worker2 ready", timeout=60)
+    assert swarm3.ssh("worker2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
+
+
+def test_nothing_is_exposed(swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    for c in host.containers.list(filters={"label": f"io.swarmlab.lab={swarm3.name}"}):
+        assert c.attrs["HostConfig"]["PortBindings"] in (None, {})  # no port published at all
+        listening = swarm3.ssh(c.labels["io.swarmlab.machine"], "cat /proc/net/tcp /proc/net/tcp6")
+        # dockerd listens on no TCP port of its own (2376/2375): only swarm's 2377/7946
+        ports = {int(line.split()[1].split(":")[1], 16) for line in listening.splitlines()[1:]
+                 if line.split() and line.split()[3] == "0A"}
+        assert not ports & {2375, 2376}, ports
+    # the machines' sockets are private to this user
+    import os
+    import stat
+    for m in swarm3.provider.list():
+        sock_dir = os.path.dirname(m.url.removeprefix("unix://"))
+        assert stat.S_IMODE(os.stat(sock_dir).st_mode) == 0o700
