@@ -72,8 +72,12 @@ def wait_for(
     interval: float = 0.2,
     logs: Callable[[], str] | None = None,
     advice: str = "",
+    observe: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` after ``timeout`` s."""
+    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` after ``timeout`` s.
+
+    ``observe`` (a view, e.g. the rollout view) is called with each state seen; its errors
+    are ignored."""
     deadline = time.monotonic() + timeout
     bar = _Bar(progress, what)
     last = Progress(False, state="not checked yet")
@@ -84,6 +88,11 @@ def wait_for(
             except TRANSIENT as e:
                 last = Progress(False, last.n, last.total, f"engine busy: {_short(e)}")
             bar.update(last)
+            if observe is not None:
+                try:
+                    observe(last)
+                except Exception:  # noqa: BLE001 - a view never fails the step it watches
+                    pass
             if last.done:
                 return last
             if time.monotonic() >= deadline:

@@ -1,0 +1,161 @@
+"""``lab.dashboard()``: the live picture of a swarm, and its static snapshot.
+
+In a Jupyter kernel with ipywidgets, the dashboard is a widget whose picture a background
+thread refreshes every ``refresh`` seconds by setting traits only (never printing), so the
+learner keeps running cells and watches the picture change. Elsewhere (a terminal, no
+ipywidgets) it is a :class:`Snapshot`: the same picture once, as text and escaped HTML.
+
+Refreshing stops when the dashboard is closed, when another dashboard of the same lab
+replaces it, or when the lab is destroyed. A node or manager that stops answering shows as an
+error line (and a down node as down); refreshing goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from ._model import Picture
+from ._render import picture_html, picture_text
+from ._source import SwarmSource
+
+#: Refresh interval bounds, in seconds.
+MIN_REFRESH, DEFAULT_REFRESH = 0.5, 1.5
+
+
+def live_default(live: bool | None) -> bool:
+    """``live`` if given, else ``$SWARMLAB_LIVE`` (on unless 0/false/no/off). A kernel run by
+    papermill or nbval is not someone watching: such runs pass ``live=False``."""
+    if live is not None:
+        return bool(live)
+    return os.environ.get("SWARMLAB_LIVE", "1").lower() not in ("0", "false", "no", "off")
+
+
+def in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def lab_gone(lab: Any) -> bool:
+    """True when the lab has no running machine left (destroyed, or every machine removed)."""
+    try:
+        return not any(m.running for m in lab.provider.list())
+    except Exception:  # the host engine itself is unreachable: not ours to decide
+        return False
+
+
+class Snapshot:
+    """The swarm's picture at one moment: text in a terminal, escaped HTML in a notebook."""
+
+    def __init__(self, picture: Picture, title: str) -> None:
+        self.picture = picture
+        self.title = title
+
+    def __repr__(self) -> str:
+        return picture_text(self.picture, self.title)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        return picture_html(self.picture, self.title)
+
+
+def title_for(lab: Any) -> str:
+    return f"swarm of lab {lab.name}"
+
+
+class Refresher:
+    """Calls ``fetch`` every ``interval`` seconds on a daemon thread and hands the result to
+    ``apply`` (which must only set traits). ``poke()`` refreshes now; ``stop()`` ends it."""
+
+    def __init__(self, fetch: Callable[[], Picture], apply: Callable[[Picture], None],
+                 failed: Callable[[Exception], bool], interval: float) -> None:
+        self._fetch, self._apply, self._failed = fetch, apply, failed
+        self.interval = max(MIN_REFRESH, float(interval))
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.refreshes = 0
+        self.thread = threading.Thread(target=self._run, name="swarmlab-dashboard", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive() and not self._stop.is_set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self, wait: float = 0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if wait and self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(wait)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                picture = self._fetch()
+            except Exception as e:  # noqa: BLE001 - a refresh must never kill the thread
+                if not self._failed(e):
+                    break
+                continue
+            if self._stop.is_set():
+                break
+            try:
+                self._apply(picture)
+                self.refreshes += 1
+            except Exception:  # noqa: BLE001 - the widget was closed under us
+                break
+
+
+# one live dashboard per lab name: showing it again replaces (and stops) the old one
+_live: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+
+def dashboard(lab: Any, refresh: float = DEFAULT_REFRESH, *, history: bool = False,
+              live: bool | None = None, widget: bool | None = None) -> Any:
+    """The dashboard of ``lab`` (see :meth:`swarmlab.Lab.dashboard`)."""
+    source = SwarmSource(lab)
+    use_widget = in_kernel() if widget is None else widget
+    if use_widget:
+        try:
+            from ._widget import DashboardWidget
+        except ImportError:
+            use_widget = False
+    if not use_widget:
+        try:
+            picture = source.fetch(history=history)
+        except Exception as e:  # noqa: BLE001
+            picture = Picture([], [], error=f"cannot read the swarm: {e}")
+        return Snapshot(picture, title_for(lab))
+    old = _live.get(lab.name)
+    if old is not None:
+        old.stop()
+    board = DashboardWidget(lab, source, refresh=refresh, history=history,
+                            live=live_default(live))
+    _live[lab.name] = board
+    return board
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` (a helper for tests and notebooks)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

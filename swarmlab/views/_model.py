@@ -1,0 +1,168 @@
+"""The picture of a swarm: nodes as columns, tasks as cards. Pure data, no engine, no widgets.
+
+Built from what two Engine API calls return (``GET /nodes`` and ``GET /tasks``) plus the
+service names, which tasks do not carry (the caller keeps them cached).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+#: A task is "live" while the orchestrator wants it running; the rest is history
+#: (what ``docker service ps`` shows as ``\\_`` lines).
+LIVE_DESIRED = ("running", "ready")
+
+#: Card colours: picked from the service name's CRC32, so a service keeps its colour across
+#: refreshes, kernels and machines.
+PALETTE = (
+    "#1e88e5", "#43a047", "#8e24aa", "#f4511e", "#00897b", "#c0ca33",
+    "#6d4c41", "#d81b60", "#3949ab", "#fb8c00", "#00acc1", "#7cb342",
+)
+
+
+def service_colour(name: str) -> str:
+    return PALETTE[zlib.crc32(name.encode("utf-8")) % len(PALETTE)]
+
+
+def short_image(image: str) -> str:
+    """'swarmlab/web:2@sha256:...' -> 'swarmlab/web:2'; 'alpine' -> 'alpine:latest'."""
+    ref = image.split("@", 1)[0]
+    if ":" not in ref.rsplit("/", 1)[-1]:
+        ref += ":latest"
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+    return ref
+
+
+@dataclass
+class Card:
+    """One task: ``helloworld.3`` on a node, its image and state."""
+
+    task_id: str
+    service: str
+    label: str          # helloworld.3 (replicated) or helloworld (global)
+    image: str
+    state: str          # current state: running, preparing, shutdown, failed, ...
+    desired: str
+    live: bool
+    error: str = ""
+    colour: str = ""
+
+
+@dataclass
+class Column:
+    """One node: hostname, role, availability, status, and its task cards."""
+
+    node_id: str
+    hostname: str
+    role: str           # leader | manager | worker
+    availability: str   # active | pause | drain
+    status: str         # ready | down | unknown | disconnected
+    cards: list[Card] = field(default_factory=list)
+
+
+@dataclass
+class ServiceSummary:
+    name: str
+    service_id: str
+    running: int
+    desired: int        # tasks the orchestrator wants running (its slots, for replicated)
+    images: list[str]
+    colour: str
+
+
+@dataclass
+class Picture:
+    columns: list[Column]
+    services: list[ServiceSummary]
+    unassigned: list[Card] = field(default_factory=list)   # tasks no node took (yet)
+    history: bool = False
+    error: str = ""     # why this picture may be stale (engine unreachable, ...)
+
+    @property
+    def cards(self) -> list[Card]:
+        return [c for col in self.columns for c in col.cards] + self.unassigned
+
+    def running(self, service: str | None = None) -> int:
+        """Live tasks in state running (of one service, or all)."""
+        return sum(1 for c in self.cards if c.live and c.state == "running"
+                   and (service is None or c.service == service))
+
+
+def node_role(node: Mapping[str, Any]) -> str:
+    ms = node.get("ManagerStatus") or {}
+    if ms.get("Leader"):
+        return "leader"
+    return "manager" if node.get("Spec", {}).get("Role") == "manager" else "worker"
+
+
+_ROLE_ORDER = {"leader": 0, "manager": 1, "worker": 2}
+
+
+def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
+                  service_names: Mapping[str, str], history: bool = False) -> Picture:
+    """Nodes (managers first, then by hostname) with a card per task.
+
+    Live tasks only, unless ``history``: then finished, failed and shut-down tasks too (dimmed
+    in the views). ``service_names`` maps service IDs to names; unknown IDs show their ID."""
+    columns: dict[str, Column] = {}
+    for n in nodes:
+        columns[n["ID"]] = Column(
+            node_id=n["ID"],
+            hostname=n.get("Description", {}).get("Hostname", "") or n["ID"][:12],
+            role=node_role(n),
+            availability=n.get("Spec", {}).get("Availability", "") or "",
+            status=n.get("Status", {}).get("State", "") or "unknown",
+        )
+    unassigned: list[Card] = []
+    per_service: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        sid = t.get("ServiceID", "")
+        name = service_names.get(sid) or sid[:12]
+        live = t.get("DesiredState") in LIVE_DESIRED
+        state = t.get("Status", {}).get("State", "") or ""
+        image = short_image(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
+        s = per_service.setdefault(sid, {"name": name, "running": 0, "desired": 0, "images": {}})
+        if live:
+            s["desired"] += 1
+            if state == "running":
+                s["running"] += 1
+                s["images"][image] = s["images"].get(image, 0) + 1
+        if not live and not history:
+            continue
+        slot = t.get("Slot")
+        card = Card(
+            task_id=t.get("ID", ""), service=name, label=f"{name}.{slot}" if slot else name,
+            image=image, state=state, desired=t.get("DesiredState", "") or "", live=live,
+            error=str(t.get("Status", {}).get("Err", "") or ""), colour=service_colour(name),
+        )
+        col = columns.get(t.get("NodeID", "") or "")
+        if col is None:
+            unassigned.append(card)
+        else:
+            col.cards.append(card)
+
+    def card_key(c: Card) -> tuple[Any, ...]:
+        service, _, slot = c.label.partition(".")
+        return (not c.live, service, int(slot) if slot.isdigit() else 0, c.task_id)
+
+    for col in columns.values():
+        col.cards.sort(key=card_key)
+    unassigned.sort(key=card_key)
+    ordered = sorted(columns.values(), key=lambda c: (_ROLE_ORDER.get(c.role, 3), c.hostname))
+    services = sorted(
+        (ServiceSummary(v["name"], sid, v["running"], v["desired"],
+                        sorted(v["images"]), service_colour(v["name"]))
+         for sid, v in per_service.items()),
+        key=lambda s: s.name,
+    )
+    # services with no task at all (scaled to 0) still get a row
+    seen = {s.service_id for s in services}
+    for sid, name in sorted(service_names.items(), key=lambda kv: kv[1]):
+        if sid not in seen:
+            services.append(ServiceSummary(name, sid, 0, 0, [], service_colour(name)))
+    services.sort(key=lambda s: s.name)
+    return Picture(ordered, services, unassigned, history)

@@ -1,0 +1,124 @@
+"""The rollout view: a rolling update, watched while ``lab.service.update`` waits for it.
+
+:class:`RolloutWatch` is the observer the update's wait loop calls after each check. Each call
+takes a sample (the service's update state and message, and how many tasks run each image)
+and, in a notebook with progress shown, updates one display in place: tasks on the new image
+out of the total, the update state (updating / paused / completed / rolled back) and why it
+paused. When the wait ends, the display keeps a small chart of tasks per image over time, and
+``lab.service.last_rollout`` keeps the same picture as a :class:`Rollout`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ._dashboard import in_kernel
+from ._model import short_image
+from ._render import rollout_html, rollout_text
+
+
+class Rollout:
+    """A rolling update's record: samples of ``{t, state, message, images}``; renders as the
+    rollout view (text, or escaped HTML with the chart)."""
+
+    def __init__(self, service: str, image: str, want: int, samples: list[dict[str, Any]],
+                 command: str = "", chart: bool = True) -> None:
+        self.service = service
+        self.image = short_image(image)
+        self.want = want
+        self.samples = samples
+        self.command = command
+        self.chart = chart
+
+    @property
+    def state(self) -> str:
+        return self.samples[-1]["state"] if self.samples else ""
+
+    @property
+    def images_seen(self) -> list[str]:
+        return sorted({k for s in self.samples for k in s["images"]})
+
+    def __repr__(self) -> str:
+        return rollout_text(self.service, self.image, self.samples, self.want)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        return rollout_html(self.service, self.image, self.samples, self.want,
+                            self.command, chart=self.chart)
+
+
+class RolloutWatch:
+    """Samples a service during its rolling update; shows the rollout view when ``show`` and
+    a kernel is there to show it in. Never fails the update it watches."""
+
+    def __init__(self, lab: Any, service: str, image: str, want: int, *, show: bool = False,
+                 command: str = "") -> None:
+        self._lab = lab
+        self.service = service
+        self.image = short_image(image)
+        self.want = want
+        self.command = command
+        self.samples: list[dict[str, Any]] = []
+        self._api: Any = None
+        self._t0 = time.monotonic()
+        self._show = bool(show) and in_kernel()
+        self._handle: Any = None
+
+    def _sample(self) -> None:
+        if self._api is None:
+            self._api = self._lab._client(self._lab.manager()).api
+        try:
+            svc = self._api.inspect_service(self.service)
+            tasks = self._api.tasks(filters={"service": svc["ID"]})
+        except Exception:
+            self._api = None
+            raise
+        status = svc.get("UpdateStatus") or {}
+        images: dict[str, int] = {}
+        for t in tasks:
+            if t.get("Status", {}).get("State") == "running":
+                img = short_image(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
+                images[img] = images.get(img, 0) + 1
+        self.samples.append({
+            "t": round(time.monotonic() - self._t0, 2),
+            "state": status.get("State", "") or "",
+            "message": status.get("Message", "") or "",
+            "images": images,
+        })
+
+    def observe(self, progress: Any = None) -> None:
+        """Called by the wait loop after each check."""
+        try:
+            self._sample()
+        except Exception:  # noqa: BLE001 - a view never breaks the step it watches
+            return
+        self._display(final=False)
+
+    def finish(self) -> Rollout:
+        """One last sample (it shows a pause or a rollback the wait stopped on); the chart."""
+        try:
+            self._sample()
+        except Exception:  # noqa: BLE001
+            pass
+        self._display(final=True)
+        return self.result()
+
+    def result(self, chart: bool = True) -> Rollout:
+        return Rollout(self.service, self.image, self.want, list(self.samples), self.command, chart)
+
+    def _display(self, final: bool) -> None:
+        if not self._show:
+            return
+        try:
+            from IPython.display import display
+
+            view = self.result(chart=final)
+            if self._handle is None:
+                self._handle = display(view, display_id=True)
+            else:
+                self._handle.update(view)
+        except Exception:  # noqa: BLE001
+            self._show = False
