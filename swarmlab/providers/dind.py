@@ -41,6 +41,7 @@ from .._errors import (
 from ._base import (
     LABEL_LAB,
     LABEL_MACHINE,
+    LABEL_PROVIDER,
     LABEL_ROLE,
     CreateOutcome,
     MachineInfo,
@@ -126,7 +127,7 @@ class DindProvider(Provider):
         return self.lab_dir() / machine / "docker.sock"
 
     def _filters(self, role: str, machine: str | None = None) -> dict[str, Any]:
-        labels = [f"{LABEL_LAB}={self.lab}", f"{LABEL_ROLE}={role}"]
+        labels = [f"{LABEL_LAB}={self.lab}", f"{LABEL_ROLE}={role}", f"{LABEL_PROVIDER}={self.name}"]
         if machine is not None:
             labels.append(f"{LABEL_MACHINE}={machine}")
         return {"label": labels}
@@ -383,10 +384,12 @@ class DindProvider(Provider):
     def destroy(self) -> dict[str, int]:
         machines = [c.labels.get(LABEL_MACHINE, "") for c in self._containers()]
         self.remove(machines)
-        volumes = self.host.volumes.list(filters={"label": f"{LABEL_LAB}={self.lab}"})
+        # only what this provider made: another provider may keep a lab of the same name
+        mine = {"label": [f"{LABEL_LAB}={self.lab}", f"{LABEL_PROVIDER}={self.name}"]}
+        volumes = self.host.volumes.list(filters=mine)
         for v in volumes:
             v.remove(force=True)
-        networks = self.host.networks.list(filters={"label": f"{LABEL_LAB}={self.lab}"})
+        networks = self.host.networks.list(filters=mine)
         for net in networks:
             net.remove()
         shutil.rmtree(self.lab_dir(), ignore_errors=True)
