@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ import docker.types
 import requests
 
 from . import _format as fmt
+from ._engine import host_client
 from ._errors import (
     DockerError,
     EngineUnavailable,
@@ -82,7 +84,7 @@ def engine_errors(what: str) -> Iterator[None]:
         raise DockerError(f"failed to {what}: {e}") from None
 
 
-def _parallel(fn: Callable[[str], T], items: Sequence[str]) -> list[T]:
+def _parallel(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
     if len(items) <= 1:
         return [fn(i) for i in items]
     with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
@@ -291,8 +293,8 @@ class _Namespace:
 class Machines(_Namespace):
     """``docker-machine``: create, list, address, stop/start, remove machines."""
 
-    def create(self, *names: str, wait: bool = True, timeout: float = 90.0) -> Table:
-        """Create machines (in parallel), each used only once its engine answers.
+    def create(self, *names: str, timeout: float = 90.0) -> Table:
+        """Create machines (in parallel), each used only once its engine answers (``timeout``).
 
         Stands for ``docker-machine create -d virtualbox NAME`` in the original lab. Machines
         that already exist are kept and reported as found."""
@@ -327,7 +329,7 @@ class Machines(_Namespace):
             except (docker.errors.DockerException, requests.exceptions.RequestException, SwarmlabError):
                 return "Unknown"
 
-        versions = _parallel(version, [m for m in machines])  # type: ignore[arg-type]
+        versions = _parallel(version, machines)
         rows = [
             (m.name, "-", m.driver, m.state, m.url, m.address, v, m.error)
             for m, v in zip(machines, versions)
@@ -346,21 +348,21 @@ class Machines(_Namespace):
         return Output(self._lab.provider.address(name), f"docker-machine ip {name}")
 
     def rm(self, *names: str) -> Text:
-        """``docker-machine rm -y NAME...``: remove machines (a swarm node of it shows Down)."""
+        """``docker-machine rm -y NAME...``: remove machines (a swarm node of it shows Down).
+        A machine that is not there is reported, not an error, so the cell can run twice."""
+        if not names:
+            raise InvalidArgument("name at least one machine, e.g. lab.machine.rm('worker2')")
         checked = check_machine_names(names)
         known = {m.name for m in self._lab.provider.list()}
-        missing = [n for n in checked if n not in known]
-        if missing:
-            raise MachineNotFound(
-                f"lab {self._lab.name!r} has no machine {', '.join(map(repr, missing))} "
-                f"(machines: {', '.join(sorted(known)) or 'none'}); nothing was removed"
-            )
-        with engine_errors(f"remove machines {', '.join(checked)}"):
-            self._lab.provider.remove(checked)
-        if self._lab._manager in checked:
+        present = [n for n in checked if n in known]
+        notes = [f"there is no machine {n!r} (nothing to remove; machines: "
+                 f"{', '.join(sorted(known)) or 'none'})." for n in checked if n not in known]
+        with engine_errors(f"remove machines {', '.join(present)}"):
+            self._lab.provider.remove(present)
+        if self._lab._manager in present:
             self._lab._manager = None
-        return Text(command=f"docker-machine rm -y {' '.join(checked)}",
-                    body="\n".join(f"Successfully removed {n}" for n in checked))
+        return Text(command=f"docker-machine rm -y {' '.join(checked)}", notes=notes,
+                    body="\n".join(f"Successfully removed {n}" for n in present))
 
     def stop(self, name: str) -> Text:
         """``docker-machine stop NAME``: stop a machine (its node goes Down)."""
@@ -1025,19 +1027,24 @@ class Services(_Namespace):
 
     def rm(self, *names: str, wait: bool = True, timeout: float = 90.0) -> Text:
         """``docker service rm NAME...``: remove services; waits until their tasks' containers
-        are gone from every machine."""
+        are gone from every machine. A service that is not there is reported, not an error."""
         lab = self._lab
         if not names:
             raise InvalidArgument("say which service to remove, e.g. lab.service.rm('helloworld')")
         client = lab._mgr()
-        services = [self._get(n, client) for n in names]  # all checked before any is removed
-        for s in services:
-            with engine_errors(f"remove service {s['Spec']['Name']}"):
-                client.api.remove_service(s["ID"])
-        if wait:
-            wait_for(lambda: self._containers_gone(list(names)), what="service rm", timeout=timeout,
+        names = tuple(check_service_name(n) for n in names)
+        with engine_errors("list services"):
+            services = {s["Spec"]["Name"]: s for s in client.api.services()}
+        present = [n for n in names if n in services]
+        notes = [f"there is no service {n!r} (nothing to remove; services: "
+                 f"{', '.join(sorted(services)) or 'none'})." for n in names if n not in services]
+        for n in present:
+            with engine_errors(f"remove service {n}"):
+                client.api.remove_service(services[n]["ID"])
+        if wait and present:
+            wait_for(lambda: self._containers_gone(present), what="service rm", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab._logs(tail=8))
-        return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(names))
+        return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
 
     def _containers_gone(self, names: list[str]) -> Progress:
         lab = self._lab
@@ -1065,7 +1072,7 @@ class Images(_Namespace):
         lab = self._lab
         if not images:
             raise InvalidArgument("name at least one image, e.g. lab.image.load('swarmlab/busybox')")
-        host = getattr(lab.provider, "host", None) or docker.from_env(version="auto")
+        host = getattr(lab.provider, "host", None) or host_client()
         targets = check_machine_names(machines) if machines else lab._running_machines()
         known = {m.name for m in lab.provider.list()}
         missing = [m for m in targets if m not in known]
@@ -1093,13 +1100,17 @@ class Images(_Namespace):
                     return True
             need = [m for m, lack in zip(targets, _parallel(lacks, targets)) if lack]
             if need:
-                with engine_errors(f"save {img}"):
-                    data = b"".join(host.images.get(img).save(named=True))
+                with tempfile.TemporaryDirectory(prefix="swarmlab-load-") as tmp:
+                    archive = os.path.join(tmp, "image.tar")
+                    with engine_errors(f"save {img}"), open(archive, "wb") as f:
+                        for chunk in host.images.get(img).save(named=True):
+                            f.write(chunk)
 
-                def load(m: str, data: bytes = data, img: str = img) -> None:
-                    with engine_errors(f"load {img} into {m}"):
-                        lab._client(m).images.load(data)
-                _parallel(load, need)
+                    def load(m: str, archive: str = archive, img: str = img) -> None:
+                        with engine_errors(f"load {img} into {m}"), open(archive, "rb") as f:
+                            lab._client(m).images.load(f)
+
+                    _parallel(load, need)
             rows += [(m, img, "loaded" if m in need else "already there") for m in targets]
         return Table.of(
             " ; ".join(f"docker save {i} | docker load  (into each machine)" for i in images),
@@ -1131,7 +1142,7 @@ def ps_rows(name: str, tasks: list[dict[str, Any]], nodes: dict[str, str],
     def key(t: dict[str, Any]) -> tuple[Any, ...]:
         created = fmt.parse_time(t["CreatedAt"]).timestamp() if t.get("CreatedAt") else 0.0
         return (t.get("Slot") or 0, "" if t.get("Slot") else t.get("NodeID", ""), -created)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     seen: set[tuple[Any, Any]] = set()
     for t in sorted(tasks, key=key):
         group = (t.get("Slot") or 0, None if t.get("Slot") else t.get("NodeID"))

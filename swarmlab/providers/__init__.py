@@ -11,6 +11,8 @@ from ._base import MachineInfo, Provider, RunOutput
 #: provider name -> "module:Class", imported only when used
 PROVIDERS: dict[str, str] = {
     "dind": "swarmlab.providers.dind:DindProvider",
+    "virtualbox": "swarmlab.providers.virtualbox:VirtualBoxProvider",
+    "ssh": "swarmlab.providers.ssh:SSHProvider",
 }
 
 
@@ -23,7 +25,7 @@ def get_provider(name: str, lab: str, **options: Any) -> Provider:
             "(or set SWARMLAB_PROVIDER)"
         )
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(lab, **options)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), cls)(lab, **options)
 
 
 __all__ = ["PROVIDERS", "MachineInfo", "Provider", "RunOutput", "get_provider"]

@@ -458,7 +458,7 @@ class DindProvider(Provider):
 
 def _privileged_refused(e: docker.errors.APIError) -> bool:
     text = str(e).lower()
-    return "operation not permitted" in text and ("caps" in text or "privileged" in text or "oci runtime" in text)
+    return "operation not permitted" in text and any(w in text for w in ("caps", "privileged", "oci runtime"))
 
 
 def _reason(e: Exception) -> str:

@@ -44,6 +44,16 @@ def test_every_step_is_safe_to_run_twice(make_lab) -> None:
     assert "worker1 is already drain (nothing to change)." in again.notes
     lab.node.activate("worker1")
 
+    lab.service.rm("helloworld")
+    again = lab.service.rm("helloworld")
+    assert "there is no service 'helloworld' (nothing to remove; services: none)." in again.notes
+    assert lab._client("manager1").api.services() == []
+
+    lab.machine.rm("worker1")
+    again = lab.machine.rm("worker1")
+    assert again.notes == ["there is no machine 'worker1' (nothing to remove; machines: manager1)."]
+    assert list(lab.machine.ls()["NAME"]) == ["manager1"]
+
 
 def test_two_labs_side_by_side_do_not_see_each_other(make_lab, host: docker.DockerClient) -> None:
     a, b = make_lab("side-a"), make_lab("side-b")
