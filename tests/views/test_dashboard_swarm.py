@@ -1,0 +1,217 @@
+"""The dashboard and the rollout view on a real 3-machine swarm: what a learner sees, checked
+against what the engine says."""
+
+from __future__ import annotations
+
+import html
+import html.parser
+import time
+from typing import Any, Callable
+
+import pytest
+
+import swarmlab as sl
+from swarmlab.views import Snapshot, dashboard
+from labtest import WEB_V1, WEB_V2
+
+pytestmark = pytest.mark.integration
+
+
+def until(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"not true after {timeout}s: {what}")
+        time.sleep(0.2)
+
+
+def engine_running(lab: sl.Lab, service: str) -> dict[str, str]:
+    """task ID -> hostname of its node, for the service's running tasks, asked of the engine."""
+    api = lab._client(lab.manager()).api
+    hosts = {n["ID"]: n["Description"]["Hostname"] for n in api.nodes()}
+    return {t["ID"]: hosts[t["NodeID"]]
+            for t in api.tasks(filters={"service": service, "desired-state": "running"})
+            if t["Status"]["State"] == "running"}
+
+
+def shown_running(picture: Any, service: str) -> dict[str, str]:
+    return {c.task_id: col.hostname for col in picture.columns for c in col.cards
+            if c.service == service and c.live and c.state == "running"}
+
+
+class Tags(html.parser.HTMLParser):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, Any]]] = []
+        self.text = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, Any]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+@pytest.fixture
+def board(swarm3: sl.Lab):
+    b = dashboard(swarm3, refresh=0.5, widget=True, live=True)
+    yield b
+    b.close()
+
+
+def test_snapshot_matches_the_engine(swarm3: sl.Lab) -> None:
+    swarm3.service.create("hello", WEB_V1, replicas=3)
+    try:
+        snap = swarm3.dashboard()  # no kernel here: a static snapshot
+        assert isinstance(snap, Snapshot)
+        p = snap.picture
+        assert [(c.hostname, c.role, c.availability, c.status) for c in p.columns] == [
+            ("manager1", "leader", "active", "ready"),
+            ("worker1", "worker", "active", "ready"),
+            ("worker2", "worker", "active", "ready"),
+        ]
+        assert shown_running(p, "hello") == engine_running(swarm3, "hello")
+        assert len(shown_running(p, "hello")) == 3
+        tags = Tags(snap._repr_html_())
+        cards = [a for t, a in tags.tags if a.get("data-service") == "hello" and "data-task" in a]
+        assert len(cards) == 3
+        assert "hello.1" in repr(snap) and "manager1  [leader, active, ready]" in repr(snap)
+    finally:
+        swarm3.service.rm("hello")
+
+
+def test_live_picture_follows_a_scale_run_from_a_cell(swarm3: sl.Lab, board: Any) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=2)
+    try:
+        until(lambda: len(shown_running(board.picture, "web")) == 2, what="2 cards")
+        before = board.refresher.refreshes
+        swarm3.service.scale(web=5)  # the learner's next cell; the dashboard is not asked
+        until(lambda: shown_running(board.picture, "web") == engine_running(swarm3, "web")
+              and len(shown_running(board.picture, "web")) == 5, what="5 cards, as the engine")
+        assert board.refresher.refreshes > before
+        assert board.running
+        # what the widget shows (its HTML trait) is that picture
+        cards = [a for t, a in Tags(board._view.value).tags if a.get("data-service") == "web"
+                 and a.get("data-state") == "running"]
+        assert len(cards) >= 5
+        # the controls know the service, and its replicas
+        until(lambda: "web" in board._service.options, what="web in the service list")
+    finally:
+        swarm3.service.rm("web")
+    until(lambda: not shown_running(board.picture, "web"), what="web's cards gone")
+
+
+def test_controls_run_and_show_cli_commands(swarm3: sl.Lab, board: Any) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=3, update_delay="1s")
+    try:
+        result = board.scale("web", 4)
+        assert result.command == "docker service scale web=4"
+        assert "$ docker service scale web=4" in board._log.value
+        until(lambda: len(engine_running(swarm3, "web")) == 4, what="4 tasks on the engine")
+        until(lambda: len(shown_running(board.picture, "web")) == 4, what="4 cards")
+
+        board.drain("worker2")
+        assert "$ docker node update --availability drain worker2" in board._log.value
+        until(lambda: "worker2" not in engine_running(swarm3, "web").values()
+              and len(engine_running(swarm3, "web")) == 4, what="worker2 drained")
+        col = until(lambda: next((c for c in board.picture.columns if c.hostname == "worker2"
+                                  and c.availability == "drain" and not c.cards), None),
+                    what="worker2 shown drained and empty")
+        assert col.status == "ready"
+        board.activate("worker2")
+        assert swarm3.node.inspect("worker2").data["Spec"]["Availability"] == "active"
+
+        board.update("web", WEB_V2)
+        assert "$ docker service update --image swarmlab/web:2 web" in board._log.value
+        until(lambda: {c.image for c in board.picture.cards if c.service == "web"
+                       and c.state == "running"} == {WEB_V2}
+              and len(shown_running(board.picture, "web")) == 4, timeout=90,
+              what="every card on web:2")
+        # a bad request shows the lab's error in the log, and changes nothing
+        assert board.scale("nope", 2) is None
+        assert "there is no service 'nope'" in html.unescape(board._log.value)
+    finally:
+        swarm3.node.activate("worker2")
+        swarm3.service.rm("web")
+
+
+def test_history_toggle_shows_finished_tasks(swarm3: sl.Lab, board: Any) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=3)
+    try:
+        swarm3.service.scale(web=1)
+        until(lambda: len([c for c in board.picture.cards if c.service == "web"]) == 1,
+              what="one live card")
+        board._history.value = True  # the learner ticks "show finished tasks"
+        old = until(lambda: [c for c in board.picture.cards if c.service == "web" and not c.live],
+                    what="finished tasks shown")
+        assert all(c.desired in ("shutdown", "remove") for c in old)
+        assert "swarmlab-old" in board._view.value
+    finally:
+        board._history.value = False
+        swarm3.service.rm("web")
+
+
+def test_a_node_going_down_is_shown_and_the_dashboard_lives_on(swarm3: sl.Lab, board: Any) -> None:
+    swarm3.machine.stop("worker2")
+    try:
+        until(lambda: any(c.hostname == "worker2" and c.status == "down"
+                          for c in board.picture.columns), timeout=60, what="worker2 down")
+        assert board.running
+        assert 'data-node="worker2" data-status="down"' in board._view.value
+    finally:
+        swarm3.machine.start("worker2")
+    until(lambda: any(c.hostname == "worker2" and c.status == "ready"
+                      for c in board.picture.columns), timeout=60, what="worker2 ready again")
+    assert board.running
+
+
+def test_rollout_view_records_the_rolling_update(swarm3: sl.Lab) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=3, update_delay="1s")
+    try:
+        swarm3.service.update("web", image=WEB_V2)
+        r = swarm3.service.last_rollout
+        assert r is not None and r.service == "web"
+        assert r.state == "completed"
+        assert r.samples[-1]["images"] == {WEB_V2: 3}
+        assert WEB_V1 in r.images_seen
+        # tasks on the new image only ever go up during this update
+        news = [s["images"].get(WEB_V2, 0) for s in r.samples]
+        assert news == sorted(news) and news[0] < 3
+        assert "3/3 tasks on the new image, completed" in repr(r)
+        assert r._repr_html_().count("<polyline") == 2
+    finally:
+        swarm3.service.rm("web")
+
+
+def test_rollout_view_says_why_an_update_paused(swarm3: sl.Lab) -> None:
+    swarm3.service.create("web", WEB_V1, replicas=2)
+    try:
+        with pytest.raises(sl.UpdatePaused):
+            swarm3.service.update("web", image=WEB_V2, args=["sh", "-c", "exit 1"])
+        r = swarm3.service.last_rollout
+        assert r.state == "paused"
+        assert "paused" in r.samples[-1]["message"]
+        assert "why: update paused" in repr(r)
+    finally:
+        swarm3.service.rm("web")
+
+
+def test_dashboard_stops_when_the_lab_is_destroyed(make_lab: Callable[..., sl.Lab]) -> None:
+    lab = make_lab("dash")
+    lab.machine.create("manager1")
+    lab.swarm.init("manager1")
+    b = dashboard(lab, refresh=0.5, widget=True, live=True)
+    try:
+        assert [c.hostname for c in b.picture.columns] == ["manager1"]
+        assert b.running
+        lab.destroy()
+        until(lambda: not b.running, timeout=20, what="refresher stopped")
+        assert "is gone" in b._status.value
+        assert not b.refresher.thread.is_alive() or until(
+            lambda: not b.refresher.thread.is_alive(), timeout=5)
+    finally:
+        b.close()

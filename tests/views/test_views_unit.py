@@ -1,0 +1,223 @@
+"""The dashboard's picture and the rollout view, from engine answers (no engine needed)."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+from pathlib import Path
+
+import pytest
+
+from swarmlab.views import (
+    Picture,
+    Refresher,
+    Rollout,
+    SwarmSource,
+    build_picture,
+    live_default,
+    picture_html,
+    picture_text,
+    rollout_html,
+    rollout_svg,
+    service_colour,
+)
+from swarmlab.views._model import PALETTE
+
+DATA = Path(__file__).parent / "data" / "swarm_answers.json"
+
+
+@pytest.fixture
+def answers() -> dict:
+    return json.loads(DATA.read_text())
+
+
+class Parsed(html.parser.HTMLParser):
+    """Tags, attributes and text of an HTML fragment, as a browser would parse it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def having(self, attr: str) -> list[dict[str, str | None]]:
+        return [a for _, a in self.tags if attr in a]
+
+
+def test_picture_has_a_column_per_node_managers_first(answers: dict) -> None:
+    p = build_picture(answers["nodes"], answers["tasks"], answers["names"])
+    assert [c.hostname for c in p.columns] == ["manager1", "worker1", "worker2"]
+    assert [c.role for c in p.columns] == ["leader", "worker", "worker"]
+    assert [c.status for c in p.columns] == ["ready", "ready", "ready"]
+    # only live tasks by default: one card per replica
+    web = [c for c in p.cards if c.service == "web"]
+    assert sorted(c.label for c in web) == [f"web.{i}" for i in range(1, len(web) + 1)]
+    assert all(c.live for c in p.cards)
+    assert p.running("web") == len(web)
+
+
+def test_history_adds_finished_tasks_dimmed(answers: dict) -> None:
+    live = build_picture(answers["nodes"], answers["tasks"], answers["names"])
+    both = build_picture(answers["nodes"], answers["tasks"], answers["names"], history=True)
+    old = [c for c in both.cards if not c.live]
+    assert old, "the recorded answers hold shut-down tasks"
+    assert len(both.cards) == len(live.cards) + len(old)
+    h = picture_html(both)
+    assert h.count("swarmlab-task swarmlab-old") == len(old)
+    assert "\\_" in picture_text(both)
+
+
+def test_colour_is_stable_per_service() -> None:
+    assert service_colour("web") == service_colour("web")
+    assert service_colour("web") in PALETTE
+    assert len({service_colour(f"s{i}") for i in range(40)}) > 6
+
+
+def test_down_node_and_unplaced_tasks_are_shown(answers: dict) -> None:
+    nodes = json.loads(json.dumps(answers["nodes"]))
+    nodes[2]["Status"]["State"] = "down"
+    tasks = json.loads(json.dumps(answers["tasks"]))
+    tasks[0]["NodeID"] = ""
+    tasks[0]["DesiredState"] = "running"
+    tasks[0]["Status"]["State"] = "pending"
+    p = build_picture(nodes, tasks, answers["names"])
+    h = Parsed(picture_html(p))
+    states = {a["data-node"]: a["data-status"] for a in h.having("data-node") if a["data-node"]}
+    assert states["worker2"] == "down"
+    assert "not placed" in "".join(h.text)
+    assert p.unassigned and p.unassigned[0].state == "pending"
+
+
+def test_picture_html_escapes_everything(answers: dict) -> None:
+    evil = "<script>alert('x')</script>"
+    names = {k: evil for k in answers["names"]}
+    tasks = json.loads(json.dumps(answers["tasks"]))
+    for t in tasks:
+        t["Spec"]["ContainerSpec"]["Image"] = 'x"><img src=x onerror=alert(1)>'
+        t["Status"]["Err"] = "<b>bad</b>"
+    p = build_picture(answers["nodes"], tasks, names, history=True)
+    out = picture_html(p, title="<i>t</i>")
+    parsed = Parsed(out)
+    assert not [t for t, _ in parsed.tags if t in ("script", "img", "i")]
+    assert not parsed.having("onerror")
+    text = "".join(parsed.text)
+    assert evil in text and "<i>t</i>" in text
+
+
+def test_text_fallback_is_embedded(answers: dict) -> None:
+    p = build_picture(answers["nodes"], answers["tasks"], answers["names"])
+    out = picture_html(p, "swarm of lab x")
+    assert '<pre class="swarmlab-fallback">' in out
+    assert "manager1  [leader, active, ready]" in picture_text(p)
+
+
+def test_empty_swarm_and_error_picture() -> None:
+    p = Picture([], [], error="cannot read the swarm right now")
+    assert "cannot read the swarm" in picture_html(p)
+    assert picture_text(p).startswith("! cannot read")
+
+
+class CountingAPI:
+    def __init__(self, answers: dict) -> None:
+        self.answers = answers
+        self.calls: list[str] = []
+
+    def nodes(self) -> list:
+        self.calls.append("nodes")
+        return self.answers["nodes"]
+
+    def tasks(self) -> list:
+        self.calls.append("tasks")
+        return self.answers["tasks"]
+
+    def services(self) -> list:
+        self.calls.append("services")
+        return [{"ID": k, "Spec": {"Name": v}} for k, v in self.answers["names"].items()]
+
+
+def test_a_refresh_is_two_calls_once_names_are_known(answers: dict) -> None:
+    api = CountingAPI(answers)
+    src = SwarmSource(api=api)
+    src.fetch()
+    assert api.calls == ["nodes", "tasks", "services"]  # first sight of the services
+    api.calls.clear()
+    for _ in range(5):
+        src.fetch()
+    assert api.calls == ["nodes", "tasks"] * 5
+    assert src.calls == 13
+
+
+def test_refresher_survives_errors_and_stops() -> None:
+    import threading
+
+    seen: list[Picture] = []
+    errors: list[Exception] = []
+    n = {"i": 0}
+    done = threading.Event()
+
+    def fetch() -> Picture:
+        n["i"] += 1
+        if n["i"] == 2:
+            raise ConnectionError("manager away")
+        if n["i"] >= 4:
+            done.set()
+        return Picture([], [])
+
+    r = Refresher(fetch, seen.append, lambda e: errors.append(e) is None, interval=0.5)
+    r.start()
+    assert done.wait(10)
+    r.stop(wait=5)
+    assert not r.thread.is_alive()
+    assert len(errors) == 1 and len(seen) >= 2
+
+
+def test_refresher_stops_when_told_the_lab_is_gone() -> None:
+    def fetch() -> Picture:
+        raise RuntimeError("no swarm")
+
+    r = Refresher(fetch, lambda p: None, lambda e: False, interval=0.5)
+    r.start()
+    r.thread.join(5)
+    assert not r.thread.is_alive()
+
+
+def test_live_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMLAB_LIVE", "0")
+    assert live_default(None) is False
+    assert live_default(True) is True
+    monkeypatch.delenv("SWARMLAB_LIVE")
+    assert live_default(None) is True
+
+
+SAMPLES = [
+    {"t": 0.0, "state": "updating", "message": "update in progress", "images": {"web:1": 3}},
+    {"t": 1.0, "state": "updating", "message": "update in progress", "images": {"web:1": 2, "web:2": 1}},
+    {"t": 2.0, "state": "paused", "message": "update paused due to failure or early termination "
+     "of task <x>", "images": {"web:1": 2}},
+]
+
+
+def test_rollout_view_says_how_far_and_why_it_paused() -> None:
+    r = Rollout("web", "web:2", 3, SAMPLES, command="docker service update --image web:2 web")
+    text = repr(r)
+    assert "0/3 tasks on the new image, paused" in text
+    assert "why: update paused due to failure" in text
+    out = r._repr_html_()
+    parsed = Parsed(out)
+    assert "<x>" in "".join(parsed.text) and not [t for t, _ in parsed.tags if t == "x"]
+    lines = {a["data-image"] for a in parsed.having("data-image")}
+    assert lines == {"web:1", "web:2"}
+    assert '<pre class="swarmlab-fallback">' in out
+
+
+def test_rollout_chart_steps_follow_the_counts() -> None:
+    svg = rollout_svg("web:2", SAMPLES[:2], 3)
+    assert svg.startswith("<svg") and svg.count("<polyline") == 2
+    assert "rolled back" in rollout_html(
+        "web", "web:2", [{**SAMPLES[0], "state": "rollback_completed"}], 3)
