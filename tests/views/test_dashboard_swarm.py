@@ -215,3 +215,44 @@ def test_dashboard_stops_when_the_lab_is_destroyed(make_lab: Callable[..., sl.La
             lambda: not b.refresher.thread.is_alive(), timeout=5)
     finally:
         b.close()
+
+
+EVIL_LABEL = "<script>alert('label')</script>"
+EVIL_ARG = '"><img src=x onerror=alert(1)><b>bold</b>'
+
+
+def test_html_in_labels_and_args_is_shown_as_text(swarm3: sl.Lab) -> None:
+    """A service whose labels and args carry HTML and script: every view shows them as text."""
+    with pytest.raises(sl.InvalidArgument):  # names cannot carry HTML at all
+        swarm3.service.create("<script>x</script>", WEB_V1)
+    swarm3.service.create(
+        "xss", WEB_V1, "sh", "-c", f"trap 'exit 0' TERM; echo '{EVIL_ARG}'; sleep 1000 & wait",
+        replicas=1, labels={"note": EVIL_LABEL, EVIL_LABEL: "key"},
+    )
+    try:
+        spec = swarm3.service.inspect("xss").data["Spec"]
+        assert spec["Labels"]["note"] == EVIL_LABEL  # the engine really holds it
+        views = {
+            "inspect --pretty": swarm3.service.inspect("xss", pretty=True),
+            "inspect": swarm3.service.inspect("xss"),
+            "service ls": swarm3.service.ls(),
+            "service ps": swarm3.service.ps("xss"),
+            "node ls": swarm3.node.ls(),
+        }
+        for what, result in views.items():
+            out = result._repr_html_()
+            parsed = Tags(out)
+            bad = [t for t, a in parsed.tags if t in ("script", "img", "b")]
+            assert not bad, f"{what} renders {bad}"
+            assert not [a for _, a in parsed.tags if "onerror" in a], what
+            assert "<script>alert(" not in out, what
+        for what in ("inspect --pretty", "inspect"):
+            text = Tags(views[what]._repr_html_()).text
+            assert "alert('label')" in text and "onerror=alert(1)" in text, what
+        snap = swarm3.dashboard()
+        tags = Tags(snap._repr_html_())
+        assert not [t for t, _ in tags.tags if t in ("script", "img")]
+        assert not [a for _, a in tags.tags if "onerror" in a]
+        assert any(a.get("data-service") == "xss" for _, a in tags.tags)
+    finally:
+        swarm3.service.rm("xss")
