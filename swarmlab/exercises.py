@@ -1,0 +1,357 @@
+"""The lessons' "now you try" checks, and the images each lesson uses.
+
+A check looks at the real cluster, through the ``docker`` CLI on the manager machine (the same
+commands a learner could type there), and says what is right and what is still missing::
+
+    from swarmlab import exercises as ex
+    ex.check_scale(lab, "helloworld", 3)        # docker service inspect / service ps on the manager
+    ex.check_rollback(lab, "redis", "redis:7.2", "redis:7.4")
+    ex.check_drain(lab, "worker2", "redis")
+    ex.check_nothing_left("tutorial")           # label query on this computer's engine
+
+A check never raises for an unfinished exercise: it returns a :class:`Check` that is falsy and
+lists what is missing, so a learner can run it as often as they like.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import SwarmlabError
+from .lab import Lab, image_ref
+
+__all__ = [
+    "Check",
+    "LessonImages",
+    "check_drain",
+    "check_nothing_left",
+    "check_rollback",
+    "check_scale",
+    "check_setup",
+    "lesson_images",
+    "on_binder",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# images
+
+
+@dataclass(frozen=True)
+class LessonImages:
+    """The images a lesson uses: the original lab's, or the offline stand-ins."""
+
+    offline: bool
+    hello: str  # the helloworld service: image and arguments
+    hello_args: tuple[str, ...]
+    old: str  # the rolling update: from this image ...
+    new: str  # ... to this one
+    why: str = ""
+
+    @property
+    def to_load(self) -> tuple[str, ...]:
+        """Images to copy from this computer's engine into the machines (offline only)."""
+        return (self.hello, self.old, self.new) if self.offline else ()
+
+    def text(self) -> str:
+        lines = [
+            ("OFFLINE images (no registry needed; loaded into the machines with lab.image.load):"
+             if self.offline else "Online images (the machines pull them from Docker Hub):"),
+            f"  helloworld service : {self.hello} {' '.join(self.hello_args)}",
+            f"  rolling update     : {self.old}  ->  {self.new}",
+        ]
+        if self.why:
+            lines += ["", self.why]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        colour = "#b26a00" if self.offline else "#2e7d32"
+        return (f'<pre style="border-left:4px solid {colour};padding-left:8px">'
+                f"{html.escape(self.text())}</pre>")
+
+
+ONLINE = LessonImages(
+    offline=False, hello="alpine", hello_args=("ping", "docker.com"),
+    old="redis:7.2", new="redis:7.4",
+    why=("The original lab used redis:3.0.6 -> redis:3.0.7; those tags are so old that Docker Hub "
+         "may no longer serve them, so these lessons use two current redis tags instead."),
+)
+OFFLINE = LessonImages(
+    offline=True, hello="swarmlab/busybox:latest", hello_args=("ping", "127.0.0.1"),
+    old="swarmlab/web:1", new="swarmlab/web:2",
+    why=("Without internet 'ping docker.com' cannot resolve a name, so helloworld pings 127.0.0.1 "
+         "(each task's own loopback) instead.\nThe 'redis' service runs swarmlab/web:1 and :2, a "
+         "tiny web server in two versions, instead of the redis images.\nBuild these images with "
+         "scripts/build-images."),
+)
+
+
+def lesson_images(offline: bool | None = None) -> LessonImages:
+    """The images for a lesson. ``offline=None`` reads ``SWARMLAB_OFFLINE`` (1 = offline)."""
+    if offline is None:
+        offline = os.environ.get("SWARMLAB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return OFFLINE if offline else ONLINE
+
+
+# ---------------------------------------------------------------------------------------
+# checks
+
+
+@dataclass
+class Check:
+    """What a check found: each finding is (ok, sentence). Truthy when every finding is ok."""
+
+    title: str
+    findings: list[tuple[bool, str]] = field(default_factory=list)
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.findings) and all(ok for ok, _ in self.findings)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def add(self, ok: bool, sentence: str) -> bool:
+        self.findings.append((bool(ok), sentence))
+        return bool(ok)
+
+    def text(self) -> str:
+        head = f"✓ {self.title}: done." if self.ok else f"✗ {self.title}: not yet."
+        lines = [head] + [f"  {'✓' if ok else '✗'} {s}" for ok, s in self.findings]
+        if not self.ok and self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        colour = "#2e7d32" if self.ok else "#c62828"
+        return (f'<pre style="border-left:4px solid {colour};padding-left:8px">'
+                f"{html.escape(self.text())}</pre>")
+
+
+def _docker_json(lab: Lab, machine: str, command: str, lines: bool = False) -> Any | None:
+    """Run ``docker ...`` on a machine and parse its JSON output: one document (``inspect``),
+    or with ``lines=True`` one per line (``--format '{{json .}}'``). None when the command
+    failed (e.g. no such service)."""
+    out = lab.ssh(machine, command)
+    if not out.ok:
+        return None
+    text = str(out).strip()
+    if lines:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(text) if text else []
+
+
+def _manager(lab: Lab, check: Check) -> str | None:
+    try:
+        return lab.manager()
+    except SwarmlabError as e:
+        check.add(False, f"there is no swarm to look at ({e})")
+        return None
+
+
+def _service(lab: Lab, mgr: str, name: str, check: Check) -> dict[str, Any] | None:
+    found = _docker_json(lab, mgr, f"docker service inspect {shlex.quote(name)}")
+    if not found:
+        check.add(False, f"there is no service {name!r} (docker service inspect {name} finds nothing)")
+        return None
+    return dict(found[0])
+
+
+def _running_tasks(lab: Lab, mgr: str, name: str) -> list[dict[str, Any]]:
+    """``docker service ps NAME`` rows whose task should run and does."""
+    rows = _docker_json(
+        lab, mgr,
+        f"docker service ps {shlex.quote(name)} --filter desired-state=running --format '{{{{json .}}}}'",
+        lines=True,
+    ) or []
+    return [r for r in rows if str(r.get("CurrentState", "")).startswith("Running")]
+
+
+def check_scale(lab: Lab, service: str = "helloworld", replicas: int = 3) -> Check:
+    """Exercise: ``docker service scale SERVICE=REPLICAS``, every task running."""
+    cli = f"docker service scale {service}={replicas}"
+    check = Check(f"scale {service} to {replicas}",
+                  hint=f"lab.service.scale({service}={replicas})   # {cli}")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    svc = _service(lab, mgr, service, check)
+    if svc is None:
+        return check
+    want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
+    wrong = "" if want == replicas else f" (not {replicas})"
+    check.add(want == replicas, f"{service} asks for {want} replicas{wrong}")
+    running = _running_tasks(lab, mgr, service)
+    check.add(len(running) == replicas,
+              f"{len(running)} of its tasks are running (docker service ps {service})")
+    return check
+
+
+def check_rollback(lab: Lab, service: str = "redis", old: str = "redis:7.2",
+                   new: str = "redis:7.4") -> Check:
+    """Exercise: ``docker service rollback SERVICE`` after an update from OLD to NEW."""
+    check = Check(f"roll {service} back from {new} to {old}",
+                  hint=f"lab.service.rollback({service!r})   # docker service rollback {service}")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    svc = _service(lab, mgr, service, check)
+    if svc is None:
+        return check
+    image = image_ref(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", ""))
+    wrong = "" if image == image_ref(old) else f" (not {old})"
+    check.add(image == image_ref(old), f"{service} is set to run {image}{wrong}")
+    state = (svc.get("UpdateStatus") or {}).get("State", "")
+    check.add(state == "rollback_completed",
+              f"its last change was {state.replace('_', ' ') or 'no update at all'}"
+              + ("" if state == "rollback_completed" else " (not a completed rollback)"))
+    prev = svc.get("PreviousSpec") or {}
+    prev_image = image_ref(prev.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", ""))
+    check.add(prev_image == image_ref(new), f"the version it went back from ran {prev_image or 'nothing'}")
+    want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+    running = _running_tasks(lab, mgr, service)
+    on_old = [r for r in running if image_ref(str(r.get("Image", ""))) == image_ref(old)]
+    others = len(running) - len(on_old)
+    rest = f", {others} run another image" if others else ""
+    check.add(len(on_old) == want == len(running), f"{len(on_old)} of {want} tasks run {old}{rest}")
+    return check
+
+
+def check_drain(lab: Lab, node: str = "worker2", service: str = "redis") -> Check:
+    """Exercise: ``docker node update --availability drain NODE``; SERVICE keeps its replicas."""
+    check = Check(f"drain {node}",
+                  hint=f"lab.node.drain({node!r})   # docker node update --availability drain {node}")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    found = _docker_json(lab, mgr, f"docker node inspect {shlex.quote(node)}")
+    if not found:
+        check.add(False, f"the swarm has no node {node!r} (docker node inspect {node} finds nothing)")
+        return check
+    availability = found[0]["Spec"].get("Availability", "")
+    wrong = "" if availability == "drain" else " (not drain)"
+    check.add(availability == "drain", f"{node} is {availability}{wrong}")
+    on_node = _docker_json(
+        lab, mgr,
+        f"docker node ps {shlex.quote(node)} --filter desired-state=running --format '{{{{json .}}}}'",
+        lines=True,
+    ) or []
+    check.add(not on_node, f"{len(on_node)} task(s) still meant to run on {node}")
+    svc = _service(lab, mgr, service, check)
+    if svc is not None:
+        want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+        running = _running_tasks(lab, mgr, service)
+        check.add(len(running) == want,
+                  f"{service} still has {len(running)} of {want} replicas running, on the other nodes")
+    return check
+
+
+def check_nothing_left(lab_name: str) -> Check:
+    """After ``lab.destroy()``: nothing on this computer's engine carries the lab's label."""
+    import docker
+
+    from .providers._base import LABEL_LAB
+
+    check = Check(f"nothing of lab {lab_name!r} is left",
+                  hint="lab.destroy()   # docker-machine rm -y manager1 worker1 worker2")
+    client = docker.from_env(version="auto")
+    flt = {"label": f"{LABEL_LAB}={lab_name}"}
+    for kind, items in (("containers (machines)", client.containers.list(all=True, filters=flt)),
+                        ("volumes", client.volumes.list(filters=flt)),
+                        ("networks", client.networks.list(filters=flt))):
+        check.add(not items, f"{len(items)} {kind} labelled {LABEL_LAB}={lab_name}")
+    return check
+
+
+# ---------------------------------------------------------------------------------------
+# the setup check (notebook 00)
+
+
+def on_binder() -> bool:
+    """True inside a mybinder.org session (it sets BINDER_* variables; binder/start too)."""
+    return any(k.startswith("BINDER_") for k in os.environ) or bool(os.environ.get("SWARMLAB_ON_BINDER"))
+
+
+def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
+    """What the lessons need on this computer, each said plainly when missing: a Docker
+    engine, the provider's tools, the node image, and the images for the services (offline:
+    built locally; online: a registry the engine can reach)."""
+    import sys
+
+    import docker
+
+    from ._engine import host_client
+    from .providers import PROVIDERS
+
+    images = lesson_images(offline)
+    check = Check("this computer is ready for the lessons")
+    check.add(sys.version_info >= (3, 10), f"Python {sys.version.split()[0]}")
+    try:
+        import ipywidgets  # noqa: F401
+        check.add(True, "ipywidgets is installed (progress bars in notebooks)")
+    except ImportError:
+        check.add(True, "ipywidgets is not installed: steps still work, without progress bars "
+                        "(pip install 'swarmlab[notebook]')")
+    if provider not in PROVIDERS:
+        check.add(False, f"provider {provider!r} does not exist in this version of swarmlab "
+                         f"(available: {', '.join(PROVIDERS)}); the virtualbox provider needs "
+                         "VirtualBox and docker-machine, which these lessons cannot install for you")
+        return check
+    try:
+        host = host_client(timeout=10)
+    except SwarmlabError as e:
+        msg = str(e)
+        if on_binder():
+            msg = ("this is Binder: it has no Docker engine, so the lessons cannot create machines "
+                   "here. Read the lessons here, and run them on a computer with Docker "
+                   "(scripts/lessons), or point DOCKER_HOST at the engine your teacher provides. ") + msg
+        check.add(False, msg)
+        check.hint = "start Docker (scripts/setup does it on Debian/Ubuntu), then run this cell again"
+        return check
+    version = host.version()
+    check.add(True, f"a Docker engine answers: {version.get('Version')} (API {version.get('ApiVersion')})")
+    try:
+        lab = Lab("setup-probe", provider=provider, progress=False)
+        node_image = getattr(lab.provider, "node_image", "")
+    except SwarmlabError as e:
+        check.add(False, f"the {provider} provider cannot work here: {e}")
+        return check
+    if node_image:
+        try:
+            host.images.get(node_image)
+            check.add(True, f"node image {node_image} is here")
+        except docker.errors.ImageNotFound:
+            check.add(not images.offline,
+                      f"node image {node_image} is not here yet"
+                      + (": offline, build it with scripts/build-images" if images.offline
+                         else "; it is pulled when the first machine is created"))
+    if images.offline:
+        missing = []
+        for img in images.to_load:
+            try:
+                host.images.get(img)
+            except docker.errors.ImageNotFound:
+                missing.append(img)
+        what = f"missing {', '.join(missing)} (run scripts/build-images)" if missing else "all built"
+        check.add(not missing, f"offline images: {what}")
+    else:
+        try:
+            host.api.inspect_distribution(images.hello)
+            check.add(True, f"the engine reaches the registry (it can see {images.hello} on Docker Hub)")
+        except docker.errors.DockerException as e:
+            check.add(False, f"the engine cannot reach Docker Hub ({str(e)[:120]}): no network for "
+                             "pulls. Use the offline images: set offline = True in the parameters "
+                             "cell (or SWARMLAB_OFFLINE=1) and run scripts/build-images")
+    return check

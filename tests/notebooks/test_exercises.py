@@ -1,0 +1,147 @@
+"""The lessons' "now you try" checks, on a real swarm: each one says ✗ while the exercise is not
+done (or done wrong) and ✓ once it is. The swarm is also read independently, through docker
+on the manager machine's container, to be sure the check agrees with the engine."""
+
+from __future__ import annotations
+
+import json
+
+import docker
+import pytest
+from labtest import labelled
+
+import swarmlab as sl
+from swarmlab import exercises as ex
+
+WORKLOAD, WEB_V1, WEB_V2 = "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"
+
+pytestmark = pytest.mark.integration
+
+
+def engine(host: docker.DockerClient, lab: sl.Lab, command: str) -> str:
+    """Run a docker command inside the manager machine's container, without swarmlab."""
+    code, out = host.containers.get(f"{lab.name}-manager1").exec_run(["sh", "-c", command])
+    assert code == 0, out.decode()
+    return out.decode().strip()
+
+
+def failed(check: ex.Check) -> list[str]:
+    return [s for ok, s in check.findings if not ok]
+
+
+def test_check_scale_fails_until_the_service_has_that_many_running_tasks(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    lab = swarm3
+    missing = ex.check_scale(lab, "hw-ex", 3)
+    assert not missing and "there is no service 'hw-ex'" in failed(missing)[0]
+    lab.service.create("hw-ex", WORKLOAD, "sleep", "3600", replicas=1)
+    try:
+        one = ex.check_scale(lab, "hw-ex", 3)
+        assert not one.ok
+        assert "hw-ex asks for 1 replicas (not 3)" in failed(one)
+        assert "✗ scale hw-ex to 3: not yet." in repr(one) and "hint: lab.service.scale(hw-ex=3)" in repr(one)
+        lab.service.scale(**{"hw-ex": 4})
+        assert not ex.check_scale(lab, "hw-ex", 3)
+        lab.service.scale(**{"hw-ex": 3})
+        done = ex.check_scale(lab, "hw-ex", 3)
+        assert done.ok, repr(done)
+        assert repr(done).startswith("✓ scale hw-ex to 3: done.")
+        running = engine(host, lab, "docker service ps hw-ex --filter desired-state=running -q | wc -l")
+        assert running == "3"
+        # asked for 3 but a task cannot run: the replica count alone is not enough
+        lab.service.update("hw-ex", args=["sh", "-c", "exit 1"], update_failure_action="continue",
+                           update_parallelism=0, wait=False)
+        assert not ex.check_scale(lab, "hw-ex", 3)
+    finally:
+        lab.service.rm("hw-ex")
+
+
+def test_check_rollback_needs_a_real_rollback_to_the_old_image(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    lab = swarm3
+    lab.service.create("web-ex", WEB_V1, replicas=3, update_delay="0s")
+    try:
+        never_updated = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
+        assert not never_updated
+        assert "its last change was no update at all (not a completed rollback)" in failed(never_updated)
+        lab.service.update("web-ex", image=WEB_V2)
+        updated = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
+        assert not updated
+        assert f"web-ex is set to run {WEB_V2} (not {WEB_V1})" in failed(updated)
+        lab.service.rollback("web-ex")
+        done = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
+        assert done.ok, repr(done)
+        spec = json.loads(engine(host, lab, "docker service inspect web-ex"))[0]
+        assert spec["UpdateStatus"]["State"] == "rollback_completed"
+        assert spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(WEB_V1)
+        # going back by hand (an update to the old image) is not the rollback asked for
+        lab.service.update("web-ex", image=WEB_V2)
+        lab.service.update("web-ex", image=WEB_V1)
+        by_hand = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
+        assert not by_hand
+        assert "its last change was completed (not a completed rollback)" in failed(by_hand)
+    finally:
+        lab.service.rm("web-ex")
+
+
+def test_check_drain_fails_until_the_node_is_drained_and_empty(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    lab = swarm3
+    lab.service.create("drain-ex", WEB_V1, replicas=3)
+    try:
+        assert "the swarm has no node 'worker9' (docker node inspect worker9 finds nothing)" in failed(
+            ex.check_drain(lab, "worker9", "drain-ex"))
+        active = ex.check_drain(lab, "worker2", "drain-ex")
+        assert not active and "worker2 is active (not drain)" in failed(active)
+        lab.node.pause("worker2")  # no new tasks, but its tasks stay: not a drain
+        assert not ex.check_drain(lab, "worker2", "drain-ex")
+        lab.node.drain("worker2")
+        done = ex.check_drain(lab, "worker2", "drain-ex")
+        assert done.ok, repr(done)
+        assert engine(host, lab, "docker node inspect worker2 --format '{{.Spec.Availability}}'") == "drain"
+        assert engine(host, lab, "docker node ps worker2 --filter desired-state=running -q | wc -l") == "0"
+    finally:
+        lab.node.activate("worker2")
+        lab.service.rm("drain-ex")
+    assert not ex.check_drain(lab, "worker2", "drain-ex")
+
+
+def test_check_nothing_left_sees_a_lab_that_exists(swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    there = ex.check_nothing_left(swarm3.name)
+    assert not there
+    assert f"3 containers (machines) labelled io.swarmlab.lab={swarm3.name}" in failed(there)
+    gone = ex.check_nothing_left("lessons-never-made")
+    assert gone.ok and labelled(host, "lessons-never-made")["containers"] == 0
+
+
+def test_checks_without_a_swarm_say_so(make_lab) -> None:  # type: ignore[no-untyped-def]
+    lab = make_lab("ex")
+    check = ex.check_scale(lab, "helloworld", 3)
+    assert not check and failed(check)[0].startswith("there is no swarm to look at")
+
+
+def test_lesson_images_online_offline_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SWARMLAB_OFFLINE", raising=False)
+    online = ex.lesson_images()
+    assert (online.hello, online.hello_args, online.old, online.new) == (
+        "alpine", ("ping", "docker.com"), "redis:7.2", "redis:7.4")
+    assert online.to_load == () and "Online images" in repr(online)
+    monkeypatch.setenv("SWARMLAB_OFFLINE", "1")
+    offline = ex.lesson_images()
+    assert offline.to_load == (WORKLOAD, WEB_V1, WEB_V2)
+    assert "ping 127.0.0.1" in repr(offline) and "cannot resolve" in repr(offline)
+    assert ex.lesson_images(False) is ex.ONLINE
+
+
+def test_check_setup_offline_on_this_machine(host: docker.DockerClient) -> None:
+    ready = ex.check_setup("dind", offline=True)
+    assert ready.ok, repr(ready)
+    nope = ex.check_setup("nope", offline=True)
+    assert not nope and "provider 'nope' does not exist" in failed(nope)[0]
+
+
+def test_check_html_is_escaped() -> None:
+    c = ex.Check("<b>x</b>")
+    c.add(False, "<script>alert(1)</script>")
+    assert "<script>" not in c._repr_html_() and "&lt;script&gt;" in c._repr_html_()
+    assert not c and not ex.Check("empty")  # a check that found nothing does not pass
