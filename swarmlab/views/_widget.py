@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -138,14 +139,12 @@ class DashboardWidget(widgets.VBox):
             if names != tuple(self._service.options):
                 keep = self._service.value
                 self._service.options = names
-                if keep in names:
-                    self._service.value = keep
+                self._service.value = keep if keep in names else (names[0] if names else None)
             hosts = tuple(c.hostname for c in picture.columns)
             if hosts != tuple(self._node.options):
                 keep = self._node.value
                 self._node.options = hosts
-                if keep in hosts:
-                    self._node.value = keep
+                self._node.value = keep if keep in hosts else (hosts[0] if hosts else None)
             self._set_status(time.strftime("%H:%M:%S"))
 
     def _failed(self, error: Exception) -> bool:
