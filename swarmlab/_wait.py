@@ -8,6 +8,7 @@ caller names, so a stuck step explains itself instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -89,10 +90,8 @@ def wait_for(
                 last = Progress(False, last.n, last.total, f"engine busy: {_short(e)}")
             bar.update(last)
             if observe is not None:
-                try:
+                with contextlib.suppress(Exception):  # a view never fails the step it watches
                     observe(last)
-                except Exception:  # noqa: BLE001 - a view never fails the step it watches
-                    pass
             if last.done:
                 return last
             if time.monotonic() >= deadline:

@@ -16,7 +16,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._model import Picture
 from ._render import picture_html, picture_text

@@ -7,8 +7,9 @@ service names, which tasks do not carry (the caller keeps them cached).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 #: A task is "live" while the orchestrator wants it running; the rest is history
 #: (what ``docker service ps`` shows as ``\\_`` lines).

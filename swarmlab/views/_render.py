@@ -9,7 +9,8 @@ notebooks) the text shows instead.
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .._format import state_colour
 from ._model import Card, Column, Picture
@@ -156,7 +157,8 @@ def _state_label(state: str) -> str:
 
 
 def rollout_text(name: str, image: str, samples: Sequence[dict], want: int) -> str:
-    last = samples[-1] if samples else {"state": "", "message": "", "images": {}, "t": 0.0}
+    last: dict[str, Any] = (samples[-1] if samples else
+                            {"state": "", "message": "", "images": {}, "t": 0.0})
     new = int(last["images"].get(image, 0))
     lines = [f"rolling update of {name} to {image}: {new}/{want} tasks on the new image, "
              f"{_state_label(last['state'])}"]
@@ -219,7 +221,7 @@ def rollout_svg(image: str, samples: Sequence[dict], want: int,
 
 def rollout_html(name: str, image: str, samples: Sequence[dict], want: int,
                  command: str = "", chart: bool = True) -> str:
-    last = samples[-1] if samples else {"state": "", "message": "", "images": {}}
+    last: dict[str, Any] = samples[-1] if samples else {"state": "", "message": "", "images": {}}
     new = int(last["images"].get(image, 0))
     pct = 100 * new / want if want else 100
     state = _state_label(last["state"])

@@ -10,6 +10,7 @@ paused. When the wait ends, the display keeps a small chart of tasks per image o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -99,10 +100,8 @@ class RolloutWatch:
 
     def finish(self) -> Rollout:
         """One last sample (it shows a pause or a rollback the wait stopped on); the chart."""
-        try:
+        with contextlib.suppress(Exception):
             self._sample()
-        except Exception:  # noqa: BLE001
-            pass
         self._display(final=True)
         return self.result()
 

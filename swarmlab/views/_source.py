@@ -8,7 +8,8 @@ shows up (a service was created) and kept until then.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._model import Picture, build_picture
 

@@ -14,14 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import docker
 import pytest
+from labtest import WEB_V1, labelled, unique_lab_name
 
 import swarmlab as sl
-from labtest import WEB_V1, labelled, unique_lab_name
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def jupyter(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "PYTHONPATH": os.pathsep.join(p for p in (str(Path(sl.__file__).parent.parent),
                                                    env.get("PYTHONPATH", "")) if p),
     })
-    log = open(tmp_path / "jupyter.log", "wb")
+    log = open(tmp_path / "jupyter.log", "wb")  # noqa: SIM115 - kept open for the server's life
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",

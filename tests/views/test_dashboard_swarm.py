@@ -6,13 +6,14 @@ from __future__ import annotations
 import html
 import html.parser
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from labtest import WEB_V1, WEB_V2
 
 import swarmlab as sl
 from swarmlab.views import Snapshot, dashboard
-from labtest import WEB_V1, WEB_V2
 
 pytestmark = pytest.mark.integration
 
