@@ -3,12 +3,22 @@ dockerd (Docker-in-Docker), the way kind makes Kubernetes nodes.
 
 - One bridge network per lab (``swarmlab-<lab>``); a machine's address on it is what it
   advertises to the swarm, so two labs on one engine never see each other.
-- A machine's engine listens only on unix sockets: inside the machine
-  (``/var/run/docker.sock``, for ``docker`` run through :meth:`DindProvider.run`) and in a
-  per-machine folder bind-mounted from this computer
-  (``~/.swarmlab/labs/<lab>/<machine>/docker.sock``), which is how swarmlab reaches it. No
-  TCP port is opened at all, so nothing is exposed. This needs the engine to run on this
-  same computer (Linux, or WSL2); a remote ``DOCKER_HOST`` is refused with a clear error.
+- A machine's engine always listens on a unix socket inside the machine
+  (``/var/run/docker.sock``, for ``docker`` run through :meth:`DindProvider.run`). swarmlab
+  reaches it one of two ways (``api=``):
+
+  ``"socket"``: a second unix socket in a per-machine folder bind-mounted from this computer
+  (``~/.swarmlab/labs/<lab>/<machine>/docker.sock``, folder mode 0700). No TCP port at all.
+  Needs the engine on this same computer (Linux, WSL2 without Docker Desktop).
+
+  ``"tls"``: TCP with TLS and client certificates (``--tlsverify``), published on 127.0.0.1
+  only. Certificates (a per-lab CA, swarmlab's client certificate) live under
+  ``~/.swarmlab/labs/<lab>/tls`` with mode 0600; each machine gets its own server certificate.
+  Works wherever published ports reach 127.0.0.1, Docker Desktop included.
+
+  ``"auto"`` (the default) takes ``socket`` on a local Linux engine and ``tls`` on Docker
+  Desktop. An engine on another computer (``DOCKER_HOST=tcp://...``) is refused with a clear
+  error. There is never a plaintext TCP API.
 - ``--privileged`` is used where the engine allows it. Where it does not (a sandbox without
   CAP_SYS_RESOURCE), the machine is started with an explicit capability set instead
   (:data:`CAPABILITY_MODE`), and :meth:`DindProvider.security` says which one was used.
@@ -17,8 +27,10 @@ dockerd (Docker-in-Docker), the way kind makes Kubernetes nodes.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tarfile
 import threading
 import time
 from collections.abc import Sequence
@@ -28,7 +40,9 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.tls
 
+from .. import _tls as tls
 from .._engine import NODE_API_VERSION, host_client, swarmlab_home
 from .._errors import (
     DockerError,
@@ -55,7 +69,10 @@ ONLINE_NODE_IMAGE = "docker:dind"
 OFFLINE_NODE_IMAGE = "swarmlab/node:bookworm"
 LABEL_SECURITY = "io.swarmlab.security"
 LABEL_SOCKET = "io.swarmlab.socket"
+LABEL_API = "io.swarmlab.api"
 SOCKET_DIR_IN_MACHINE = "/run/swarmlab"
+TLS_DIR_IN_MACHINE = "/etc/swarmlab/tls"
+TLS_PORT = 2376
 
 #: What replaces ``--privileged`` where the engine refuses it (no CAP_SYS_RESOURCE).
 CAPABILITY_MODE: dict[str, Any] = {
@@ -98,6 +115,7 @@ class DindProvider(Provider):
         lab: str,
         node_image: str | None = None,
         security: str = "auto",
+        api: str = "auto",
         host: docker.DockerClient | None = None,
     ) -> None:
         super().__init__(lab)
@@ -105,8 +123,10 @@ class DindProvider(Provider):
             raise InvalidArgument(
                 f"security={security!r}: use 'auto', 'privileged' or 'capabilities'"
             )
+        if api not in ("auto", "socket", "tls"):
+            raise InvalidArgument(f"api={api!r}: use 'auto', 'socket' or 'tls'")
         self.host = host or host_client()
-        self._check_local_engine()
+        self.api = self._choose_api(api)
         self.node_image = node_image or default_node_image(self.host)
         self._security = security
         self._clients: dict[str, docker.DockerClient] = {}
@@ -126,21 +146,33 @@ class DindProvider(Provider):
     def socket_path(self, machine: str) -> Path:
         return self.lab_dir() / machine / "docker.sock"
 
+    def tls_dir(self) -> Path:
+        return self.lab_dir() / "tls"
+
     def _filters(self, role: str, machine: str | None = None) -> dict[str, Any]:
         labels = [f"{LABEL_LAB}={self.lab}", f"{LABEL_ROLE}={role}", f"{LABEL_PROVIDER}={self.name}"]
         if machine is not None:
             labels.append(f"{LABEL_MACHINE}={machine}")
         return {"label": labels}
 
-    def _check_local_engine(self) -> None:
+    def _choose_api(self, api: str) -> str:
+        """How swarmlab reaches the machines' engines: see the module docstring."""
         base = self.host.api.base_url
-        if not (base.startswith("http+docker://localhost") or base.startswith("http+unix")):
+        local_unix = base.startswith("http+docker://localhost") or base.startswith("http+unix")
+        loopback = any(h in base for h in ("://127.0.0.1", "://localhost", "://[::1]"))
+        if not (local_unix or loopback):
             raise ProviderUnavailable(
-                f"the dind provider reaches each machine's engine through a unix socket in a "
-                f"folder shared with the local engine, but DOCKER_HOST points elsewhere "
-                f"({os.environ.get('DOCKER_HOST', base)}). Run swarmlab on the computer "
-                f"that runs Docker, or unset DOCKER_HOST."
+                f"the dind provider publishes each machine's engine on this computer's "
+                f"127.0.0.1, but DOCKER_HOST points at another computer "
+                f"({os.environ.get('DOCKER_HOST', base)}). Run swarmlab on the computer that "
+                f"runs Docker, or use provider='ssh' for remote hosts."
             )
+        if api != "auto":
+            return api
+        if not local_unix:
+            return "tls"
+        desktop = "docker desktop" in str(self.host.info().get("OperatingSystem", "")).lower()
+        return "tls" if desktop else "socket"
 
     # -- security mode -------------------------------------------------------------------
     def _engine_id(self) -> str:
@@ -248,11 +280,18 @@ class DindProvider(Provider):
         api = self.host.api
         volume = f"{self.lab}-{machine}-var-lib-docker"
         self.host.volumes.create(volume, labels=lab_labels(self.lab, "volume", self.name, machine))
-        binds = {
-            volume: {"bind": "/var/lib/docker", "mode": "rw"},
-            str(self.socket_path(machine).parent): {"bind": SOCKET_DIR_IN_MACHINE, "mode": "rw"},
-        }
+        binds = {volume: {"bind": "/var/lib/docker", "mode": "rw"}}
+        command = ["dockerd", "--host=unix:///var/run/docker.sock"]
         extra: dict[str, Any] = {}
+        if self.api == "socket":
+            binds[str(self.socket_path(machine).parent)] = {"bind": SOCKET_DIR_IN_MACHINE, "mode": "rw"}
+            command += [f"--host=unix://{SOCKET_DIR_IN_MACHINE}/docker.sock", f"--group={os.getgid()}"]
+        else:
+            command += [f"--host=tcp://0.0.0.0:{TLS_PORT}", "--tlsverify",
+                        f"--tlscacert={TLS_DIR_IN_MACHINE}/ca.pem",
+                        f"--tlscert={TLS_DIR_IN_MACHINE}/server.pem",
+                        f"--tlskey={TLS_DIR_IN_MACHINE}/server-key.pem"]
+            extra["port_bindings"] = {TLS_PORT: ("127.0.0.1", None)}
         if mode == "privileged":
             extra["privileged"] = True
         else:
@@ -266,15 +305,13 @@ class DindProvider(Provider):
             host_config["ReadonlyPaths"] = []
         labels = lab_labels(self.lab, "machine", self.name, machine)
         labels[LABEL_SECURITY] = mode
-        labels[LABEL_SOCKET] = str(self.socket_path(machine))
+        labels[LABEL_API] = self.api
+        if self.api == "socket":
+            labels[LABEL_SOCKET] = str(self.socket_path(machine))
         created = api.create_container(
             image=self.node_image,
-            command=[
-                "dockerd",
-                "--host=unix:///var/run/docker.sock",
-                f"--host=unix://{SOCKET_DIR_IN_MACHINE}/docker.sock",
-                f"--group={os.getgid()}",
-            ],
+            command=command,
+            ports=[TLS_PORT] if self.api == "tls" else None,
             name=self.container_name(machine),
             hostname=machine,
             labels=labels,
@@ -284,15 +321,18 @@ class DindProvider(Provider):
                 {self.network_name: api.create_endpoint_config()}
             ),
         )
+        if self.api == "tls":
+            api.put_archive(created["Id"], "/", _tar(TLS_DIR_IN_MACHINE, tls.server_files(self.tls_dir(), machine)))
         return str(created["Id"])
 
     def _start_machine(self, machine: str, mode: str) -> str:
-        sock_dir = self.socket_path(machine).parent
-        sock_dir.mkdir(parents=True, exist_ok=True)
-        sock_dir.chmod(0o700)
-        stale = self.socket_path(machine)
-        if stale.exists() or stale.is_symlink():
-            stale.unlink()
+        if self.api == "socket":
+            sock_dir = self.socket_path(machine).parent
+            sock_dir.mkdir(parents=True, exist_ok=True)
+            sock_dir.chmod(0o700)
+            stale = self.socket_path(machine)
+            if stale.exists() or stale.is_symlink():
+                stale.unlink()
         tried = ["privileged", "capabilities"] if mode == "auto" else [mode]
         for attempt in tried:
             cid = None
@@ -314,22 +354,20 @@ class DindProvider(Provider):
         raise AssertionError("unreachable")
 
     def _wait_ready(self, machine: str, timeout: float) -> None:
-        """The readiness gate: the machine's engine answers a ping on its socket."""
-        sock = self.socket_path(machine)
-        api = docker.APIClient(base_url=f"unix://{sock}", version=NODE_API_VERSION, timeout=5)
+        """The readiness gate: the machine's engine answers a ping."""
         deadline = time.monotonic() + timeout
-        last = "no socket yet"
+        last = "not started"
         checks = 0
+        api = None
         try:
             while time.monotonic() < deadline:
-                if sock.exists():
-                    try:
-                        if api.ping():
-                            return
-                    except docker.errors.DockerException as e:
-                        last = _reason(e)
-                    except OSError as e:  # requests' ConnectionError is an OSError too
-                        last = str(e)
+                try:
+                    api = api or _no_env(docker.APIClient(**self._client_kwargs(machine, timeout=5)))
+                    if api.ping():
+                        return
+                except (docker.errors.DockerException, OSError, _NotYet) as e:
+                    # (requests' ConnectionError is an OSError too)
+                    last = str(e) or type(e).__name__
                 checks += 1
                 if checks % 20 == 0:  # now and then, see whether the machine died
                     c = self._container(machine)
@@ -340,13 +378,34 @@ class DindProvider(Provider):
                         )
                 time.sleep(0.05)
         finally:
-            api.close()
+            if api is not None:
+                api.close()
         raise WaitTimeout(
             f"the engine of machine {machine!r} did not answer within {timeout:.0f}s "
             f"(last: {last}); its log ends with:\n{self.logs(machine)}",
             last_state=last,
             logs=self.logs(machine),
         )
+
+    def _client_kwargs(self, machine: str, timeout: int = 60) -> dict[str, Any]:
+        """base_url (and TLS settings) for a docker-py client of this machine's engine."""
+        c = self._container(machine)
+        if c.labels.get(LABEL_API, "socket") == "socket":
+            sock = self.socket_path(machine)
+            if not sock.exists():
+                raise _NotYet("no socket yet")
+            return {"base_url": f"unix://{sock}", "version": NODE_API_VERSION, "timeout": timeout}
+        port = _published_port(c)
+        if port is None:
+            raise _NotYet(f"machine {machine!r} has no published TLS port (is it running?)")
+        certs = tls.client_certs(self.tls_dir())
+        return {
+            "base_url": f"https://127.0.0.1:{port}",
+            "version": NODE_API_VERSION,
+            "timeout": timeout,
+            "tls": docker.tls.TLSConfig(client_cert=(str(certs.cert), str(certs.key)),
+                                        ca_cert=str(certs.ca), verify=True),
+        }
 
     def list(self) -> list[MachineInfo]:
         out = []
@@ -360,7 +419,7 @@ class DindProvider(Provider):
                     name=name,
                     driver=self.name,
                     state=state,
-                    url=f"unix://{c.labels.get(LABEL_SOCKET, self.socket_path(name))}",
+                    url=_url(c),
                     address=net.get("IPAddress", "") if state == "Running" else "",
                     details={"security": c.labels.get(LABEL_SECURITY, ""),
                              "container": c.name, "image": self.node_image},
@@ -419,10 +478,11 @@ class DindProvider(Provider):
             cached = self._clients.get(name)
             if cached is not None:
                 return cached
-        self._container(name)  # raises MachineNotFound
-        client = docker.DockerClient(
-            base_url=f"unix://{self.socket_path(name)}", version=NODE_API_VERSION, timeout=60
-        )
+        try:
+            client = docker.DockerClient(**self._client_kwargs(name))
+            _no_env(client.api)
+        except _NotYet as e:
+            raise DockerError(f"cannot reach machine {name!r}: {e}; start it with lab.machine.start({name!r})") from None
         with self._lock:
             return self._clients.setdefault(name, client)
 
@@ -447,13 +507,55 @@ class DindProvider(Provider):
     def create_command(self, names: Sequence[str]) -> str:
         return " && ".join(
             f"docker run -d --privileged --name {self.container_name(n)} --hostname {n} "
-            f"--network {self.network_name} {self.node_image}"
+            f"--network {self.network_name} "
+            + ("-p 127.0.0.1::2376 " if self.api == "tls" else "")
+            + f"{self.node_image}"
             for n in names
         )
 
     def close(self) -> None:
         for n in list(self._clients):
             self._drop_client(n)
+
+
+def _no_env(api: docker.APIClient) -> docker.APIClient:
+    """Verify the machine's TLS certificate against the lab's own CA, whatever
+    REQUESTS_CA_BUNDLE says (requests lets that variable replace a session's CA file)."""
+    api.trust_env = False
+    return api
+
+
+class _NotYet(Exception):
+    """A machine's engine cannot be addressed yet (no socket, no published port)."""
+
+
+def _published_port(c: Any) -> int | None:
+    ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    bound = ports.get(f"{TLS_PORT}/tcp") or []
+    return int(bound[0]["HostPort"]) if bound else None
+
+
+def _url(c: Any) -> str:
+    if c.labels.get(LABEL_API, "socket") == "socket":
+        return f"unix://{c.labels.get(LABEL_SOCKET, '')}"
+    port = _published_port(c)
+    return f"tcp://127.0.0.1:{port}" if port else ""
+
+
+def _tar(folder: str, files: dict[str, bytes]) -> bytes:
+    """A tar archive holding ``files`` under ``folder`` (for put_archive to "/")."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        parts = folder.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            d = tarfile.TarInfo("/".join(parts[:i]))
+            d.type, d.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(d)
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{folder.strip('/')}/{name}")
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _privileged_refused(e: docker.errors.APIError) -> bool:
