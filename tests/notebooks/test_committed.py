@@ -1,0 +1,177 @@
+"""The committed lessons and the files around them, without an engine: notebooks are clean and
+shaped as the lessons promise; environment.yml keeps step with pyproject.toml; Binder, the
+workflow and scripts/lessons are in place."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import nbtools
+import pytest
+import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ROOT = nbtools.ROOT
+LESSONS = nbtools.notebooks()
+#: pyproject (PyPI) name -> conda-forge name, where they differ
+CONDA_NAMES = {"docker": "docker-py"}
+
+
+def test_there_is_a_setup_check_and_one_lesson_per_part() -> None:
+    assert [p.name for p in LESSONS] == [
+        "00-setup-check.ipynb", "01-machines.ipynb", "02-swarm.ipynb", "03-services.ipynb",
+        "04-rolling-update.ipynb", "05-drain.ipynb", "06-cleanup.ipynb"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_committed_notebook_is_clean(path: Path) -> None:
+    assert nbtools.problems(path) == []
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_the_cleaner_strips_what_must_not_be_committed(tmp_path: Path) -> None:
+    dirty = nbformat.read(LESSONS[3], as_version=4)
+    dirty.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    cell = next(c for c in dirty.cells if c.get("id") == "service-ps")
+    cell.execution_count = 7
+    cell.outputs = [nbformat.v4.new_output("stream", text="volatile\n")]
+    path = tmp_path / "dirty.ipynb"
+    nbformat.write(dirty, path)
+    found = nbtools.problems(path)
+    assert any("not clean" in f for f in found)
+    assert any("widget state" in f for f in found)
+    assert any("execution count" in f for f in found)
+    assert any("outputs nobody checks" in f for f in found)
+    cleaned = nbtools.clean(dirty)
+    assert "widgets" not in cleaned.metadata
+    c = next(c for c in cleaned.cells if c.get("id") == "service-ps")
+    assert c.execution_count is None and c.outputs == []
+    checked = next(c for c in cleaned.cells if c.get("id") == "check-scale")
+    assert checked.outputs  # the outputs nbval checks stay
+    path.write_text(nbformat.writes(cleaned))
+    assert nbtools.problems(path) == []
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_lesson_has_a_parameters_cell(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    src = tagged[0].source
+    for name in ("provider", "lab_name", "manager", "workers", "offline"):
+        assert re.search(rf"^{name} = ", src, re.M), f"{path.name}: no {name} parameter"
+    import papermill as pm
+
+    assert {"provider", "lab_name", "offline"} <= set(pm.inspect_notebook(str(path)))
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in ("03", "04", "05")],
+                         ids=lambda p: p.stem)
+def test_exercises_have_a_blank_cell_a_hidden_answer_key_and_a_check(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    ids = [c.get("id", "") for c in nb.cells]
+    ex = [i for i in ids if i.startswith("exercise-")]
+    assert len(ex) == 1
+    topic = ex[0].removeprefix("exercise-")
+    pos = ids.index(ex[0])
+    assert ids[pos + 1:pos + 3] == [f"answer-{topic}", f"check-{topic}"]
+    blank, answer, check = nb.cells[pos:pos + 3]
+    assert blank.source.strip() == "# your line here"
+    assert answer.metadata["jupyter"]["source_hidden"] is True
+    assert answer.source.splitlines()[1] == "if solve:"
+    assert check.source.startswith("ex.check_") and nbtools.CHECK_TAG in check.metadata["tags"]
+    assert "solve = False" in nb.cells[ids.index("parameters")].source
+
+
+def test_every_step_of_the_classic_lab_is_in_a_lesson() -> None:
+    code = "\n".join(c.source for p in LESSONS for c in nbformat.read(p, as_version=4).cells
+                     if c.cell_type == "code")
+    for call in ("lab.machine.create(", "lab.machine.ls()", "lab.machine.ip(", "lab.ssh(",
+                 "lab.swarm.init(", "lab.swarm.join_token(", "lab.swarm.join(", "lab.info(",
+                 "lab.node.ls()", "lab.service.create(", "lab.service.ps(", "lab.service.inspect(",
+                 "lab.service.scale(", "lab.service.rm(", "lab.service.update(", "lab.service.rollback(",
+                 "lab.node.drain(", "lab.node.activate(", "lab.node.inspect(", "lab.destroy()"):
+        assert call in code, call
+
+
+def _pyproject_deps() -> dict[str, str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    reqs = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["notebook"]
+    out = {}
+    for r in reqs:
+        m = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", r)
+        assert m, r
+        out[CONDA_NAMES.get(m.group(1).lower(), m.group(1).lower())] = m.group(2).replace(" ", "")
+    return out
+
+
+def test_environment_yml_matches_pyproject() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda: dict[str, str] = {}
+    pip: list[str] = []
+    for d in env["dependencies"]:
+        if isinstance(d, dict):
+            pip += d["pip"]
+            continue
+        m = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", d)
+        assert m, d
+        conda[m.group(1).lower()] = m.group(2).replace(" ", "")
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert conda.pop("python") == py
+    conda.pop("pip")
+    assert conda == _pyproject_deps()
+    assert pip == ["-e ."]
+
+
+def test_binder_installs_swarmlab_and_says_it_is_binder() -> None:
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert 'pip install --no-cache-dir -e ".[notebook]"' in post
+    start = (ROOT / "binder" / "start").read_text().strip().splitlines()
+    assert start[-1] == 'exec "$@"' and "export SWARMLAB_ON_BINDER=1" in start
+    for f in ("postBuild", "start"):
+        assert (ROOT / "binder" / f).stat().st_mode & 0o111
+
+
+def test_setup_check_explains_binder() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "import swarmlab.exercises as ex; print(ex.on_binder())"],
+        env={"PATH": "/usr/bin:/bin", "SWARMLAB_ON_BINDER": "1"}, capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
+    nb = nbformat.read(LESSONS[0], as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "Binder" in text and "scripts/lessons" in text
+
+
+def test_workflow_runs_the_lessons_tier() -> None:
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "lessons.yml").read_text())
+    steps = wf["jobs"]["lessons"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "scripts/setup" in runs and "scripts/test tests/notebooks" in runs
+    assert wf["jobs"]["lessons"]["timeout-minutes"] <= 30
+
+
+def test_scripts_lessons_listens_on_loopback_and_never_asks() -> None:
+    text = (ROOT / "scripts" / "lessons").read_text()
+    assert "--ip=127.0.0.1" in text and "scripts/setup" in text and "--no-browser" in text
+    assert (ROOT / "scripts" / "lessons").stat().st_mode & 0o111
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "lessons")]).returncode == 0
+
+
+def test_notebooks_readme_maps_every_part() -> None:
+    text = (ROOT / "notebooks" / "README.md").read_text()
+    for p in LESSONS:
+        assert p.name in text
+    for cmd in ("docker-machine create", "docker swarm init --advertise-addr", "docker swarm join",
+                "docker service scale", "docker service update --image", "--availability drain",
+                "docker service rollback", "docker-machine rm"):
+        assert cmd in text, cmd

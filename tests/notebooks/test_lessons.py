@@ -1,0 +1,219 @@
+"""Every lesson executed with papermill, in class order, on one real DinD swarm (CI parameters:
+offline images, answer keys on, 1 s update delay). After each notebook the swarm is read
+directly through docker inside the manager machine's container (not through swarmlab), and
+the executed notebooks are checked for what a learner sees. The executed notebooks are kept
+in tests/artifacts/notebooks/ for a look after a failure."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import nbformat
+import nbtools
+import pytest
+from labtest import labelled
+
+import swarmlab as sl
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
+WORKLOAD, WEB_V1, WEB_V2 = "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"
+FULL_TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}")
+
+
+@dataclass
+class Run:
+    lab: str
+    notebooks: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
+    engine: dict[str, dict[str, Any]] = field(default_factory=dict)  # after each notebook
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def cell(self, notebook: str, cell_id: str) -> nbformat.NotebookNode:
+        for c in self.notebooks[notebook].cells:
+            if c.get("id") == cell_id:
+                return c
+        raise AssertionError(f"{notebook} has no cell {cell_id!r}")
+
+    def text(self, notebook: str, cell_id: str) -> str:
+        """What the learner sees in a cell's output, as text."""
+        parts = []
+        for o in self.cell(notebook, cell_id).get("outputs", []):
+            if o.get("output_type") == "stream":
+                parts.append(o["text"])
+            elif "data" in o:
+                parts.append(o["data"].get("text/plain", ""))
+        return "\n".join(parts)
+
+
+def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str) -> str:
+    code, out = host.containers.get(f"{lab}-{machine}").exec_run(["sh", "-c", command])
+    assert code == 0, f"{command} on {machine}: {out.decode()}"
+    return out.decode().strip()
+
+
+def lines_json(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
+    """The swarm as the engine sees it, read with docker inside the manager machine."""
+    snap: dict[str, Any] = {"labelled": labelled(host, lab)}
+    try:
+        host.containers.get(f"{lab}-manager1")
+    except docker.errors.NotFound:
+        return snap
+    mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
+    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'")
+    if snap["swarm"] != "active":
+        return snap
+    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'")
+    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'"))}
+    services = lines_json(mgr("docker service ls --format '{{json .}}'"))
+    snap["services"] = {s["Name"]: s for s in services}
+    snap["tasks"] = {
+        s["Name"]: lines_json(mgr(f"docker service ps {s['Name']} --filter desired-state=running "
+                                  "--format '{{json .}}'"))
+        for s in services
+    }
+    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}"))[0] for s in services}
+    count = "docker ps -aq --filter label=com.docker.swarm.service.name=helloworld | wc -l"
+    machines = ("manager1", "worker1", "worker2")
+    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count) for m in machines}
+    return snap
+
+
+@pytest.fixture(scope="module")
+def run(host: docker.DockerClient) -> Iterator[Run]:
+    r = Run(nbtools.new_lab_name())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for path in nbtools.notebooks():
+            t = time.monotonic()
+            r.notebooks[path.stem] = nbtools.execute(path, ARTIFACTS / path.name, r.lab)
+            r.seconds[path.stem] = time.monotonic() - t
+            r.engine[path.stem] = snapshot(host, r.lab)
+        print("lesson times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.seconds.items()))
+        yield r
+    finally:
+        sl.Lab(r.lab, provider="dind", progress=False).destroy()
+        assert labelled(host, r.lab) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+def test_every_lesson_ran_without_an_error_output(run: Run) -> None:
+    assert [p.stem for p in nbtools.notebooks()] == [
+        "00-setup-check", "01-machines", "02-swarm", "03-services", "04-rolling-update",
+        "05-drain", "06-cleanup"]
+    for name, nb in run.notebooks.items():
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+
+
+def test_00_setup_check_says_ready_and_the_probe_machine_is_gone(run: Run) -> None:
+    ready = run.text("00-setup-check", "setup-check")
+    assert ready.startswith("✓ this computer is ready for the lessons: done."), ready
+    assert "a Docker engine answers" in ready and "offline images: all built" in ready
+    probe = run.text("00-setup-check", "probe-machine")
+    assert "Docker 20.10" in probe and "runs inside the machine" in probe
+    assert f"✓ nothing of lab '{run.lab}-check' is left: done." in probe
+    assert run.engine["00-setup-check"]["labelled"]["containers"] == 0
+
+
+def test_01_three_machines_run_and_no_swarm_yet(run: Run) -> None:
+    ls = run.text("01-machines", "machine-ls")
+    assert ls.startswith("$ docker-machine ls")
+    assert [line.split()[0] for line in ls.splitlines()[2:]] == ["manager1", "worker1", "worker2"]
+    assert all(" Running " in line for line in ls.splitlines()[2:])
+    ip = run.text("01-machines", "machine-ip").splitlines()
+    assert ip[0] == "$ docker-machine ip manager1" and re.fullmatch(r"\d+\.\d+\.\d+\.\d+", ip[-1])
+    eng = run.engine["01-machines"]
+    assert eng["labelled"]["containers"] == 3 and eng["swarm"] == "inactive"
+    assert "Server 20.10" in run.text("01-machines", "machine-ssh")
+
+
+def test_02_swarm_of_three_with_the_advertised_address(run: Run) -> None:
+    init = run.text("02-swarm", "swarm-init")
+    ip = run.text("02-swarm", "manager-ip").splitlines()[-1]
+    assert f"$ docker swarm init --advertise-addr {ip}" in init
+    assert "docker swarm join --token SWMTKN-1-" in init and "…(masked)" in init
+    networks = run.text("02-swarm", "two-networks")
+    assert "docker0" in networks and "eth0" in networks
+    info = run.text("02-swarm", "docker-info")
+    assert "Swarm: active" in info and " Managers: 1" in info and " Nodes: 3" in info
+    assert "This node is not a swarm manager" in run.text("02-swarm", "node-ls-worker")
+    nodes = run.engine["02-swarm"]["nodes"]
+    assert sorted(nodes) == ["manager1", "worker1", "worker2"]
+    assert all(n["Status"] == "Ready" and n["Availability"] == "Active" for n in nodes.values())
+    assert nodes["manager1"]["ManagerStatus"] == "Leader"
+    assert run.engine["02-swarm"]["node_addr"] == ip  # the address the swarm really advertises
+
+
+def test_join_tokens_are_never_shown_in_full(run: Run) -> None:
+    for name, nb in run.notebooks.items():
+        assert not FULL_TOKEN.search(nbformat.writes(nb)), f"{name} shows a full join token"
+
+
+def test_03_helloworld_scaled_to_5_then_3_then_removed(run: Run) -> None:
+    assert "swarmlab/busybox:latest ping 127.0.0.1" in run.text("03-services", "images")
+    assert "helloworld   replicated   1/1" in run.text("03-services", "service-ls")
+    after_scale = run.text("03-services", "ps-after-scale")
+    running = [line for line in after_scale.splitlines() if re.search(r"Running\s+Running", line)]
+    assert len(running) == 5, after_scale
+    assert {f"helloworld.{i}" for i in range(1, 6)} == {line.split()[1] for line in running}
+    per_node = run.cell("03-services", "tasks-per-node")["outputs"][0]["data"]["text/plain"]
+    assert sum(int(line.split()[-1]) for line in per_node.splitlines()[1:-1]) == 5
+    assert run.text("03-services", "check-scale").startswith("✓ scale helloworld to 3: done.")
+    assert "Args:          ping 127.0.0.1" in run.text("03-services", "service-inspect")
+    eng = run.engine["03-services"]
+    assert "helloworld" not in eng["services"]
+    assert eng["helloworld_containers"] == {"manager1": "0", "worker1": "0", "worker2": "0"}
+    assert "{'manager1': 0, 'worker1': 0, 'worker2': 0}" in run.text("03-services", "containers-after-rm")
+
+
+def test_04_rolling_update_history_failure_and_rollback(run: Run) -> None:
+    ps = run.text("04-rolling-update", "ps-after-update")
+    rows = [line for line in ps.splitlines()[2:]]
+    assert sum(1 for r in rows if WEB_V2 in r and re.search(r"Running\s+Running", r)) == 3, ps
+    assert sum(1 for r in rows if r.split()[1] == "\\_" and WEB_V1 in r and "Shutdown" in r) == 3, ps
+    assert run.text("04-rolling-update", "check-rollback").startswith(
+        f"✓ roll redis back from {WEB_V2} to {WEB_V1}: done.")
+    assert run.text("04-rolling-update", "failed-update").startswith("The update paused:")
+    assert "task: non-zero exit (1)" in run.text("04-rolling-update", "ps-after-failure")
+    assert "State:         paused" in run.text("04-rolling-update", "update-status")
+    eng = run.engine["04-rolling-update"]
+    redis = eng["inspect"]["redis"]
+    assert redis["UpdateStatus"]["State"] == "rollback_completed"
+    assert redis["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(WEB_V1)
+    assert "Args" not in redis["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert redis["Spec"]["UpdateConfig"]["Delay"] == 1_000_000_000
+    assert eng["services"]["redis"]["Replicas"] == "3/3"
+    assert len(eng["tasks"]["redis"]) == 3
+    assert all(t["Image"].startswith(WEB_V1) and t["CurrentState"].startswith("Running")
+               for t in eng["tasks"]["redis"])
+
+
+def test_05_drain_moves_tasks_and_keeps_the_replicas(run: Run) -> None:
+    ps = run.text("05-drain", "ps-after-drain")
+    live = [line for line in ps.splitlines()[2:] if line.split()[1] != "\\_"]
+    assert len(live) == 3 and not any(" worker1 " in line for line in live), ps
+    assert "redis   replicated   3/3" in run.text("05-drain", "ls-after-drain")
+    assert re.search(r"worker1\s+Ready\s+Drain", run.text("05-drain", "nodes-after-drain"))
+    assert "Availability:         Drain" in run.text("05-drain", "node-inspect")
+    assert run.text("05-drain", "check-drain").startswith("✓ drain worker2: done.")
+    eng = run.engine["05-drain"]
+    assert all(n["Availability"] == "Active" for n in eng["nodes"].values())
+    assert eng["services"]["redis"]["Replicas"] == "3/3"
+    assert all(t["CurrentState"].startswith("Running") for t in eng["tasks"]["redis"])
+
+
+def test_06_cleanup_leaves_nothing(run: Run) -> None:
+    assert run.engine["06-cleanup"] == {"labelled": {"containers": 0, "volumes": 0, "networks": 0}}
+    assert run.text("06-cleanup", "check-clean").startswith(f"✓ nothing of lab '{run.lab}' is left: done.")
+    assert run.text("06-cleanup", "ls-after-destroy").splitlines()[1].split() == [
+        "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "ADDRESS", "DOCKER", "ERRORS"]
