@@ -43,6 +43,17 @@ def state_colour(value: str) -> str | None:
     return None
 
 
+def replicas_colour(value: str) -> str | None:
+    """'3/3' green, '1/3' amber, '0/3' red; anything else uncoloured."""
+    m = re.match(r"^\s*(\d+)/(\d+)\b", value)
+    if not m:
+        return None
+    running, want = int(m.group(1)), int(m.group(2))
+    if running == want:
+        return "#2e7d32"
+    return "#c62828" if running == 0 else "#b26a00"
+
+
 def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Columns aligned with three spaces between them, as the docker CLI prints them."""
     body = [["" if v is None else str(v) for v in r] for r in rows]
@@ -68,6 +79,8 @@ def html_table(columns: Sequence[str], rows: Iterable[Sequence[object]], colour:
         for i, v in enumerate(r):
             text = "" if v is None else str(v)
             col = state_colour(text) if i in coloured else None
+            if columns[i] == "REPLICAS":  # `docker service ls`: 3/3 converged, 1/3 not yet
+                col = replicas_colour(text)
             style = f' style="color:{col};font-weight:bold"' if col else ""
             cells.append(f"<td{style}>{e(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")

@@ -221,3 +221,15 @@ def test_rollout_chart_steps_follow_the_counts() -> None:
     assert svg.startswith("<svg") and svg.count("<polyline") == 2
     assert "rolled back" in rollout_html(
         "web", "web:2", [{**SAMPLES[0], "state": "rollback_completed"}], 3)
+
+
+def test_service_ls_replicas_are_coloured_by_convergence() -> None:
+    from swarmlab._format import html_table, replicas_colour
+
+    assert replicas_colour("3/3") == "#2e7d32"
+    assert replicas_colour("1/3") == "#b26a00"
+    assert replicas_colour("0/3") == "#c62828"
+    assert replicas_colour("x") is None
+    out = html_table(["NAME", "REPLICAS"], [("web", "1/3"), ("<b>", "2/2")])
+    assert 'style="color:#b26a00;font-weight:bold">1/3<' in out
+    assert "&lt;b&gt;" in out and "<b>" not in out
