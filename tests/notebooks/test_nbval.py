@@ -25,7 +25,7 @@ SANITIZE = Path(__file__).with_name("sanitize.cfg")
 
 def nbval(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-           "--nbval-cell-timeout=300", f"--sanitize-with={SANITIZE}", "-p", "no:cacheprovider",
+           "--nbval-cell-timeout=300", f"--nbval-sanitize-with={SANITIZE}", "-p", "no:cacheprovider",
            "-p", "no:randomly", "-q", "-rA", f"--rootdir={cwd}", *map(str, paths)]
     env = {**os.environ, "SWARMLAB_PROGRESS": "0"}
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
