@@ -3,13 +3,14 @@ left exactly as it was (checked on the engines, before and after)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 import pytest
+from labtest import WORKLOAD, labelled
 
 import swarmlab as sl
-from labtest import WORKLOAD, labelled
 
 pytestmark = pytest.mark.integration
 

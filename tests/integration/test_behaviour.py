@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import docker
 import pytest
+from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
 
 import swarmlab as sl
-from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ import urllib.request
 
 import docker
 import pytest
-
 from labtest import WORKLOAD
 
 pytestmark = pytest.mark.integration
