@@ -1161,7 +1161,8 @@ def ps_rows(name: str, tasks: list[dict[str, Any]], nodes: dict[str, str],
 
 
 def _ports(svc: dict[str, Any]) -> str:
-    ports = (svc.get("Endpoint", {}) or {}).get("Ports") or (svc["Spec"].get("EndpointSpec", {}) or {}).get("Ports") or []
+    endpoint = svc.get("Endpoint") or {}
+    ports = endpoint.get("Ports") or (svc["Spec"].get("EndpointSpec") or {}).get("Ports") or []
     return ", ".join(f"*:{p.get('PublishedPort')}->{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}" for p in ports)
 
 

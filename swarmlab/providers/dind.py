@@ -482,7 +482,9 @@ class DindProvider(Provider):
             client = docker.DockerClient(**self._client_kwargs(name))
             _no_env(client.api)
         except _NotYet as e:
-            raise DockerError(f"cannot reach machine {name!r}: {e}; start it with lab.machine.start({name!r})") from None
+            raise DockerError(
+                f"cannot reach machine {name!r}: {e}; start it with lab.machine.start({name!r})"
+            ) from None
         with self._lock:
             return self._clients.setdefault(name, client)
 
