@@ -1,0 +1,280 @@
+"""provider="ssh" against real hosts: Docker-in-Docker machines that also run sshd (image
+swarmlab/node-sshd:bookworm, built by tests/providers/build-sshd-image), reached over
+127.0.0.1 ports with a key made here, host keys checked."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import docker
+import docker.errors
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from labtest import labelled, unique_lab_name
+from tutorial import MACHINES, run_tutorial
+
+import swarmlab as sl
+from swarmlab._errors import EngineUnavailable, InvalidArgument, ProviderUnavailable, SwarmStateError
+from swarmlab.providers import ssh as sshp
+from swarmlab.providers.dind import CAPABILITY_MODE
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+IMAGE = "swarmlab/node-sshd:bookworm"
+
+
+# -- inventories (no hosts needed) ------------------------------------------------------------
+def test_inventory_forms(tmp_path: Path) -> None:
+    hosts, _ = sshp.load_inventory(["learner@10.0.0.5", "manager1=alice@pc7:2222", "bob@[fd00::1]:22"])
+    assert [(h.user, h.hostname, h.port, h.name) for h in hosts] == [
+        ("learner", "10.0.0.5", 22, None), ("alice", "pc7", 2222, "manager1"), ("bob", "fd00::1", 22, None)]
+    hosts, _ = sshp.load_inventory({"worker1": {"target": "a@h:2200", "address": "10.1.1.1"}})
+    assert hosts[0].name == "worker1" and hosts[0].address == "10.1.1.1" and hosts[0].target == "a@h:2200"
+    (tmp_path / "lab.yaml").write_text("key: ~/.ssh/lab\nhosts:\n  manager1: a@10.0.0.1\n  worker1: a@10.0.0.2\n")
+    hosts, opts = sshp.load_inventory(str(tmp_path / "lab.yaml"))
+    assert [h.name for h in hosts] == ["manager1", "worker1"] and opts == {"key": "~/.ssh/lab"}
+    (tmp_path / "lab.toml").write_text('trust_new_hosts = true\nhosts = ["a@10.0.0.1", "a@10.0.0.2:2222"]\n')
+    hosts, opts = sshp.load_inventory(tmp_path / "lab.toml")
+    assert [h.port for h in hosts] == [22, 2222] and opts == {"trust_new_hosts": True}
+    for bad in (["10.0.0.5"], ["a@h:99999"], ["a@h", "b@h"], [], {"bad name!": "a@h"},
+                [{"target": "a@h", "adress": "1.2.3.4"}], str(tmp_path / "nope.yaml")):
+        with pytest.raises(InvalidArgument):
+            sshp.load_inventory(bad)
+
+
+# -- real hosts ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sshd_image(host: docker.DockerClient) -> str:
+    done = subprocess.run([str(HERE / "build-sshd-image")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"could not build {IMAGE}: {done.stderr[-2000:]}", pytrace=False)
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """A key pair for the hosts, a second key they do not know, an empty known_hosts."""
+    tmp = tmp_path_factory.mktemp("ssh")
+    out: dict[str, Path | str] = {}
+    for name in ("key", "wrong"):
+        k = ed25519.Ed25519PrivateKey.generate()
+        path = tmp / name
+        path.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                         serialization.NoEncryption()))
+        path.chmod(0o600)
+        out[name] = path
+        out[name + ".pub"] = k.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                         serialization.PublicFormat.OpenSSH).decode()
+    out["dir"] = tmp
+    return out
+
+
+class Hosts:
+    """Containers that play existing Docker hosts: sshd on a 127.0.0.1 port, user 'learner'."""
+
+    def __init__(self, host: docker.DockerClient, image: str, pubkey: str) -> None:
+        self.host, self.image, self.pubkey = host, image, pubkey
+        self.set = f"hosts-{uuid.uuid4().hex[:8]}"
+        self.labels = {"io.swarmlab.lab": self.set, "io.swarmlab.role": "test-ssh-host",
+                       "io.swarmlab.provider": "ssh"}
+        self.net = host.networks.create(self.set, driver="bridge", labels=self.labels)
+        self.made: list[str] = []
+
+    def start(self, *names: str, docker_running: bool = True) -> list[dict[str, str]]:
+        api = self.host.api
+        ids = []
+        for name in names:
+            vol = self.host.volumes.create(f"{self.set}-{name}", labels=self.labels)
+            for mode in ("privileged", "capabilities"):
+                binds = {vol.name: {"bind": "/var/lib/docker", "mode": "rw"}}
+                extra: dict = {"privileged": True}
+                if mode == "capabilities":
+                    extra = dict(CAPABILITY_MODE)
+                    binds["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+                hc = api.create_host_config(binds=binds, init=True, port_bindings={22: ("127.0.0.1", None)},
+                                            network_mode=self.net.name, **extra)
+                if mode == "capabilities":
+                    hc["MaskedPaths"], hc["ReadonlyPaths"] = [], []
+                cid = api.create_container(
+                    self.image, name=f"{self.set}-{name}", hostname=name, labels=self.labels, ports=[22],
+                    environment={"AUTHORIZED_KEY": self.pubkey, "NO_DOCKER": "0" if docker_running else "1"},
+                    host_config=hc)["Id"]
+                self.made.append(cid)
+                try:
+                    api.start(cid)
+                    break
+                except docker.errors.APIError as e:
+                    api.remove_container(cid, force=True)
+                    self.made.remove(cid)
+                    if mode == "capabilities" or "operation not permitted" not in str(e).lower():
+                        raise
+            ids.append(cid)
+        out = []
+        for name, cid in zip(names, ids):
+            c = self.host.containers.get(cid)
+            deadline = time.monotonic() + 60
+            while True:
+                pub = c.exec_run("cat /etc/ssh/ssh_host_ed25519_key.pub")
+                ready = pub.exit_code == 0 and (not docker_running or c.exec_run("docker info").exit_code == 0)
+                if ready and c.exec_run("sh -c 'ss -ltn | grep -q :22'").exit_code == 0:
+                    break
+                assert time.monotonic() < deadline, c.logs()[-2000:]
+                time.sleep(0.2)
+            c.reload()
+            port = c.attrs["NetworkSettings"]["Ports"]["22/tcp"][0]["HostPort"]
+            kind, b64 = pub.output.decode().split()[:2]
+            out.append({"name": name, "target": f"learner@127.0.0.1:{port}", "port": port,
+                        "known": f"[127.0.0.1]:{port} {kind} {b64}",
+                        "ip": c.attrs["NetworkSettings"]["Networks"][self.net.name]["IPAddress"],
+                        "container": cid})
+        return out
+
+    def container(self, h: dict[str, str]) -> docker.models.containers.Container:
+        return self.host.containers.get(h["container"])
+
+    def docker_in(self, h: dict[str, str], command: str) -> str:
+        res = self.container(h).exec_run(["sh", "-c", command])
+        return res.output.decode()
+
+    def remove(self) -> None:
+        for cid in self.made:
+            try:
+                self.host.api.remove_container(cid, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+        for v in self.host.volumes.list(filters={"label": f"io.swarmlab.lab={self.set}"}):
+            v.remove(force=True)
+        self.net.remove()
+        assert labelled(self.host, self.set) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+@pytest.fixture
+def hosts(host: docker.DockerClient, sshd_image: str, keys: dict) -> Iterator[Hosts]:
+    made = Hosts(host, sshd_image, str(keys["key.pub"]))
+    try:
+        yield made
+    finally:
+        made.remove()
+
+
+def known_hosts(keys: dict, started: list[dict[str, str]], name: str = "known_hosts") -> Path:
+    path = Path(keys["dir"]) / f"{name}-{uuid.uuid4().hex[:6]}"
+    path.write_text("".join(h["known"] + "\n" for h in started))
+    return path
+
+
+def records(hosts: Hosts, h: dict[str, str]) -> list[str]:
+    """The lab records (volumes labelled io.swarmlab.*) on a host, asked through its own CLI."""
+    out = hosts.docker_in(h, "docker volume ls -q --filter label=io.swarmlab.role=adopted")
+    return out.split()
+
+
+def test_the_whole_lab_over_ssh(hosts: Hosts, keys: dict, host: docker.DockerClient) -> None:
+    started = hosts.start(*MACHINES)
+    kh = known_hosts(keys, started)
+    before = {h["name"]: hosts.docker_in(h, "docker network ls -q --filter name=docker_gwbridge") for h in started}
+    lab = sl.Lab(unique_lab_name("ssh"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(kh), hosts=[h["target"] for h in started])
+    try:
+        created = lab.machine.create(*MACHINES)
+        assert list(created["NAME"]) == list(MACHINES) and set(created["STATE"]) == {"Running"}
+        assert created.command.startswith(f"docker context create manager1 --docker host=ssh://{started[0]['target']}")
+        for h in started:  # each machine is the host given for it, and advertises its own address
+            assert lab.ssh(h["name"], "hostname").strip() == h["name"]
+            assert str(lab.machine.ip(h["name"])) == h["ip"]
+            assert records(hosts, h) == [f"swarmlab-{lab.name}-{h['name']}"]
+        again = lab.machine.create("manager1")
+        assert again.notes == [f"manager1: already adopted ({started[0]['target']}) (nothing to do)."]
+        assert sl.Lab.attach(lab.name, provider="ssh", key=str(keys["key"]), known_hosts=str(kh),
+                             hosts=[h["target"] for h in started]).provider.list()[0].name == "manager1"
+
+        run_tutorial(lab)
+
+        lab.destroy()
+        for h in started:  # the hosts stay, running Docker, out of any swarm, with nothing of the lab
+            assert hosts.container(h).status == "running"
+            assert hosts.docker_in(h, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
+            assert records(hosts, h) == []
+            assert hosts.docker_in(h, "docker ps -aq").split() == []
+            assert hosts.docker_in(h, "docker network ls -q --filter name=docker_gwbridge") == before[h["name"]]
+        assert lab.provider.list() == []
+    finally:
+        lab.destroy()
+    assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+def test_host_keys_are_checked_and_can_be_trusted(hosts: Hosts, keys: dict) -> None:
+    (h,) = hosts.start("manager1")
+    empty = Path(keys["dir"]) / f"empty-{uuid.uuid4().hex[:6]}"
+    lab = sl.Lab(unique_lab_name("ssk"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(empty), hosts=[h["target"]])
+    with pytest.raises(ProviderUnavailable, match=r"host key of \[127.0.0.1\]:\d+ is not known \(ssh-ed25519 SHA256:") as e:
+        lab.machine.create("manager1")
+    assert f"ssh-keyscan -p {h['port']} 127.0.0.1 >> {empty}" in str(e.value)
+    assert records(hosts, h) == [] and not empty.exists()
+    # a wrong key in known_hosts: refused as CHANGED
+    other_key = str(keys["wrong.pub"]).split()[1]  # some other ed25519 key
+    wrong = known_hosts(keys, [{"known": h["known"].rsplit(" ", 1)[0] + " " + other_key}])
+    lab = sl.Lab(unique_lab_name("ssk"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(wrong), hosts=[h["target"]])
+    with pytest.raises(ProviderUnavailable, match="CHANGED"):
+        lab.machine.create("manager1")
+    # trust_new_hosts: recorded on first use, then checked
+    lab = sl.Lab(unique_lab_name("ssk"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(empty), trust_new_hosts=True, hosts=[h["target"]])
+    try:
+        lab.machine.create("manager1")
+        assert empty.read_text().split() == h["known"].split()
+    finally:
+        lab.destroy()
+    assert records(hosts, h) == []
+
+
+def test_bad_hosts_get_clear_errors_and_nothing_is_left(hosts: Hosts, keys: dict) -> None:
+    good, in_swarm = hosts.start("manager1", "worker1")
+    (no_docker,) = hosts.start("worker2", docker_running=False)
+    kh = known_hosts(keys, [good, in_swarm, no_docker])
+    closed = _closed_port()
+
+    def lab_with(targets: list[str], key: str = str(keys["key"])) -> sl.Lab:
+        return sl.Lab(unique_lab_name("sse"), provider="ssh", progress=False, key=key,
+                      known_hosts=str(kh), hosts=targets)
+
+    cases: list[tuple[list[str], str, type, str]] = [
+        ([good["target"], f"learner@127.0.0.1:{closed}"], "", EngineUnavailable, "cannot reach learner@127.0.0.1"),
+        ([good["target"], no_docker["target"]], "", EngineUnavailable, "Docker engine on .* does not answer"),
+        ([good["target"], in_swarm["target"]], "swarm", SwarmStateError, "already part of a swarm"),
+        ([good["target"], in_swarm["target"]], "wrong-key", ProviderUnavailable, "refused our SSH login"),
+    ]
+    for targets, setup, error, message in cases:
+        if setup == "swarm":
+            assert "Swarm initialized" in hosts.docker_in(in_swarm, "docker swarm init --advertise-addr 127.0.0.1")
+        lab = lab_with(targets, str(keys["wrong"]) if setup == "wrong-key" else str(keys["key"]))
+        with pytest.raises(error, match=message):
+            lab.machine.create("manager1", "worker1")
+        # nothing half-made: no host carries a record, the swarm host is still in its own swarm
+        assert records(hosts, good) == [] and records(hosts, in_swarm) == []
+        lab.provider.close()
+    assert hosts.docker_in(in_swarm, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
+    assert hosts.docker_in(good, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
+    with pytest.raises(InvalidArgument, match="no free host for 'worker2'"):
+        lab_with([good["target"]]).machine.create("manager1", "worker2")
+    assert records(hosts, good) == []
+
+
+def _closed_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
