@@ -43,10 +43,11 @@ import shlex
 import shutil
 import socket
 import threading
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import docker
 import docker.errors
@@ -189,8 +190,10 @@ def load_inventory(hosts: Any) -> tuple[list[Host], dict[str, Any]]:
     if not entries:
         raise InvalidArgument("hosts=: the inventory is empty; name at least one user@host")
     problems = []
-    for what, values in (("machine name", [e.name for e in entries if e.name]),
-                         ("host", [(e.hostname, e.port) for e in entries])):
+    checks: list[tuple[str, list[str]]] = [
+        ("machine name", [e.name for e in entries if e.name]),
+        ("host", [f"{e.hostname}:{e.port}" for e in entries])]
+    for what, values in checks:
         twice = {v for v in values if values.count(v) > 1}
         if twice:
             problems.append(f"{what} listed twice: {sorted(map(str, twice))}")
@@ -312,8 +315,11 @@ class _Forwarder:
         except Exception:  # noqa: BLE001  (either end closed: the API client sees it)
             pass
         finally:
-            chan.close()
-            conn.close()
+            for end in (chan, conn):
+                try:
+                    end.close()
+                except Exception:  # noqa: BLE001  (the SSH connection is already gone)
+                    pass
             self.sessions.release(entry)
 
     def close(self) -> None:
@@ -387,7 +393,7 @@ class SSHProvider(Provider):
         paramiko = _paramiko()
         provider = self
 
-        class Policy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+        class Policy(paramiko.MissingHostKeyPolicy):  # type: ignore[name-defined]
             def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
                 if not provider.trust_new_hosts:
                     raise HostKeyError(

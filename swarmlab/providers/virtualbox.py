@@ -32,13 +32,14 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import docker
 import docker.errors
 import docker.tls
+import docker.utils
 
 from .._engine import NODE_API_VERSION
 from .._errors import (
@@ -330,7 +331,7 @@ class VirtualBoxProvider(Provider):
         )
 
     @staticmethod
-    def _map(fn, items):  # type: ignore[no-untyped-def]
+    def _map(fn, items):
         if len(items) <= 1:
             return [fn(i) for i in items]
         with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
@@ -449,11 +450,25 @@ class VirtualBoxProvider(Provider):
         cfg = self.tls_config(name)
         tls = docker.tls.TLSConfig(client_cert=(cfg["tlscert"], cfg["tlskey"]),
                                    ca_cert=cfg["tlscacert"], verify=True)
-        client = docker.DockerClient(base_url=cfg["host"], tls=tls, version=NODE_API_VERSION,
-                                     timeout=60)
         # requests would replace the machine's CA with $REQUESTS_CA_BUNDLE (docker/docker-py#2433)
-        # and send the API through $HTTPS_PROXY: neither belongs on a host-only network
-        client.api.trust_env = False
+        # and send the API through $HTTPS_PROXY: neither belongs on a host-only network.
+        # boot2docker's Docker 19.03 speaks Engine API 1.40, not NODE_API_VERSION (1.41).
+        version = NODE_API_VERSION
+        for attempt in range(2):
+            client = docker.DockerClient(base_url=cfg["host"], tls=tls, version=version, timeout=60)
+            client.api.trust_env = False
+            if attempt:
+                break
+            try:
+                server = str(client.api.version(api_version=False).get("ApiVersion", version))
+            except (docker.errors.DockerException, OSError) as e:
+                client.close()
+                raise EngineUnavailable(
+                    f"the engine of {name!r} ({cfg['host']}) does not answer: {e}") from None
+            if docker.utils.version_gte(server, NODE_API_VERSION):
+                break
+            client.close()
+            version = server
         with self._lock:
             return self._clients.setdefault(name, client)
 
