@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 
 from ._errors import EngineUnavailable
 
-#: The Engine API version used to talk to machines: Docker 20.10 (Debian bookworm's
-#: docker.io) speaks 1.41, and every newer engine still accepts it.
+#: The Engine API version a client is built with before it has asked the engine which one it
+#: speaks (``/version`` and ``/_ping`` answer whatever the version). :func:`engine_client`
+#: then speaks the engine's own: Docker 29 refuses clients older than 1.44, boot2docker's
+#: 19.03 knows nothing newer than 1.40.
 NODE_API_VERSION = "1.41"
 
 
@@ -44,3 +47,31 @@ def _short(e: Exception) -> str:
     for marker in ("Error while fetching server API version: ", "Connection aborted."):
         text = text.replace(marker, "")
     return text.strip(" ()'\"") or type(e).__name__
+
+
+def engine_client(base_url: str, *, tls: Any = None, timeout: int = 60, **kwargs: Any) -> docker.DockerClient:
+    """A docker-py client for a machine's engine that speaks the engine's own API version.
+
+    requests' environment settings are switched off: ``REQUESTS_CA_BUNDLE`` would replace the
+    lab's own CA for TLS engines, and no proxy belongs between us and a lab's engine. Raises
+    whatever docker-py raises when the engine does not answer."""
+    probe = docker.APIClient(base_url=base_url, version=NODE_API_VERSION, tls=tls, timeout=timeout)
+    probe.trust_env = False
+    try:
+        version = str(probe.version(api_version=False)["ApiVersion"])
+    finally:
+        probe.close()
+    client = docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout, **kwargs)
+    client.api.trust_env = False
+    return client
+
+
+def ping(base_url: str, *, tls: Any = None, timeout: int = 5) -> bool:
+    """Does the engine at ``base_url`` answer ``/_ping``, whatever API versions it accepts?"""
+    api = docker.APIClient(base_url=base_url, version=NODE_API_VERSION, tls=tls, timeout=timeout)
+    api.trust_env = False
+    try:
+        resp = api.get(f"{api.base_url}/_ping")
+        return bool(resp.status_code == 200)
+    finally:
+        api.close()

@@ -18,7 +18,7 @@ from typing import Any
 import docker.errors
 import requests
 
-from ._errors import WaitTimeout
+from ._errors import DockerError, EngineUnavailable, WaitTimeout
 
 
 @dataclass
@@ -61,7 +61,9 @@ class _Bar:
             self._bar.close()
 
 
-TRANSIENT = (docker.errors.APIError, requests.exceptions.RequestException, ConnectionError)
+# a manager electing a leader, an engine restarting, a slow answer: "not yet", until the deadline
+TRANSIENT = (docker.errors.APIError, requests.exceptions.RequestException, ConnectionError,
+             DockerError, EngineUnavailable)
 
 
 def wait_for(

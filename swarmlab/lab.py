@@ -25,7 +25,7 @@ import re
 import shlex
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -45,6 +45,7 @@ from ._errors import (
     LabNotFound,
     MachineNotFound,
     NodeNotFound,
+    ProviderUnavailable,
     ServiceNotFound,
     SwarmlabError,
     SwarmStateError,
@@ -80,8 +81,12 @@ def engine_errors(what: str) -> Iterator[None]:
         raise DockerError(f"failed to {what}: {e.explanation or e}") from None
     except (requests.exceptions.ConnectionError, ConnectionError) as e:
         raise EngineUnavailable(f"failed to {what}: the engine did not answer ({e})") from None
+    except requests.exceptions.RequestException as e:  # a read timeout, a broken answer
+        raise DockerError(f"failed to {what}: {e}") from None
     except docker.errors.DockerException as e:
         raise DockerError(f"failed to {what}: {e}") from None
+    except NotImplementedError as e:  # a provider without this verb
+        raise ProviderUnavailable(f"failed to {what}: {e}") from None
 
 
 def _parallel(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
@@ -126,6 +131,16 @@ def image_ref(image: str) -> str:
         if ref.startswith(prefix):
             ref = ref[len(prefix):]
     return ref
+
+
+def _replicas(spec: dict[str, Any]) -> int | None:
+    """The replica count a spec asks for; None for a global service (one task per node)."""
+    mode = spec.get("Mode", {})
+    return int(mode["Replicated"].get("Replicas", 0)) if "Replicated" in mode else None
+
+
+def _down_nodes(client: docker.DockerClient) -> set[str]:
+    return {n["ID"] for n in client.api.nodes() if n.get("Status", {}).get("State") != "ready"}
 
 
 def _task_running(t: dict[str, Any]) -> bool:
@@ -187,8 +202,15 @@ class Lab:
     def __enter__(self) -> Lab:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.destroy()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            self.destroy()
+            return
+        try:  # the learner's own error matters more than a failed cleanup
+            self.destroy()
+        except Exception as cleanup:  # noqa: BLE001
+            if hasattr(exc, "add_note"):  # Python 3.11+
+                exc.add_note(f"(and destroying lab {self.name!r} failed too: {cleanup})")
 
     # -- top-level verbs ---------------------------------------------------------------
     def ssh(self, machine: str, command: str) -> Output:
@@ -236,6 +258,9 @@ class Lab:
 
     def _running_machines(self) -> list[str]:
         return [m.name for m in self.provider.list() if m.running]
+
+    def _machine_names(self) -> set[str]:
+        return {m.name for m in self.provider.list()}
 
     def manager(self) -> str:
         """The name of a machine that manages the lab's swarm (the one init ran on, if it is
@@ -549,7 +574,10 @@ class Nodes(_Namespace):
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"node name {name!r}: give a hostname such as 'worker1'")
         nodes = nodes if nodes is not None else self._all()
-        hits = [n for n in nodes if n["Description"].get("Hostname") == name]
+        # a machine of the lab is its own node, whatever its hostname (an ssh host may differ)
+        own = self._lab._swarm_info_or_none(name) if name in self._lab._machine_names() else None
+        hits = [n for n in nodes if own and n["ID"] == own.get("NodeID")]
+        hits = hits or [n for n in nodes if n["Description"].get("Hostname") == name]
         hits = hits or [n for n in nodes if n["ID"].startswith(name) and len(name) >= 4]
         if len(hits) != 1:
             known = ", ".join(sorted(n["Description"].get("Hostname", "?") for n in nodes))
@@ -609,27 +637,36 @@ class Nodes(_Namespace):
         cmd = f"docker node update --availability {availability} {name}"
         client = lab._mgr()
         notes = []
+        with engine_errors("list tasks"):  # before the change: which services must come back
+            on_node = {t["ServiceID"] for t in client.api.tasks(filters={"node": node["ID"]})
+                       if t.get("DesiredState") == "running"}
         if node["Spec"].get("Availability") == availability:
             notes.append(f"{name} is already {availability} (nothing to change).")
         else:
-            spec = copy.deepcopy(node["Spec"])
-            spec["Availability"] = availability
             with engine_errors(f"update node {name}"):
-                fresh = client.api.inspect_node(node["ID"])  # the current version, never stale
+                fresh = client.api.inspect_node(node["ID"])  # spec and version read together
+                spec = copy.deepcopy(fresh["Spec"])
+                spec["Availability"] = availability
                 client.api.update_node(node["ID"], fresh["Version"]["Index"], spec)
         if wait and availability == "drain":
             services = Services(lab)
-            wait_for(lambda: self._drained(node["ID"], services), what=f"drain {name}",
+            wait_for(lambda: self._drained(node["ID"], services, on_node), what=f"drain {name}",
                      timeout=timeout, progress=lab.progress, logs=lambda: lab._logs())
         body = name
         return Text(command=cmd, body=body, notes=notes, data={"availability": availability})
 
-    def _drained(self, node_id: str, services: Services) -> Progress:
+    def _drained(self, node_id: str, services: Services, service_ids: set[str]) -> Progress:
+        """Done when the node runs no task any more and the services that were on it have
+        their replicas back elsewhere. A node that is down runs nothing, whatever its last
+        report says: only its tasks still meant to run count then."""
         client = self._lab._mgr()
         tasks = client.api.tasks()
+        down = _down_nodes(client)
+        busy = ("running", "starting", "preparing", "assigned")
         left = [t for t in tasks if t.get("NodeID") == node_id
-                and t.get("Status", {}).get("State") in ("running", "starting", "preparing", "assigned")]
-        conv = services._convergence(client, tasks)
+                and (t.get("DesiredState") == "running"
+                     or (node_id not in down and t.get("Status", {}).get("State") in busy))]
+        conv = services._convergence(client, tasks, service_ids=service_ids, down=down)
         waiting = [f"{s}: {r}/{d}" for s, (r, d) in conv.items() if r != d]
         done = not left and not waiting
         state = f"{len(left)} task(s) still on the node" if left else (
@@ -671,34 +708,39 @@ class Services(_Namespace):
             )
         return dict(found[0])
 
-    def _convergence(self, client: docker.DockerClient, tasks: list[dict[str, Any]] | None = None,
-                     only: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+    def _convergence(self, client: docker.DockerClient, tasks: list[dict[str, Any]],
+                     service_ids: set[str] | None = None,
+                     down: Collection[str] = ()) -> dict[str, tuple[int, int]]:
         """service name -> (running tasks, desired replicas) for replicated services."""
-        services = client.api.services()
-        tasks = tasks if tasks is not None else client.api.tasks(filters={"desired-state": "running"})
         out = {}
-        for s in services:
-            name = s["Spec"]["Name"]
-            if only is not None and name not in only:
+        for s in client.api.services():
+            if service_ids is not None and s["ID"] not in service_ids:
                 continue
             mode = s["Spec"].get("Mode", {})
             if "Replicated" not in mode:
                 continue
             want = int(mode["Replicated"].get("Replicas", 0))
-            running = sum(1 for t in tasks if t.get("ServiceID") == s["ID"] and _task_running(t))
-            out[name] = (running, want)
+            running = sum(1 for t in tasks if t.get("ServiceID") == s["ID"] and _task_running(t)
+                          and t.get("NodeID") not in down)
+            out[s["Spec"]["Name"]] = (running, want)
         return out
 
-    def _converged(self, name: str, want: int, image: str | None = None) -> Progress:
+    def _converged(self, name: str, want: int | None, image: str | None = None) -> Progress:
+        """Has the service ``want`` running tasks (on ``image``), and nothing else running?
+        ``want=None`` (a global service): every task meant to run is running. Tasks on a node
+        that is down are neither running nor stopping: that node runs nothing."""
         client = self._lab._mgr()
         svc = self._get(name, client)
         tasks = client.api.tasks(filters={"service": svc["ID"]})
-        live = [t for t in tasks if t.get("DesiredState") == "running"]
+        down = _down_nodes(client)
+        up = [t for t in tasks if t.get("NodeID") not in down]
+        live = [t for t in up if t.get("DesiredState") == "running"]
+        want = len(live) if want is None else want
         running = [t for t in live if _task_running(t)]
         if image is not None:
             running = [t for t in running if _task_image(t) == image_ref(image)]
         # leftovers of a scale-down still running count against convergence
-        stopping = [t for t in tasks if t.get("DesiredState") != "running"
+        stopping = [t for t in up if t.get("DesiredState") != "running"
                     and t.get("Status", {}).get("State") == "running"]
         errors = sorted({_task_error(t) for t in tasks if _task_error(t)
                          and t.get("Status", {}).get("State") in ("failed", "rejected")})
@@ -772,6 +814,7 @@ class Services(_Namespace):
         if endpoint_mode not in (None, "vip", "dnsrr"):
             raise InvalidArgument(f"endpoint_mode={endpoint_mode!r}: use 'vip' or 'dnsrr'")
         args = tuple(str(a) for a in args)
+        _check_create_options(publish, env, labels, constraints)
         cmd = _create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
                               update_failure_action, update_order, publish, publish_mode,
                               endpoint_mode, env, labels, constraints)
@@ -782,12 +825,12 @@ class Services(_Namespace):
         notes: list[str] = []
         if existing:
             spec = existing[0]["Spec"]
-            cs = spec["TaskTemplate"]["ContainerSpec"]
-            if image_ref(cs.get("Image", "")) != image_ref(image) or tuple(cs.get("Args") or ()) != args:
+            differ = _spec_differences(spec, image, args, mode, update, publish, env, labels, constraints)
+            if differ:
                 raise SwarmStateError(
-                    f"service {name!r} already exists with image {cs.get('Image')} and args "
-                    f"{' '.join(cs.get('Args') or [])!r}. Remove it with lab.service.rm({name!r}) "
-                    f"or change it with lab.service.update({name!r}, ...). Nothing was changed."
+                    f"service {name!r} already exists, with a different {', '.join(differ)}. "
+                    f"Remove it with lab.service.rm({name!r}) or change it with "
+                    f"lab.service.update({name!r}, ...). Nothing was changed."
                 )
             notes.append(f"service {name} already exists (nothing to create).")
             have = spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
@@ -925,7 +968,7 @@ class Services(_Namespace):
             flags.append(f"--replicas {replicas}")
         if args is not None:
             cs["Args"] = [str(a) for a in args]
-            flags.append("--args " + shlex.quote(" ".join(cs["Args"])))
+            flags.append("--args " + shlex.quote(shlex.join(cs["Args"])))
         if update:
             spec["UpdateConfig"] = {**(spec.get("UpdateConfig") or {}), **update}
         if force:
@@ -938,25 +981,31 @@ class Services(_Namespace):
             else:
                 notes += self._image_check(image)
             cs["Image"] = image
-        cmd = f"docker service update {' '.join(flags)} {name}".replace("  ", " ")
-        if spec == svc["Spec"]:
-            return Text(command=cmd, body=name, notes=notes + ["nothing to change."])
-        with engine_errors(f"update service {name}"):
-            _update_service(client, svc["ID"], svc["Version"]["Index"], spec)
+        cmd = " ".join(["docker service update", *flags, name])
+        unchanged = spec == svc["Spec"]
+        if unchanged:
+            # run twice: the same end state, so report (or keep waiting for) the last rollout
+            notes.append("nothing to change: the service already has this spec.")
+            status = (svc.get("UpdateStatus") or {}).get("State", "")
+            if not wait or status not in ("updating", "paused", "rollback_started", "rollback_paused",
+                                          "rollback_completed"):
+                return Text(command=cmd, body=name, notes=notes)
+        else:
+            with engine_errors(f"update service {name}"):
+                _update_service(client, svc["ID"], svc["Version"]["Index"], spec)
         lines = [name]
         if wait:
-            want = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
-            lines += self._wait_rollout(name, want, cs["Image"], spec, timeout)
+            lines += self._wait_rollout(name, _replicas(spec), cs["Image"], spec, timeout)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
                     data={"image": cs["Image"], "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
 
-    def _wait_rollout(self, name: str, want: int, image: str, spec: dict[str, Any],
+    def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
                       timeout: float | None) -> list[str]:
         lab = self._lab
         uc = spec.get("UpdateConfig") or {}
         delay = float(uc.get("Delay", 0)) / 1e9
         par = int(uc.get("Parallelism", 1) or 1)
-        batches = max(1, -(-want // par))
+        batches = max(1, -(-(want or 1) // par))
         budget = timeout or 90.0 + batches * (delay + 15.0)
 
         def check() -> Progress:
@@ -983,15 +1032,16 @@ class Services(_Namespace):
 
         from .views import RolloutWatch  # the rollout view; shown only with progress on
 
-        watch = RolloutWatch(lab, name, image, want, show=lab.progress)
+        shown_want = want if want is not None else self._converged(name, None).total  # global: one a node
+        watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress)
         try:
-            wait_for(check, what=f"rolling update of {name}", timeout=budget,
-                     progress=lab.progress, interval=0.5, logs=lambda: lab._logs(tail=8),
-                     advice=f"See lab.service.ps({name!r}) for each task's state and error.",
-                     observe=watch.observe)
+            done = wait_for(check, what=f"rolling update of {name}", timeout=budget,
+                            progress=lab.progress, interval=0.5, logs=lambda: lab._logs(tail=8),
+                            advice=f"See lab.service.ps({name!r}) for each task's state and error.",
+                            observe=watch.observe)
         finally:
             self.last_rollout = watch.finish()
-        return [f"overall progress: {want} out of {want} tasks", "verify: Service converged"]
+        return [f"overall progress: {done.n} out of {done.total} tasks", "verify: Service converged"]
 
     def rollback(self, name: str, wait: bool = True, timeout: float | None = None) -> Text:
         """``docker service rollback NAME``: go back to the previous spec (e.g. the old image)."""
@@ -1002,23 +1052,24 @@ class Services(_Namespace):
         if not prev:
             raise SwarmStateError(f"{name} has no previous version to roll back to (it was never updated)")
         with engine_errors(f"roll back service {name}"):
-            client.api._post_json(  # the engine's own rollback; docker-py has no argument for it
+            resp = client.api._post_json(  # the engine's own rollback; docker-py has no argument for it
                 client.api._url("/services/{0}/update", svc["ID"]), data=svc["Spec"],
                 params={"version": svc["Version"]["Index"], "rollback": "previous"},
-            ).raise_for_status()
+            )
+            client.api._raise_for_status(resp)
         lines = [name, "rollback: manually requested rollback"]
         if wait:
-            want = int(prev.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+            want = _replicas(prev)
             image = prev["TaskTemplate"]["ContainerSpec"]["Image"]
-            budget = timeout or 90.0 + want * 15.0
-            wait_for(lambda: self._rolled_back(name, want, image), what=f"rollback of {name}",
-                     timeout=budget, progress=lab.progress, interval=0.5,
-                     logs=lambda: lab._logs(tail=8))
-            lines += [f"overall progress: rolling back update: {want} out of {want} tasks",
+            budget = timeout or 90.0 + (want or 3) * 15.0
+            done = wait_for(lambda: self._rolled_back(name, want, image), what=f"rollback of {name}",
+                            timeout=budget, progress=lab.progress, interval=0.5,
+                            logs=lambda: lab._logs(tail=8))
+            lines += [f"overall progress: rolling back update: {done.n} out of {done.total} tasks",
                       "verify: Service converged"]
         return Text(command=f"docker service rollback {name}", body="\n".join(lines))
 
-    def _rolled_back(self, name: str, want: int, image: str) -> Progress:
+    def _rolled_back(self, name: str, want: int | None, image: str) -> Progress:
         p = self._converged(name, want, image)
         state = (self._get(name).get("UpdateStatus") or {}).get("State", "")
         if state and state != "rollback_completed":
@@ -1103,7 +1154,10 @@ class Images(_Namespace):
                 with tempfile.TemporaryDirectory(prefix="swarmlab-load-") as tmp:
                     archive = os.path.join(tmp, "image.tar")
                     with engine_errors(f"save {img}"), open(archive, "wb") as f:
-                        for chunk in host.images.get(img).save(named=True):
+                        image = host.images.get(img)
+                        # save under the name asked for, not whichever tag comes first
+                        named: str | bool = image_ref(img) if image_ref(img) in image.tags else True
+                        for chunk in image.save(named=named):
                             f.write(chunk)
 
                     def load(m: str, archive: str = archive, img: str = img) -> None:
@@ -1161,9 +1215,57 @@ def ps_rows(name: str, tasks: list[dict[str, Any]], nodes: dict[str, str],
 
 
 def _ports(svc: dict[str, Any]) -> str:
-    endpoint = svc.get("Endpoint") or {}
-    ports = endpoint.get("Ports") or (svc["Spec"].get("EndpointSpec") or {}).get("Ports") or []
+    # as the CLI's `service ls`: only ports published through the routing mesh
+    ports = [p for p in (svc.get("Endpoint") or {}).get("Ports") or []
+             if p.get("PublishMode", "ingress") == "ingress"]
     return ", ".join(f"*:{p.get('PublishedPort')}->{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}" for p in ports)
+
+
+def _check_create_options(publish: object, env: object, labels: object, constraints: object) -> None:
+    """Validate the shapes of create's optional arguments before anything happens."""
+    if publish is not None and (not isinstance(publish, dict) or not all(
+            isinstance(p, int) and isinstance(t, int) and not isinstance(p, bool)
+            and 0 < p < 65536 and 0 < t < 65536 for p, t in publish.items())):
+        raise InvalidArgument(
+            f"publish={publish!r}: give {{published port: target port}} as numbers 1-65535, "
+            "e.g. publish={8080: 80}")
+    for what, value in (("env", env), ("labels", labels)):
+        if value is not None and (not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+            raise InvalidArgument(f"{what}={value!r}: give a dict of strings, e.g. {what}={{'KEY': 'value'}}")
+    if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):  # type: ignore[attr-defined]
+        raise InvalidArgument(
+            f"constraints={constraints!r}: give a list of strings, e.g. constraints=['node.role==worker']")
+
+
+def _spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode: str,
+                      update: dict[str, Any], publish: dict[int, int] | None,
+                      env: dict[str, str] | None, labels: dict[str, str] | None,
+                      constraints: Sequence[str]) -> list[str]:
+    """What of a create's request an existing service does not have (replicas aside)."""
+    cs = spec["TaskTemplate"]["ContainerSpec"]
+    out = []
+    if image_ref(cs.get("Image", "")) != image_ref(image):
+        out.append(f"image ({cs.get('Image')})")
+    if tuple(cs.get("Args") or ()) != tuple(args):
+        out.append(f"command ({shlex.join(cs.get('Args') or [])!r})")
+    if ("Replicated" in spec.get("Mode", {})) != (mode == "replicated"):
+        out.append("mode")
+    have_update = spec.get("UpdateConfig") or {}
+    if any(have_update.get(k) != v for k, v in {**CLI_UPDATE_DEFAULTS, **update}.items()):
+        out.append("update config")
+    if sorted(cs.get("Env") or []) != sorted(f"{k}={v}" for k, v in (env or {}).items()):
+        out.append("env")
+    if (spec.get("Labels") or {}) != (labels or {}):
+        out.append("labels")
+    placement = spec["TaskTemplate"].get("Placement") or {}
+    if sorted(placement.get("Constraints") or []) != sorted(constraints):
+        out.append("constraints")
+    have_ports = {(p.get("PublishedPort"), p.get("TargetPort"))
+                  for p in (spec.get("EndpointSpec") or {}).get("Ports") or []}
+    if have_ports != {(p, t) for p, t in (publish or {}).items()}:
+        out.append("published ports")
+    return out
 
 
 def _update_config(delay: object, parallelism: object, failure_action: object,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from .._errors import InvalidArgument
+from .._errors import InvalidArgument, ProviderUnavailable
 
 if TYPE_CHECKING:
     import docker
@@ -131,10 +131,10 @@ class Provider(abc.ABC):
         """Remove everything the lab made; return counts by kind (containers, ...)."""
 
     def stop(self, name: str) -> None:
-        raise NotImplementedError(f"the {self.name} provider cannot stop machines")
+        raise ProviderUnavailable(f"the {self.name} provider cannot stop machines")
 
     def start(self, name: str, timeout: float) -> None:
-        raise NotImplementedError(f"the {self.name} provider cannot start machines")
+        raise ProviderUnavailable(f"the {self.name} provider cannot start machines")
 
     # -- one machine --------------------------------------------------------------
     @abc.abstractmethod

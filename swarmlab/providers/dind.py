@@ -41,9 +41,10 @@ from typing import Any
 import docker
 import docker.errors
 import docker.tls
+import requests
 
 from .. import _tls as tls
-from .._engine import NODE_API_VERSION, host_client, swarmlab_home
+from .._engine import engine_client, host_client, ping, swarmlab_home
 from .._errors import (
     DockerError,
     ImageNotAvailable,
@@ -138,7 +139,9 @@ class DindProvider(Provider):
         return f"swarmlab-{self.lab}"
 
     def container_name(self, machine: str) -> str:
-        return f"{self.lab}-{machine}"
+        # '.' appears in neither lab nor machine names: lab a-b's machine c and lab a's
+        # machine b-c never share a container name
+        return f"{self.lab}.{machine}"
 
     def lab_dir(self) -> Path:
         return swarmlab_home() / "labs" / self.lab
@@ -240,6 +243,14 @@ class DindProvider(Provider):
 
     def create(self, names: Sequence[str], timeout: float = 60.0) -> list[CreateOutcome]:
         names = check_machine_names(names)
+        if self.api == "socket":
+            for n in names:
+                if len(str(self.socket_path(n)).encode()) > 107:  # sockaddr_un's limit
+                    raise InvalidArgument(
+                        f"the socket path for machine {n!r} ({self.socket_path(n)}) is longer than "
+                        f"unix sockets allow (107 bytes): use a shorter lab or machine name, or set "
+                        f"SWARMLAB_HOME to a shorter folder"
+                    )
         existing = {c.labels.get(LABEL_MACHINE): c for c in self._containers()}
         todo = [n for n in names if n not in existing]
         outcomes: dict[str, CreateOutcome] = {}
@@ -278,7 +289,7 @@ class DindProvider(Provider):
     def _create_container(self, machine: str, mode: str) -> str:
         """Create (not start) the machine's container; return its id."""
         api = self.host.api
-        volume = f"{self.lab}-{machine}-var-lib-docker"
+        volume = f"{self.container_name(machine)}.var-lib-docker"
         self.host.volumes.create(volume, labels=lab_labels(self.lab, "volume", self.name, machine))
         binds = {volume: {"bind": "/var/lib/docker", "mode": "rw"}}
         command = ["dockerd", "--host=unix:///var/run/docker.sock"]
@@ -358,28 +369,23 @@ class DindProvider(Provider):
         deadline = time.monotonic() + timeout
         last = "not started"
         checks = 0
-        api = None
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    api = api or _no_env(docker.APIClient(**self._client_kwargs(machine, timeout=5)))
-                    if api.ping():
-                        return
-                except (docker.errors.DockerException, OSError, _NotYet) as e:
-                    # (requests' ConnectionError is an OSError too)
-                    last = str(e) or type(e).__name__
-                checks += 1
-                if checks % 20 == 0:  # now and then, see whether the machine died
-                    c = self._container(machine)
-                    if c.status not in ("running", "created"):
-                        raise DockerError(
-                            f"machine {machine!r} stopped while starting (status {c.status}); "
-                            f"its log ends with:\n{self.logs(machine)}"
-                        )
-                time.sleep(0.05)
-        finally:
-            if api is not None:
-                api.close()
+        while time.monotonic() < deadline:
+            try:
+                if ping(**self._client_kwargs(machine, timeout=5)):
+                    return
+                last = "the engine answered, but not OK"
+            except (docker.errors.DockerException, OSError, _NotYet) as e:
+                # (requests' ConnectionError is an OSError too)
+                last = str(e) or type(e).__name__
+            checks += 1
+            if checks % 20 == 0:  # now and then, see whether the machine died
+                c = self._container(machine)
+                if c.status not in ("running", "created"):
+                    raise DockerError(
+                        f"machine {machine!r} stopped while starting (status {c.status}); "
+                        f"its log ends with:\n{self.logs(machine)}"
+                    )
+            time.sleep(0.05)
         raise WaitTimeout(
             f"the engine of machine {machine!r} did not answer within {timeout:.0f}s "
             f"(last: {last}); its log ends with:\n{self.logs(machine)}",
@@ -394,14 +400,13 @@ class DindProvider(Provider):
             sock = self.socket_path(machine)
             if not sock.exists():
                 raise _NotYet("no socket yet")
-            return {"base_url": f"unix://{sock}", "version": NODE_API_VERSION, "timeout": timeout}
+            return {"base_url": f"unix://{sock}", "timeout": timeout}
         port = _published_port(c)
         if port is None:
             raise _NotYet(f"machine {machine!r} has no published TLS port (is it running?)")
         certs = tls.client_certs(self.tls_dir())
         return {
             "base_url": f"https://127.0.0.1:{port}",
-            "version": NODE_API_VERSION,
             "timeout": timeout,
             "tls": docker.tls.TLSConfig(client_cert=(str(certs.cert), str(certs.key)),
                                         ca_cert=str(certs.ca), verify=True),
@@ -460,6 +465,7 @@ class DindProvider(Provider):
         self._container(name).stop(timeout=10)
 
     def start(self, name: str, timeout: float = 60.0) -> None:
+        self._drop_client(name)  # a restarted TLS machine gets a new port
         c = self._container(name)
         if c.status != "running":
             c.start()
@@ -479,14 +485,17 @@ class DindProvider(Provider):
             if cached is not None:
                 return cached
         try:
-            client = docker.DockerClient(**self._client_kwargs(name))
-            _no_env(client.api)
-        except _NotYet as e:
+            client = engine_client(**self._client_kwargs(name))
+        except (_NotYet, docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise DockerError(
-                f"cannot reach machine {name!r}: {e}; start it with lab.machine.start({name!r})"
+                f"cannot reach the engine of machine {name!r} ({e}); if it is stopped, start it "
+                f"with lab.machine.start({name!r})"
             ) from None
         with self._lock:
-            return self._clients.setdefault(name, client)
+            kept = self._clients.setdefault(name, client)
+        if kept is not client:
+            client.close()
+        return kept
 
     def _drop_client(self, name: str) -> None:
         with self._lock:
@@ -507,24 +516,27 @@ class DindProvider(Provider):
         return str(data.decode("utf-8", "replace")).rstrip()
 
     def create_command(self, names: Sequence[str]) -> str:
-        return " && ".join(
-            f"docker run -d --privileged --name {self.container_name(n)} --hostname {n} "
-            f"--network {self.network_name} "
-            + ("-p 127.0.0.1::2376 " if self.api == "tls" else "")
-            + f"{self.node_image}"
-            for n in names
-        )
+        """The ``docker run`` that makes each machine, with the flags actually used."""
+        mode = self._security_mode()
+        mode = self.security() if mode == "auto" else mode
+        flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
+        out = []
+        for n in names:
+            where = (f"-p 127.0.0.1::{TLS_PORT} " if self.api == "tls"
+                     else f"-v {self.socket_path(n).parent}:{SOCKET_DIR_IN_MACHINE} ")
+            daemon = ("dockerd -H unix:///var/run/docker.sock "
+                      + (f"-H tcp://0.0.0.0:{TLS_PORT} --tlsverify ..." if self.api == "tls"
+                         else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
+            out.append(
+                f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
+                f"--network {self.network_name} -v {self.container_name(n)}.var-lib-docker:/var/lib/docker "
+                f"{where}{self.node_image} {daemon}"
+            )
+        return "\n".join(out)
 
     def close(self) -> None:
         for n in list(self._clients):
             self._drop_client(n)
-
-
-def _no_env(api: docker.APIClient) -> docker.APIClient:
-    """Verify the machine's TLS certificate against the lab's own CA, whatever
-    REQUESTS_CA_BUNDLE says (requests lets that variable replace a session's CA file)."""
-    api.trust_env = False
-    return api
 
 
 class _NotYet(Exception):

@@ -14,6 +14,8 @@ import swarmlab as sl
 
 pytestmark = pytest.mark.integration
 
+NOWHERE = "nowhere.invalid/redis:7.4"
+
 
 def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
     """What the engines say: the lab's containers, and the swarm's services, nodes and tasks."""
@@ -30,6 +32,9 @@ def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
     state["nodes"] = sorted((n["Description"]["Hostname"], n["Version"]["Index"], n["Spec"]["Availability"])
                             for n in mgr.api.nodes())
     state["tasks"] = sorted(t["ID"] for t in mgr.api.tasks())
+    # and no image came or went on any machine (a pull is a change too)
+    state["images"] = {m: sorted(i["Id"] for i in lab._client(m).api.images())
+                       for m in lab._running_machines()}
     return state
 
 
@@ -66,10 +71,18 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
      sl.ServiceNotFound, "no service 'nope'"),
     ("scaling a removed service", lambda lab: lab.service.scale(gone=3), sl.ServiceNotFound,
      "no service 'gone'"),
-    ("update to an image nobody can get", lambda lab: lab.service.update("helloworld", image="redis:7.4"),
-     sl.ImageNotAvailable, r"redis:7\.4.*cannot be pulled.*lab\.image\.load\('redis:7\.4'\).*Nothing was changed"),
-    ("create with an image nobody can get", lambda lab: lab.service.create("r", "redis:7.2"),
-     sl.ImageNotAvailable, r"lab\.image\.load\('redis:7\.2'\)"),
+    # names no registry can resolve, online or not (".invalid" is reserved)
+    ("update to an image nobody can get", lambda lab: lab.service.update("helloworld", image=NOWHERE),
+     sl.ImageNotAvailable, r"nowhere\.invalid/redis:7\.4.*cannot be pulled.*lab\.image\.load\(.*Nothing was changed"),
+    ("create with an image nobody can get", lambda lab: lab.service.create("r", NOWHERE),
+     sl.ImageNotAvailable, r"lab\.image\.load\('nowhere\.invalid/redis:7\.4'\)"),
+    ("publish of a bad port", lambda lab: lab.service.create("p", WORKLOAD, publish={"80": "x"}),
+     sl.InvalidArgument, r"publish=.*e\.g\. publish=\{8080: 80\}"),
+    ("constraints as one string", lambda lab: lab.service.create("c", WORKLOAD, constraints="node.role==worker"),
+     sl.InvalidArgument, r"constraints=.*list of strings"),
+    ("the same name with another update delay",
+     lambda lab: lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2, update_delay="9s"),
+     sl.SwarmStateError, r"already exists, with a different update config"),
     ("drain of an unknown node", lambda lab: lab.node.drain("worker9"), sl.NodeNotFound,
      r"no node 'worker9' \(nodes: manager1, worker1, worker2\)"),
     ("availability 'sleep'", lambda lab: lab.node.update("worker1", availability="sleep"),
@@ -82,7 +95,7 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
      "already a worker"),
     ("a different service under an existing name",
      lambda lab: lab.service.create("helloworld", WORKLOAD, "sleep", "60"), sl.SwarmStateError,
-     r"already exists.*lab\.service\.rm\('helloworld'\)"),
+     r"already exists, with a different command \('ping 127\.0\.0\.1'\).*lab\.service\.rm\('helloworld'\)"),
 ]
 
 
