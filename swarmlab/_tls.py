@@ -33,10 +33,14 @@ def _crypto() -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Write a private file whole or not at all (a crash never leaves half a key)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    path.parent.chmod(0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    os.replace(tmp, path)
 
 
 def _issue(cn: str, key: Any, issuer: tuple[Any, Any] | None, *, ca: bool = False,
@@ -99,15 +103,18 @@ def client_certs(folder: Path) -> ClientCerts:
 
 def _client_certs(folder: Path) -> ClientCerts:
     paths = ClientCerts(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
-    if all(p.exists() for p in (paths.ca, paths.cert, paths.key, folder / "ca-key.pem")):
-        return paths
-    ca_key = _new_key()
-    ca = _issue("swarmlab lab CA", ca_key, None, ca=True)
-    _write(folder / "ca-key.pem", _pem(ca_key, private=True))
-    _write(paths.ca, _pem(ca))
-    key = _new_key()
-    _write(paths.key, _pem(key, private=True))
-    _write(paths.cert, _pem(_issue("swarmlab client", key, (ca, ca_key), client=True)))
+    ca_key_path = folder / "ca-key.pem"
+    if paths.ca.exists() and ca_key_path.exists():
+        ca, ca_key = _load(folder)  # never replace a CA machines already trust
+    else:
+        ca_key = _new_key()
+        ca = _issue("swarmlab lab CA", ca_key, None, ca=True)
+        _write(ca_key_path, _pem(ca_key, private=True))
+        _write(paths.ca, _pem(ca))
+    if not (paths.cert.exists() and paths.key.exists()):
+        key = _new_key()
+        _write(paths.key, _pem(key, private=True))
+        _write(paths.cert, _pem(_issue("swarmlab client", key, (ca, ca_key), client=True)))
     return paths
 
 
