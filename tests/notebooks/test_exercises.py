@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 
 def engine(host: docker.DockerClient, lab: sl.Lab, command: str) -> str:
     """Run a docker command inside the manager machine's container, without swarmlab."""
-    code, out = host.containers.get(f"{lab.name}-manager1").exec_run(["sh", "-c", command])
+    (machine,) = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab.name}",
+                                                          "io.swarmlab.machine=manager1"]})
+    code, out = machine.exec_run(["sh", "-c", command])
     assert code == 0, out.decode()
     return out.decode().strip()
 

@@ -54,8 +54,15 @@ class Run:
         return "\n".join(parts)
 
 
+def machine_container(host: docker.DockerClient, lab: str, machine: str) -> Any:
+    """The container of a lab's machine, found by its labels (as swarmlab finds it)."""
+    found = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab}",
+                                                     f"io.swarmlab.machine={machine}"]})
+    return found[0] if found else None
+
+
 def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str) -> str:
-    code, out = host.containers.get(f"{lab}-{machine}").exec_run(["sh", "-c", command])
+    code, out = machine_container(host, lab, machine).exec_run(["sh", "-c", command])
     assert code == 0, f"{command} on {machine}: {out.decode()}"
     return out.decode().strip()
 
@@ -67,9 +74,7 @@ def lines_json(text: str) -> list[dict[str, Any]]:
 def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
     """The swarm as the engine sees it, read with docker inside the manager machine."""
     snap: dict[str, Any] = {"labelled": labelled(host, lab)}
-    try:
-        host.containers.get(f"{lab}-manager1")
-    except docker.errors.NotFound:
+    if machine_container(host, lab, "manager1") is None:
         return snap
     mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
     snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'")
