@@ -36,6 +36,7 @@ same under ``hosts`` (and optionally ``key``, ``known_hosts``, ``trust_new_hosts
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import select
@@ -52,7 +53,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from .._engine import NODE_API_VERSION, swarmlab_home
+from .._engine import engine_client, swarmlab_home
 from .._errors import (
     DockerError,
     EngineUnavailable,
@@ -270,6 +271,11 @@ class _Sessions:
                 e[0].close()
 
 
+def _key_kind(key: Any) -> str:
+    """'ssh-ed25519' -> 'ed25519', 'ecdsa-sha2-nistp256' -> 'ecdsa': the host key file's name."""
+    return str(key.get_name()).replace("ssh-", "").split("-")[0]
+
+
 class _Forwarder:
     """A unix socket on this computer whose every connection is a ``docker system dial-stdio``
     on the host, over SSH."""
@@ -316,10 +322,8 @@ class _Forwarder:
             pass
         finally:
             for end in (chan, conn):
-                try:
+                with contextlib.suppress(Exception):  # the SSH connection is already gone
                     end.close()
-                except Exception:  # noqa: BLE001  (the SSH connection is already gone)
-                    pass
             self.sessions.release(entry)
 
     def close(self) -> None:
@@ -332,11 +336,25 @@ class _Forwarder:
 
 
 class _Connection:
-    def __init__(self, sessions: _Sessions, forwarder: _Forwarder, client: docker.DockerClient) -> None:
-        self.sessions, self.forwarder, self.client = sessions, forwarder, client
+    """SSH sessions to one host, and the Docker API through them. The docker-py client is made
+    on first use: making it asks the engine its API version, and shell commands on a host
+    without a working engine need the SSH part alone."""
+
+    def __init__(self, sessions: _Sessions, forwarder: _Forwarder) -> None:
+        self.sessions, self.forwarder = sessions, forwarder
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = engine_client(f"unix://{self.forwarder.path}", max_pool_size=POOL_SIZE)
+            return self._client
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
         self.forwarder.close()
         self.sessions.close()
 
@@ -399,7 +417,7 @@ class SSHProvider(Provider):
                     raise HostKeyError(
                         f"the SSH host key of {hostname} is not known ({_fingerprint(key)}), so "
                         f"swarmlab will not connect. If that fingerprint is the host's own (on "
-                        f"the host: ssh-keygen -lf /etc/ssh/ssh_host_{key.get_name().replace('ssh-', '').split('-')[0]}_key.pub), "
+                        f"the host: ssh-keygen -lf /etc/ssh/ssh_host_{_key_kind(key)}_key.pub), "
                         f"trust it: ssh-keyscan {provider._keyscan_args(hostname)} >> "
                         f"{provider.known_hosts}, or pass trust_new_hosts=True to record new "
                         f"hosts' keys on first use."
@@ -440,10 +458,7 @@ class SSHProvider(Provider):
             folder.chmod(0o700)
             safe = f"{host.hostname}-{host.port}".replace(":", "_").replace("/", "_")
             forwarder = _Forwarder(sessions, folder / f"ssh-{safe}.sock")
-            client = docker.DockerClient(base_url=f"unix://{forwarder.path}",
-                                         version=NODE_API_VERSION, timeout=60,
-                                         max_pool_size=POOL_SIZE)
-            conn = _Connection(sessions, forwarder, client)
+            conn = _Connection(sessions, forwarder)
             with self._lock:
                 self._conns[hkey] = conn
             return conn
@@ -513,8 +528,8 @@ class SSHProvider(Provider):
 
     def _docker(self, host: Host) -> docker.DockerClient:
         """The host's engine, checked to answer; the errors say what is wrong with the host."""
-        conn = self._connect(host)
         try:
+            conn = self._connect(host)
             conn.client.ping()
             return conn.client
         except (docker.errors.DockerException, OSError) as e:
@@ -704,10 +719,8 @@ class SSHProvider(Provider):
             c.remove(force=True)
         if made_gwbridge:
             for net in client.networks.list(names=["docker_gwbridge"]):
-                try:
+                with contextlib.suppress(docker.errors.APIError):  # the host uses it now: leave it
                     net.remove()
-                except docker.errors.APIError:
-                    pass  # something else of the host's uses it now: leave it
         self._unrecord(host, machine)
         self._drop(host)
 

@@ -41,7 +41,7 @@ import docker.errors
 import docker.tls
 import docker.utils
 
-from .._engine import NODE_API_VERSION
+from .._engine import engine_client
 from .._errors import (
     DockerError,
     EngineUnavailable,
@@ -450,25 +450,12 @@ class VirtualBoxProvider(Provider):
         cfg = self.tls_config(name)
         tls = docker.tls.TLSConfig(client_cert=(cfg["tlscert"], cfg["tlskey"]),
                                    ca_cert=cfg["tlscacert"], verify=True)
-        # requests would replace the machine's CA with $REQUESTS_CA_BUNDLE (docker/docker-py#2433)
-        # and send the API through $HTTPS_PROXY: neither belongs on a host-only network.
-        # boot2docker's Docker 19.03 speaks Engine API 1.40, not NODE_API_VERSION (1.41).
-        version = NODE_API_VERSION
-        for attempt in range(2):
-            client = docker.DockerClient(base_url=cfg["host"], tls=tls, version=version, timeout=60)
-            client.api.trust_env = False
-            if attempt:
-                break
-            try:
-                server = str(client.api.version(api_version=False).get("ApiVersion", version))
-            except (docker.errors.DockerException, OSError) as e:
-                client.close()
-                raise EngineUnavailable(
-                    f"the engine of {name!r} ({cfg['host']}) does not answer: {e}") from None
-            if docker.utils.version_gte(server, NODE_API_VERSION):
-                break
-            client.close()
-            version = server
+        # engine_client speaks the engine's own API version (boot2docker's Docker 19.03 knows
+        # no newer than 1.40) and keeps $REQUESTS_CA_BUNDLE and proxies away from the machine
+        try:
+            client = engine_client(cfg["host"], tls=tls)
+        except (docker.errors.DockerException, OSError) as e:
+            raise EngineUnavailable(f"the engine of {name!r} ({cfg['host']}) does not answer: {e}") from None
         with self._lock:
             return self._clients.setdefault(name, client)
 
