@@ -97,9 +97,7 @@ def test_check_drain_fails_until_the_node_is_drained_and_empty(
         assert not active and "worker2 is active (not drain)" in failed(active)
         lab.node.pause("worker2")  # no new tasks, but its tasks stay: not a drain
         assert not ex.check_drain(lab, "worker2", "drain-ex")
-        lab.node.drain("worker2")
-        # drain can return before the moved tasks run (see the lessons' report); wait for them
-        lab.service.scale(**{"drain-ex": 3})
+        lab.node.drain("worker2")  # waits until the moved tasks run elsewhere
         done = ex.check_drain(lab, "worker2", "drain-ex")
         assert done.ok, repr(done)
         assert engine(host, lab, "docker node inspect worker2 --format '{{.Spec.Availability}}'") == "drain"
