@@ -21,6 +21,7 @@ Every invocation is appended, as JSON, to ``$SWARMLAB_STANDIN_LOG`` when that is
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import io
@@ -309,7 +310,7 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
     for f in ("ca.pem", "cert.pem", "key.pem"):
         shutil.copy(store.certs / f, d / f)
         (d / f).chmod(0o600)
-    engine_labels = dict(l.split("=", 1) for l in labels if "=" in l)
+    engine_labels = dict(lb.split("=", 1) for lb in labels if "=" in lb)
     lab = engine_labels.get("io.swarmlab.lab", "standin")
     cfg: dict[str, Any] = {
         "ConfigVersion": 3,
@@ -353,7 +354,7 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
     cname = container_name(store, name)
     vol = h.volumes.create(f"{cname}-disk", labels={**common, "io.swarmlab.role": "standin-disk",
                                                    "io.swarmlab.machine": name})
-    engine_flags = " ".join(f"--label '{l}'" for l in labels)
+    engine_flags = " ".join(f"--label '{lb}'" for lb in labels)
     script = (
         "mkdir -p /var/lib/boot2docker; "
         "while [ ! -s /var/lib/boot2docker/server-key.pem ]; do sleep 0.05; done; "
@@ -454,9 +455,9 @@ def cmd_ls(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
         if "name" in filters and not any(re.search(v, n) for v in filters["name"]):
             continue
         if "label" in filters:
-            have = dict(l.split("=", 1) for l in cfg["HostOptions"]["EngineOptions"]["Labels"] if "=" in l)
+            have = dict(lb.split("=", 1) for lb in cfg["HostOptions"]["EngineOptions"]["Labels"] if "=" in lb)
             if not any(have.get(k) is not None and have[k].lower() == v.lower()
-                       for k, _, v in (l.partition("=") for l in filters["label"])):
+                       for k, _, v in (lb.partition("=") for lb in filters["label"])):
                 continue
         if "swarm" in filters:
             continue
@@ -631,10 +632,8 @@ def remove_vm(store: Store, name: str) -> None:
     for net in h.networks.list(names=[net_name]):
         net.reload()
         if not net.attrs.get("Containers"):
-            try:
+            with contextlib.suppress(docker.errors.APIError):  # a machine is being created on it now
                 net.remove()
-            except docker.errors.APIError:
-                pass  # a machine is being created on it right now
 
 
 def cmd_stop(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
@@ -666,7 +665,7 @@ def cmd_start(store: Store, flags: dict[str, list[str]], args: list[str]) -> int
         ip = next(iter(c.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
         cfg["StandIn"]["Port"], cfg["Driver"]["IPAddress"] = port, ip
         store.save(n, cfg)
-        print("(%s) Waiting for an IP..." % n)
+        print(f"({n}) Waiting for an IP...")
         print(f'Machine "{n}" was started.')
         print("Waiting for SSH to be available...")
         print("Detecting the provisioner...")

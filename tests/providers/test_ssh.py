@@ -4,6 +4,7 @@ swarmlab/node-sshd:bookworm, built by tests/providers/build-sshd-image), reached
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import uuid
@@ -144,10 +145,8 @@ class Hosts:
 
     def remove(self) -> None:
         for cid in self.made:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.host.api.remove_container(cid, force=True, v=True)
-            except docker.errors.NotFound:
-                pass
         for v in self.host.volumes.list(filters={"label": f"io.swarmlab.lab={self.set}"}):
             v.remove(force=True)
         self.net.remove()
@@ -214,7 +213,8 @@ def test_host_keys_are_checked_and_can_be_trusted(hosts: Hosts, keys: dict) -> N
     empty = Path(keys["dir"]) / f"empty-{uuid.uuid4().hex[:6]}"
     lab = sl.Lab(unique_lab_name("ssk"), provider="ssh", progress=False, key=str(keys["key"]),
                  known_hosts=str(empty), hosts=[h["target"]])
-    with pytest.raises(ProviderUnavailable, match=r"host key of \[127.0.0.1\]:\d+ is not known \(ssh-ed25519 SHA256:") as e:
+    unknown = r"host key of \[127.0.0.1\]:\d+ is not known \(ssh-ed25519 SHA256:"
+    with pytest.raises(ProviderUnavailable, match=unknown) as e:
         lab.machine.create("manager1")
     assert f"ssh-keyscan -p {h['port']} 127.0.0.1 >> {empty}" in str(e.value)
     assert records(hosts, h) == [] and not empty.exists()

@@ -1,0 +1,23 @@
+"""The house rules, checked: ruff (lint) over the code and tests, mypy over the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_ruff_finds_nothing() -> None:
+    done = run("ruff", "check", "swarmlab", "tests", "benchmarks")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_finds_nothing_in_the_package() -> None:
+    done = run("mypy", "swarmlab")
+    assert done.returncode == 0, done.stdout + done.stderr
