@@ -138,6 +138,8 @@ def test_lesson_images_online_offline_and_the_environment(monkeypatch: pytest.Mo
 def test_check_setup_offline_on_this_machine(host: docker.DockerClient) -> None:
     ready = ex.check_setup("dind", offline=True)
     assert ready.ok, repr(ready)
+    vbox = ex.check_setup("virtualbox", offline=True)  # no docker-machine or VirtualBox here
+    assert not vbox and "docker-machine" in failed(vbox)[0]
     nope = ex.check_setup("nope", offline=True)
     assert not nope and "provider 'nope' does not exist" in failed(nope)[0]
 
