@@ -72,7 +72,7 @@ def main() -> int:
     mode = warm.provider.security()  # type: ignore[attr-defined]
     warm.destroy()
     print(f"node image {image}; machines run with {mode}")
-    print(f"{'nodes':>5} {'who':>9} {'engines s':>10} {'ready s':>8} {'MiB/node (max)':>15}")
+    print(f"{'nodes':>5} {'who':>9} {'engines s':>10} {'ready s':>8} {'MiB/node median':>16} {'max':>6}")
     results = {}
     for n in args.sizes:
         sw, pl, mem_sw, mem_pl = [], [], [], []
@@ -89,8 +89,8 @@ def main() -> int:
             pl.append((e2, r2))
         se, sr = statistics.median(x[0] for x in sw), statistics.median(x[1] for x in sw)
         pe, pr = statistics.median(x[0] for x in pl), statistics.median(x[1] for x in pl)
-        print(f"{n:>5} {'swarmlab':>9} {se:>10.2f} {sr:>8.2f} {max(mem_sw):>15.1f}")
-        print(f"{n:>5} {'script':>9} {pe:>10.2f} {pr:>8.2f} {max(mem_pl):>15.1f}")
+        print(f"{n:>5} {'swarmlab':>9} {se:>10.2f} {sr:>8.2f} {statistics.median(mem_sw):>16.1f} {max(mem_sw):>6.1f}")
+        print(f"{n:>5} {'script':>9} {pe:>10.2f} {pr:>8.2f} {statistics.median(mem_pl):>16.1f} {max(mem_pl):>6.1f}")
         results[n] = (sr / pr, max(mem_sw))
         print(f"{n:>5} {'ratio':>9} {se / pe:>10.2f} {sr / pr:>8.2f}   (swarmlab / script)")
     ok = all(r <= 1.2 and m < 64 for r, m in results.values())
