@@ -96,6 +96,10 @@ def _parallel(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         return list(pool.map(fn, items))
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def check_replicas(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and value.strip().isdigit():
@@ -170,12 +174,15 @@ class Lab:
         provider: str | None = None,
         *,
         progress: bool | None = None,
+        offline: bool | None = None,
         **provider_options: Any,
     ) -> None:
         self.name = check_lab_name(name)
         self.provider_name = provider or os.environ.get("SWARMLAB_PROVIDER") or "dind"
         self.provider: Provider = get_provider(self.provider_name, self.name, **provider_options)
         self.progress = progress_enabled(progress)
+        #: offline: never try a registry; an image no machine has is an error at once
+        self.offline = offline if offline is not None else _env_flag("SWARMLAB_OFFLINE")
         self._manager: str | None = None
         self._lock = threading.Lock()
         self.machine = Machines(self)
@@ -506,9 +513,13 @@ class Swarm(_Namespace):
         todo, notes, node_ids = [], [], []
         for m, info in zip(names, infos):
             state = info.get("LocalNodeState")
+            ours = tok.manager_addr in {r.get("Addr") for r in info.get("RemoteManagers") or []}
             if state == "active" and info.get("NodeID") in members:
                 notes.append(f"{m} is already a member of this swarm (nothing to do).")
                 node_ids.append(info["NodeID"])
+            elif state == "pending" and ours:  # an earlier join still under way
+                notes.append(f"{m} is still joining this swarm (waiting for it).")
+                node_ids.append(self._joined_node_id(m, timeout))
             elif state in ("active", "pending", "error"):
                 raise SwarmStateError(
                     f"{m} is already part of another swarm (state {state}); run "
@@ -518,12 +529,17 @@ class Swarm(_Namespace):
                 todo.append(m)
 
         def join_one(m: str) -> str:
-            with engine_errors(f"join {m} to the swarm"):
-                lab._client(m).swarm.join(
-                    remote_addrs=[tok.manager_addr], join_token=tok.reveal(),
-                    advertise_addr=lab.provider.address(m), listen_addr=f"0.0.0.0:{SWARM_PORT}",
-                )
-                return str(lab._client(m).info()["Swarm"]["NodeID"])
+            try:
+                with engine_errors(f"join {m} to the swarm"):
+                    lab._client(m).swarm.join(
+                        remote_addrs=[tok.manager_addr], join_token=tok.reveal(),
+                        advertise_addr=lab.provider.address(m), listen_addr=f"0.0.0.0:{SWARM_PORT}",
+                    )
+            except DockerError as e:
+                # a busy engine gives up waiting after a while but keeps joining in the background
+                if "Timeout was reached before node joined" not in str(e):
+                    raise
+            return self._joined_node_id(m, timeout)
 
         node_ids += _parallel(join_one, todo)
         for m in todo:
@@ -534,6 +550,16 @@ class Swarm(_Namespace):
                      advice="Are the machines' engines running (lab.machine.ls())?")
         return Text(command=tok.join_command(), body="\n".join(notes),
                     data={"joined": todo, "found": [m for m in names if m not in todo]})
+
+    def _joined_node_id(self, machine: str, timeout: float) -> str:
+        """The node ID of a machine once its engine says it is in the swarm."""
+        def joined() -> Progress:
+            info = self._lab._client(machine).info()["Swarm"]
+            return Progress(info.get("LocalNodeState") == "active" and bool(info.get("NodeID")),
+                            state=f"{machine} is {info.get('LocalNodeState')}", total=1)
+
+        wait_for(joined, what=f"{machine} joining", timeout=timeout, logs=lambda: self._lab._logs([machine]))
+        return str(self._lab._client(machine).info()["Swarm"]["NodeID"])
 
     def _nodes_ready(self, node_ids: Sequence[str]) -> Progress:
         nodes = {n["ID"]: n for n in self._lab._mgr().api.nodes()}
@@ -768,6 +794,13 @@ class Services(_Namespace):
                 return False
 
         present = [m for m, ok in zip(machines, _parallel(has, machines)) if ok]
+        if not present and lab.offline:
+            raise ImageNotAvailable(
+                f"image {image!r} is on no machine of lab {lab.name!r}, and this lab is offline "
+                f"(SWARMLAB_OFFLINE): load it from this computer's engine with "
+                f"lab.image.load({image!r}) (build the offline images with scripts/build-images "
+                f"first). Nothing was changed."
+            )
         if not present:
             mgr = lab.manager()
             repo, _, tag = image_ref(image).rpartition(":")

@@ -139,3 +139,17 @@ def test_attach_to_a_lab_that_does_not_exist(host: docker.DockerClient) -> None:
     with pytest.raises(sl.LabNotFound, match=r"no lab named 'never-made'.*sl\.Lab\('never-made'\)"):
         sl.Lab.attach("never-made")
     assert labelled(host, "never-made") == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+def test_an_offline_lab_never_tries_a_registry(lab: sl.Lab, host: docker.DockerClient,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    offline = sl.Lab.attach(lab.name, offline=True)
+    pulls: list[tuple] = []
+    import docker.models.images
+
+    monkeypatch.setattr(docker.models.images.ImageCollection, "pull", lambda *a, **k: pulls.append(a))
+    before = engine_state(lab, host)
+    with pytest.raises(sl.ImageNotAvailable, match=r"this lab is offline.*lab\.image\.load\('redis:7\.2'\)"):
+        offline.service.create("r", "redis:7.2")
+    assert pulls == []
+    assert engine_state(lab, host) == before
