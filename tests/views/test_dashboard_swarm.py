@@ -141,15 +141,18 @@ def test_controls_run_and_show_cli_commands(swarm3: sl.Lab, board: Any) -> None:
 
 
 def test_history_toggle_shows_finished_tasks(swarm3: sl.Lab, board: Any) -> None:
-    swarm3.service.create("web", WEB_V1, replicas=3)
+    swarm3.service.create("web", WEB_V1, replicas=1)
     try:
-        swarm3.service.scale(web=1)
+        # an update leaves the replaced task in the slot's history (a scale-down would not:
+        # the engine deletes removed slots' tasks once they stop)
+        swarm3.service.update("web", image=WEB_V2)
         until(lambda: len([c for c in board.picture.cards if c.service == "web"]) == 1,
               what="one live card")
         board._history.value = True  # the learner ticks "show finished tasks"
         old = until(lambda: [c for c in board.picture.cards if c.service == "web" and not c.live],
                     what="finished tasks shown")
         assert all(c.desired in ("shutdown", "remove") for c in old)
+        assert {c.image for c in old} == {WEB_V1}
         assert "swarmlab-old" in board._view.value
     finally:
         board._history.value = False
