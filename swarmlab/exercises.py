@@ -42,6 +42,11 @@ __all__ = [
 # images
 
 
+
+def _boxed(text: str, colour: str) -> str:
+    """Escaped text with a coloured bar beside it (green: done, amber/red: not yet)."""
+    return f'<pre style="border-left:4px solid {colour};padding-left:8px">{html.escape(text)}</pre>'
+
 @dataclass(frozen=True)
 class LessonImages:
     """The images a lesson uses: the original lab's, or the offline stand-ins."""
@@ -73,9 +78,7 @@ class LessonImages:
         return self.text()
 
     def _repr_html_(self) -> str:
-        colour = "#b26a00" if self.offline else "#2e7d32"
-        return (f'<pre style="border-left:4px solid {colour};padding-left:8px">'
-                f"{html.escape(self.text())}</pre>")
+        return _boxed(self.text(), "#b26a00" if self.offline else "#2e7d32")
 
 
 ONLINE = LessonImages(
@@ -135,9 +138,7 @@ class Check:
         return self.text()
 
     def _repr_html_(self) -> str:
-        colour = "#2e7d32" if self.ok else "#c62828"
-        return (f'<pre style="border-left:4px solid {colour};padding-left:8px">'
-                f"{html.escape(self.text())}</pre>")
+        return _boxed(self.text(), "#2e7d32" if self.ok else "#c62828")
 
 
 def _docker_json(lab: Lab, machine: str, command: str, lines: bool = False) -> Any | None:

@@ -985,15 +985,8 @@ class Services(_Namespace):
         update = _update_config(update_delay, update_parallelism, update_failure_action, update_order)
         spec = copy.deepcopy(svc["Spec"])
         cs = spec["TaskTemplate"]["ContainerSpec"]
-        flags, notes = [], []
-        if update_delay is not None:
-            flags.append(f"--update-delay {fmt.format_duration(fmt.parse_duration(update_delay, 'update_delay'))}")
-        if update_parallelism is not None:
-            flags.append(f"--update-parallelism {update_parallelism}")
-        if update_failure_action is not None:
-            flags.append(f"--update-failure-action {update_failure_action}")
-        if update_order is not None:
-            flags.append(f"--update-order {update_order}")
+        flags = _update_flags(update_delay, update_parallelism, update_failure_action, update_order)
+        notes: list[str] = []
         if replicas is not None:
             if "Replicated" not in spec.get("Mode", {}):
                 raise InvalidArgument(f"{name} is a global service: it has no replica count")
@@ -1323,6 +1316,20 @@ def _update_config(delay: object, parallelism: object, failure_action: object,
     return out
 
 
+def _update_flags(delay: object, parallelism: object, failure_action: object, order: object) -> list[str]:
+    """The CLI flags for the UpdateConfig options given (already validated)."""
+    flags = []
+    if delay is not None:
+        flags.append(f"--update-delay {fmt.format_duration(fmt.parse_duration(delay, 'update_delay'))}")
+    if parallelism is not None:
+        flags.append(f"--update-parallelism {parallelism}")
+    if failure_action is not None:
+        flags.append(f"--update-failure-action {failure_action}")
+    if order is not None:
+        flags.append(f"--update-order {order}")
+    return flags
+
+
 def _create_command(name: str, image: str, args: Sequence[str], replicas: int, mode: str,
                     delay: object, parallelism: object, failure_action: object, order: object,
                     publish: dict[int, int] | None, publish_mode: str, endpoint_mode: str | None,
@@ -1334,14 +1341,7 @@ def _create_command(name: str, image: str, args: Sequence[str], replicas: int, m
     else:
         parts.append(f"--replicas {replicas}")
     parts.append(f"--name {name}")
-    if delay is not None:
-        parts.append(f"--update-delay {fmt.format_duration(fmt.parse_duration(delay, 'update_delay'))}")
-    if parallelism is not None:
-        parts.append(f"--update-parallelism {parallelism}")
-    if failure_action is not None:
-        parts.append(f"--update-failure-action {failure_action}")
-    if order is not None:
-        parts.append(f"--update-order {order}")
+    parts += _update_flags(delay, parallelism, failure_action, order)
     for p, t in (publish or {}).items():
         parts.append(f"--publish published={p},target={t},mode={publish_mode}")
     if endpoint_mode:
