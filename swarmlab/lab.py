@@ -237,8 +237,8 @@ class Lab:
 
     def destroy(self) -> Text:
         """Remove every machine, volume and network of the lab (``docker-machine rm -y ...``)."""
-        names = [m.name for m in self.provider.list()]
         with engine_errors(f"destroy lab {self.name}"):
+            names = [m.name for m in self.provider.list()]
             counts = self.provider.destroy()
         self._manager = None
         what = ", ".join(f"{v} {k}" for k, v in counts.items())
