@@ -4,9 +4,6 @@ docker-machine's command line and output, with a real TLS-protected engine behin
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -22,22 +19,6 @@ pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parent
 CLI = json.loads((HERE / "docker_machine_cli.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[Path]:
-    """docker-machine and VBoxManage stand-ins on the PATH, a fresh storage path, a command log."""
-    tmp = tmp_path_factory.mktemp("machine")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PATH", f"{HERE / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    mp.setenv("SWARMLAB_STANDIN_PYTHON", sys.executable)
-    mp.setenv("MACHINE_STORAGE_PATH", str(tmp / "storage"))
-    mp.setenv("SWARMLAB_STANDIN_LOG", str(tmp / "commands.jsonl"))
-    mp.delenv("SWARMLAB_DOCKER_MACHINE", raising=False)
-    try:
-        yield tmp
-    finally:
-        mp.undo()
 
 
 def commands(standin: Path) -> list[list[str]]:

@@ -1,0 +1,36 @@
+"""The teacher's one command, `scripts/run-lessons --provider virtualbox`, runs every lesson
+through the virtualbox provider (here against the docker-machine stand-in, whose "VMs" are
+real TLS Docker-in-Docker engines), and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+from labtest import labelled, unique_lab_name
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_lesson_runs_on_the_virtualbox_provider(standin: Path, host: docker.DockerClient,
+                                                     tmp_path: Path) -> None:
+    lab = unique_lab_name("vbl")
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "run-lessons"), "--provider", "virtualbox", "--offline",
+         "--update-delay", "1s", "--lab", lab, "--out", str(tmp_path)],
+        capture_output=True, text=True, env=dict(os.environ), timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "every lesson ran on provider 'virtualbox'" in done.stdout
+    ran = sorted(p.name for p in tmp_path.glob("*.ipynb"))
+    assert ran == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    # the machines were docker-machine's: the stand-in was asked to create and remove them
+    log = (standin / "commands.jsonl").read_text()
+    assert '"create"' in log and '"rm"' in log
+    assert labelled(host, lab) == {"containers": 0, "volumes": 0, "networks": 0}
+    assert not host.containers.list(all=True, filters={"label": "io.swarmlab.provider=virtualbox"})
