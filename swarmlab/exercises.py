@@ -170,6 +170,15 @@ def _service(lab: Lab, mgr: str, name: str, check: Check) -> dict[str, Any] | No
     return dict(found[0])
 
 
+def _manager_and_service(lab: Lab, service: str, check: Check) -> tuple[str, dict[str, Any]] | None:
+    """The manager and the service, or None (the check then says which is missing)."""
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return None
+    svc = _service(lab, mgr, service, check)
+    return None if svc is None else (mgr, svc)
+
+
 def _running_tasks(lab: Lab, mgr: str, name: str) -> list[dict[str, Any]]:
     """``docker service ps NAME`` rows whose task should run and does."""
     rows = _docker_json(
@@ -185,12 +194,10 @@ def check_scale(lab: Lab, service: str = "helloworld", replicas: int = 3) -> Che
     cli = f"docker service scale {service}={replicas}"
     check = Check(f"scale {service} to {replicas}",
                   hint=f"lab.service.scale({service}={replicas})   # {cli}")
-    mgr = _manager(lab, check)
-    if mgr is None:
+    found = _manager_and_service(lab, service, check)
+    if found is None:
         return check
-    svc = _service(lab, mgr, service, check)
-    if svc is None:
-        return check
+    mgr, svc = found
     want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
     wrong = "" if want == replicas else f" (not {replicas})"
     check.add(want == replicas, f"{service} asks for {want} replicas{wrong}")
@@ -205,12 +212,10 @@ def check_rollback(lab: Lab, service: str = "redis", old: str = "redis:7.2",
     """Exercise: ``docker service rollback SERVICE`` after an update from OLD to NEW."""
     check = Check(f"roll {service} back from {new} to {old}",
                   hint=f"lab.service.rollback({service!r})   # docker service rollback {service}")
-    mgr = _manager(lab, check)
-    if mgr is None:
+    found = _manager_and_service(lab, service, check)
+    if found is None:
         return check
-    svc = _service(lab, mgr, service, check)
-    if svc is None:
-        return check
+    mgr, svc = found
     image = image_ref(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", ""))
     wrong = "" if image == image_ref(old) else f" (not {old})"
     check.add(image == image_ref(old), f"{service} is set to run {image}{wrong}")

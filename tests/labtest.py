@@ -29,3 +29,16 @@ def unique_lab_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+
+
+def running_tasks(client: docker.DockerClient, service: str) -> list[dict]:
+    """The service's tasks that run now, as the manager's engine reports them."""
+    return [t for t in client.api.tasks(filters={"service": service, "desired-state": "running"})
+            if t["Status"]["State"] == "running"]
+
+
+def on_machine(lab, machine: str, service: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Ask the machine's own docker CLI which containers of the service run there."""
+    out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
+    assert out.ok, out
+    return list(out.split())

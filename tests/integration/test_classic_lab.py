@@ -6,26 +6,13 @@ import json
 
 import docker
 import pytest
-from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
+from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled, on_machine, running_tasks
 
-import swarmlab as sl
 from swarmlab import _format as fmt
 
 pytestmark = pytest.mark.integration
 
 UPDATE_DELAY = 5.0
-
-
-def running_tasks(client: docker.DockerClient, service: str) -> list[dict]:
-    return [t for t in client.api.tasks(filters={"service": service, "desired-state": "running"})
-            if t["Status"]["State"] == "running"]
-
-
-def task_containers_on(lab: sl.Lab, machine: str, service: str) -> list[str]:
-    """Ask the machine's own docker CLI which containers of the service run there."""
-    out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
-    assert out.ok, out
-    return out.split()
 
 
 def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
@@ -79,12 +66,12 @@ def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
     scaled = lab.service.scale(helloworld=5)
     assert scaled.command == "docker service scale helloworld=5"
     assert len(running_tasks(mgr, "helloworld")) == 5  # already true when scale returns
-    on_machines = sum(len(task_containers_on(lab, m, "helloworld")) for m in ("manager1", "worker1", "worker2"))
+    on_machines = sum(len(on_machine(lab, m, "helloworld")) for m in ("manager1", "worker1", "worker2"))
     assert on_machines == 5
 
     lab.service.rm("helloworld")
     assert [s for s in mgr.api.services() if s["Spec"]["Name"] == "helloworld"] == []
-    assert all(task_containers_on(lab, m, "helloworld") == [] for m in ("manager1", "worker1", "worker2"))
+    assert all(on_machine(lab, m, "helloworld") == [] for m in ("manager1", "worker1", "worker2"))
 
     # -- rolling update with --update-delay -----------------------------------------------
     lab.service.create("redis", WEB_V1, replicas=3, update_delay=f"{UPDATE_DELAY:g}s")
@@ -101,8 +88,8 @@ def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(g >= UPDATE_DELAY for g in gaps), gaps
     # and what runs is the new version: ask one task's web server itself
-    cid = task_containers_on(lab, "manager1", "redis") or task_containers_on(lab, "worker1", "redis")
-    where = "manager1" if task_containers_on(lab, "manager1", "redis") else "worker1"
+    cid = on_machine(lab, "manager1", "redis") or on_machine(lab, "worker1", "redis")
+    where = "manager1" if on_machine(lab, "manager1", "redis") else "worker1"
     page = lab.ssh(where, f"docker exec {cid[0]} wget -qO- http://127.0.0.1/")
     assert "swarmlab web v2" in page
 
@@ -110,15 +97,15 @@ def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
     lab.node.drain("worker1")
     node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
     assert node["Spec"]["Availability"] == "drain"
-    assert task_containers_on(lab, "worker1", "redis") == []
+    assert on_machine(lab, "worker1", "redis") == []
     assert len(running_tasks(mgr, "redis")) == 3  # the replica count held
 
     lab.node.activate("worker1")
     node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
     assert node["Spec"]["Availability"] == "active"
-    assert task_containers_on(lab, "worker1", "redis") == []  # tasks don't move back by themselves
+    assert on_machine(lab, "worker1", "redis") == []  # tasks don't move back by themselves
     lab.service.scale(redis=6)
-    assert len(task_containers_on(lab, "worker1", "redis")) >= 1  # new tasks land on worker1 again
+    assert len(on_machine(lab, "worker1", "redis")) >= 1  # new tasks land on worker1 again
 
     # -- clean up ---------------------------------------------------------------------------
     removed = lab.destroy()

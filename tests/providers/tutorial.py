@@ -3,23 +3,11 @@ machines' own engines. Shared by the virtualbox and ssh provider tests."""
 
 from __future__ import annotations
 
-import docker
-from labtest import WEB_V1, WEB_V2, WORKLOAD
+from labtest import WEB_V1, WEB_V2, WORKLOAD, on_machine, running_tasks
 
 import swarmlab as sl
 
 MACHINES = ("manager1", "worker1", "worker2")
-
-
-def running_tasks(client: docker.DockerClient, service: str) -> list[dict]:
-    return [t for t in client.api.tasks(filters={"service": service, "desired-state": "running"})
-            if t["Status"]["State"] == "running"]
-
-
-def on_machine(lab: sl.Lab, machine: str, service: str) -> list[str]:
-    out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
-    assert out.ok, out
-    return out.split()
 
 
 def run_tutorial(lab: sl.Lab) -> None:
