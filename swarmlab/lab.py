@@ -751,12 +751,14 @@ class Services(_Namespace):
             out[s["Spec"]["Name"]] = (running, want)
         return out
 
-    def _converged(self, name: str, want: int | None, image: str | None = None) -> Progress:
+    def _converged(self, name: str, want: int | None, image: str | None = None,
+                   svc: dict[str, Any] | None = None) -> Progress:
         """Has the service ``want`` running tasks (on ``image``), and nothing else running?
         ``want=None`` (a global service): every task meant to run is running. Tasks on a node
-        that is down are neither running nor stopping: that node runs nothing."""
+        that is down are neither running nor stopping: that node runs nothing. ``svc``: the
+        service as the caller just read it (one inspect per poll, not two)."""
         client = self._lab._mgr()
-        svc = self._get(name, client)
+        svc = svc or self._get(name, client)
         tasks = client.api.tasks(filters={"service": svc["ID"]})
         down = _down_nodes(client)
         up = [t for t in tasks if t.get("NodeID") not in down]
@@ -1050,7 +1052,7 @@ class Services(_Namespace):
                     f"the update of {name} failed and was rolled back ({state}): "
                     f"{status.get('Message', '')}. See lab.service.ps({name!r})."
                 )
-            p = self._converged(name, want, image)
+            p = self._converged(name, want, image, svc)
             if state == "updating":
                 p.done = False
                 p.state = f"updating: {p.state}"
@@ -1096,8 +1098,9 @@ class Services(_Namespace):
         return Text(command=f"docker service rollback {name}", body="\n".join(lines))
 
     def _rolled_back(self, name: str, want: int | None, image: str) -> Progress:
-        p = self._converged(name, want, image)
-        state = (self._get(name).get("UpdateStatus") or {}).get("State", "")
+        svc = self._get(name)
+        p = self._converged(name, want, image, svc)
+        state = (svc.get("UpdateStatus") or {}).get("State", "")
         if state and state != "rollback_completed":
             p.done = False
         return p
