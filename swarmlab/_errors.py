@@ -14,6 +14,7 @@
     ├── ImageNotAvailable                             an image no machine has or can pull
     ├── EngineUnavailable                             no Docker engine answers
     ├── ProviderUnavailable                           a provider's tools are missing here
+    ├── InsecurePath                                  a folder or key swarmlab cannot trust
     ├── UpdatePaused                                  a rolling update stopped on failures
     ├── WaitTimeout              (also TimeoutError)  a step did not converge in time
     └── DockerError                                   the engine refused a request
@@ -70,6 +71,11 @@ class EngineUnavailable(SwarmlabError):
 
 class ProviderUnavailable(SwarmlabError):
     """A provider cannot work on this computer (a tool is missing, a setting is wrong)."""
+
+
+class InsecurePath(SwarmlabError):
+    """A folder or file swarmlab would trust (its home, a lab's folder, a key) is a symlink,
+    belongs to someone else or is writable by others; or a path lies outside its folder."""
 
 
 class UpdatePaused(SwarmlabError):

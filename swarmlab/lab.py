@@ -117,7 +117,7 @@ def check_replicas(name: str, value: object) -> int:
 
 
 def check_service_name(name: object) -> str:
-    if not isinstance(name, str) or not _SERVICE_RE.match(name):
+    if not isinstance(name, str) or not _SERVICE_RE.fullmatch(name):
         raise InvalidArgument(
             f"invalid service name {name!r}: use letters, digits, '_', '.' and '-' "
             "(start with a letter or digit, at most 63 characters), e.g. 'helloworld'"
@@ -258,6 +258,29 @@ class Lab:
         from .views import dashboard
 
         return dashboard(self, refresh, history=history, live=live)
+
+    # -- the public API the commands, views and exercises use ----------------------------
+    def client(self, machine: str) -> docker.DockerClient:
+        """A docker-py client for a machine's engine (cached by the provider)."""
+        return self.provider.client(machine)
+
+    def machines(self, running: bool = True) -> list[str]:
+        """The names of the lab's machines (only the running ones unless ``running=False``)."""
+        return [m.name for m in self.provider.list() if m.running or not running]
+
+    def manager_client(self) -> docker.DockerClient:
+        """A client for a manager of the lab's swarm (see :meth:`manager`)."""
+        return self.client(self.manager())
+
+    def engine_logs(self, machines: Sequence[str] | None = None, tail: int = 15) -> str:
+        """The last lines of the machines' engine logs (all running machines by default)."""
+        return self._logs(machines, tail)
+
+    def forget_manager(self, machine: str | None = None) -> None:
+        """Forget the cached manager (only if it is ``machine``, when given)."""
+        with self._lock:
+            if machine is None or self._manager == machine:
+                self._manager = None
 
     # -- helpers for the namespaces ----------------------------------------------------
     def _client(self, machine: str) -> docker.DockerClient:

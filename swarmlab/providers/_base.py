@@ -33,7 +33,7 @@ _LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 
 def check_machine_name(name: object) -> str:
     """Validate a machine name (a hostname label, as docker-machine requires)."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith("-"):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.endswith("-"):
         raise InvalidArgument(
             f"invalid machine name {name!r}: use letters, digits and '-' "
             "(start with a letter or digit, at most 63 characters), e.g. 'manager1'"
@@ -54,7 +54,7 @@ def check_machine_names(names: Sequence[object]) -> list[str]:
 
 
 def check_lab_name(name: object) -> str:
-    if not isinstance(name, str) or not _LAB_RE.match(name) or name.endswith("-"):
+    if not isinstance(name, str) or not _LAB_RE.fullmatch(name) or name.endswith("-"):
         raise InvalidArgument(
             f"invalid lab name {name!r}: use lower-case letters, digits and '-' "
             "(start with a letter or digit, at most 30 characters), e.g. 'tutorial'"

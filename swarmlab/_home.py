@@ -1,0 +1,144 @@
+"""swarmlab's own folders: where they are, who may own them, and what may be removed.
+
+::
+
+    $SWARMLAB_HOME (else ~/.swarmlab)          mode 0700, owned by this user, not a symlink
+    └── labs/<provider>/<lab>/                  one folder per lab and provider (mode 0700)
+        ├── tls/ca.pem, ca-key.pem, ...         a TLS lab's CA and keys (mode 0600)
+        └── <machine>/docker.sock               a dind machine's engine socket
+
+Every folder is checked before anything found in it is trusted (a CA, a key, a socket): a
+symlink, a folder owned by someone else or writable by group or others is refused with
+:class:`~swarmlab.InsecurePath`, which says what to fix. Nothing is ever removed outside a
+lab's own folder: :func:`remove_inside` resolves the path and refuses anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+from ._errors import InsecurePath, InvalidArgument
+
+#: A name that may become one part of a path: what swarmlab's own names allow (no '/', no
+#: '..', no leading '-', no newline), matched against the whole string.
+_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def check_path_part(value: object, what: str) -> str:
+    """``value`` if it is safe as one folder name; else :class:`InvalidArgument`."""
+    if not isinstance(value, str) or not _PART_RE.fullmatch(value) or ".." in value:
+        raise InvalidArgument(f"{what} {value!r} cannot name a folder: use letters, digits, '-', '_' and '.'")
+    return value
+
+
+def home(create: bool = True) -> Path:
+    """``$SWARMLAB_HOME``, else ``~/.swarmlab``: made mode 0700 when missing, checked always."""
+    path = Path(os.environ.get("SWARMLAB_HOME") or Path.home() / ".swarmlab")
+    path = Path(os.path.abspath(path))  # absolute, symlinks NOT resolved: a symlink is refused
+    if create and not os.path.lexists(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another process made it just now
+            pass
+    if os.path.lexists(path):
+        check_private_dir(path, "swarmlab's home folder (SWARMLAB_HOME)")
+    return path
+
+
+def lab_dir(provider: str, lab: str, create: bool = True) -> Path:
+    """The folder of lab ``lab`` on provider ``provider``: each provider keeps its own, so a
+    lab of the same name on another provider never shares a CA or a socket."""
+    check_path_part(provider, "provider name")
+    check_path_part(lab, "lab name")
+    root = home(create)
+    path = root / "labs" / provider / lab
+    for part in (root / "labs", root / "labs" / provider, path):
+        if create:
+            make_private_dir(part)
+        elif os.path.lexists(part):
+            check_private_dir(part, f"folder {part}")
+    return path
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (one level) mode 0700 unless it exists; check it either way."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    check_private_dir(path, f"folder {path}")
+    return path
+
+
+def check_private_dir(path: Path, what: str) -> None:
+    """Refuse a folder that is a symlink, not ours, or writable by group or others."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise InsecurePath(f"{what} {path} does not exist") from None
+    fix = f"remove it (rm -r {path}) and let swarmlab make it again, or set SWARMLAB_HOME to a folder of your own"
+    if stat.S_ISLNK(st.st_mode):
+        raise InsecurePath(f"{what} {path} is a symlink; swarmlab trusts only its own folders: {fix}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise InsecurePath(f"{what} {path} is not a folder: {fix}")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise InsecurePath(f"{what} {path} belongs to another user (uid {st.st_uid}): {fix}")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InsecurePath(
+            f"{what} {path} can be written by other users (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"run 'chmod 700 {path}', or {fix}")
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """Refuse a key or certificate file that is a symlink, not ours, or readable by others
+    (for keys) / writable by others (for anything)."""
+    st = os.lstat(path)
+    fix = f"remove it (rm {path}) and let swarmlab make it again"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        raise InsecurePath(f"{what} {path} is not a plain file (a symlink?): {fix}")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise InsecurePath(f"{what} {path} belongs to another user (uid {st.st_uid}): {fix}")
+    if st.st_mode & 0o077:
+        raise InsecurePath(
+            f"{what} {path} can be read or written by other users (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"run 'chmod 600 {path}', or {fix}")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private file (mode 0600) whole or not at all, never through a symlink: the data
+    goes to a new temporary file (O_EXCL | O_NOFOLLOW) that then replaces ``path``."""
+    check_private_dir(path.parent, f"folder {path.parent}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)  # replaces a symlink itself, never its target
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def remove_inside(root: Path, path: Path) -> bool:
+    """Remove ``path`` (a folder or file) only if it lies inside ``root``, both resolved;
+    return whether something was removed. Raises :class:`InsecurePath` for anything else."""
+    real_root = Path(os.path.realpath(root))
+    # resolve the parent, not the leaf: a symlink leaf is removed as a link, never followed
+    real = Path(os.path.realpath(path.parent)) / path.name
+    if real != real_root and real_root not in real.parents:
+        raise InsecurePath(f"refusing to remove {path}: it is outside swarmlab's folder {root}")
+    if not os.path.lexists(real):
+        return False
+    if os.path.islink(real) or not os.path.isdir(real):
+        os.unlink(real)
+    else:
+        shutil.rmtree(real)
+    return True
