@@ -41,7 +41,7 @@ def main() -> None:
         lab.service.create("helloworld", "swarmlab/busybox:latest", "sleep", "100000", replicas=2)
         lab.service.update("web", image="swarmlab/web:2")
         lab.service.scale(helloworld=1)
-        api = lab._client(lab.manager()).api
+        api = lab.manager_client().api
         data = {
             "nodes": [slim_node(n) for n in api.nodes()],
             "tasks": api.tasks(),

@@ -42,10 +42,8 @@ def home(create: bool = True) -> Path:
     path = Path(os.path.abspath(path))  # absolute, symlinks NOT resolved: a symlink is refused
     if create and not os.path.lexists(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileExistsError):  # another process made it just now
             os.mkdir(path, 0o700)
-        except FileExistsError:  # another process made it just now
-            pass
     if os.path.lexists(path):
         check_private_dir(path, "swarmlab's home folder (SWARMLAB_HOME)")
     return path
@@ -68,10 +66,8 @@ def lab_dir(provider: str, lab: str, create: bool = True) -> Path:
 
 def make_private_dir(path: Path) -> Path:
     """Create ``path`` (one level) mode 0700 unless it exists; check it either way."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
     check_private_dir(path, f"folder {path}")
     return path
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
@@ -27,6 +27,8 @@ class Progress:
     n: int = 0
     total: int = 0
     state: str = ""
+    #: what the check read to decide (a :class:`swarmlab.converge.Snapshot`), for views
+    snapshot: Any = field(default=None, repr=False, compare=False)
 
 
 def progress_enabled(setting: bool | None) -> bool:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import SwarmlabError
-from .lab import Lab, image_ref
+from .commands.validate import image_ref
+from .lab import Lab
 
 __all__ = [
     "Check",

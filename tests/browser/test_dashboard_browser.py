@@ -121,7 +121,7 @@ def lab_name(host: docker.DockerClient) -> Iterator[str]:
 
 def engine_running(lab_name: str, service: str) -> int:
     lab = sl.Lab.attach(lab_name, provider="dind", progress=False)
-    api = lab._client(lab.manager()).api
+    api = lab.manager_client().api
     return sum(1 for t in api.tasks(filters={"service": service, "desired-state": "running"})
                if t["Status"]["State"] == "running")
 

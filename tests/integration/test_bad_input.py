@@ -25,7 +25,7 @@ def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
         "labelled": labelled(host, lab.name),
     }
     try:
-        mgr = lab._client(lab.manager())
+        mgr = lab.manager_client()
     except sl.SwarmStateError:
         return state
     state["services"] = sorted((s["Spec"]["Name"], s["Version"]["Index"]) for s in mgr.api.services())
@@ -33,8 +33,8 @@ def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
                             for n in mgr.api.nodes())
     state["tasks"] = sorted(t["ID"] for t in mgr.api.tasks())
     # and no image came or went on any machine (a pull is a change too)
-    state["images"] = {m: sorted(i["Id"] for i in lab._client(m).api.images())
-                       for m in lab._running_machines()}
+    state["images"] = {m: sorted(i["Id"] for i in lab.client(m).api.images())
+                       for m in lab.machines()}
     return state
 
 

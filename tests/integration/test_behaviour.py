@@ -20,15 +20,15 @@ def test_every_step_is_safe_to_run_twice(make_lab) -> None:
     assert len(lab.machine.ls()) == 2
 
     lab.swarm.init("manager1")
-    node_id = lab._client("manager1").info()["Swarm"]["NodeID"]
+    node_id = lab.client("manager1").info()["Swarm"]["NodeID"]
     again = lab.swarm.init("manager1")
     assert "manager1 already manages an active swarm (nothing to do)." in again.notes
-    assert lab._client("manager1").info()["Swarm"]["NodeID"] == node_id
+    assert lab.client("manager1").info()["Swarm"]["NodeID"] == node_id
 
     lab.swarm.join("worker1")
     again = lab.swarm.join("worker1")
     assert "worker1 is already a member of this swarm (nothing to do)." in str(again)
-    assert len(lab._client("manager1").api.nodes()) == 2
+    assert len(lab.client("manager1").api.nodes()) == 2
 
     lab.image.load(WORKLOAD)
     loaded = lab.image.load(WORKLOAD)
@@ -37,7 +37,7 @@ def test_every_step_is_safe_to_run_twice(make_lab) -> None:
     lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
     again = lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
     assert "service helloworld already exists (nothing to create)." in again.notes
-    assert len([s for s in lab._client("manager1").api.services()]) == 1
+    assert len([s for s in lab.client("manager1").api.services()]) == 1
 
     lab.node.drain("worker1")
     again = lab.node.drain("worker1")
@@ -47,7 +47,7 @@ def test_every_step_is_safe_to_run_twice(make_lab) -> None:
     lab.service.rm("helloworld")
     again = lab.service.rm("helloworld")
     assert "there is no service 'helloworld' (nothing to remove; services: none)." in again.notes
-    assert lab._client("manager1").api.services() == []
+    assert lab.client("manager1").api.services() == []
 
     lab.machine.rm("worker1")
     again = lab.machine.rm("worker1")

@@ -32,7 +32,7 @@ def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
     assert init.command == f"docker swarm init --advertise-addr {ip}"
     joined = lab.swarm.join("worker1", "worker2")
     assert "--token SWMTKN-1-" in joined.command and "(masked)" in joined.command
-    mgr = lab._client("manager1")
+    mgr = lab.client("manager1")
     nodes = mgr.api.nodes()
     assert sorted(n["Description"]["Hostname"] for n in nodes) == ["manager1", "worker1", "worker2"]
     assert all(n["Status"]["State"] == "ready" for n in nodes)

@@ -122,7 +122,7 @@ def test_the_whole_lab_through_docker_machine(standin: Path, host: docker.Docker
         assert created.command.startswith("docker-machine create --driver virtualbox --virtualbox-memory 2048")
         # the engine behind each machine is a real one, reached over TLS with docker-machine's files
         for m in MACHINES:
-            client = lab._client(m)
+            client = lab.client(m)
             assert client.api.base_url.startswith("https://127.0.0.1:")
             assert client.info()["Name"] == m
             assert f"io.swarmlab.lab={lab.name}" in client.info()["Labels"]
@@ -130,7 +130,7 @@ def test_the_whole_lab_through_docker_machine(standin: Path, host: docker.Docker
         assert {p.name for p in files.iterdir()} >= {"ca.pem", "cert.pem", "key.pem", "server.pem",
                                                       "server-key.pem", "config.json"}
         # without the client certificate the engine refuses to talk
-        port = lab._client("manager1").api.base_url.rsplit(":", 1)[1]
+        port = lab.client("manager1").api.base_url.rsplit(":", 1)[1]
         anonymous = docker.DockerClient(base_url=f"tcp://127.0.0.1:{port}", version="1.41", timeout=5,
                                         tls=docker.tls.TLSConfig(ca_cert=str(files / "ca.pem"), verify=True))
         anonymous.api.trust_env = False
@@ -149,7 +149,7 @@ def test_the_whole_lab_through_docker_machine(standin: Path, host: docker.Docker
             lab.provider.ls_timeout = 2
             states = {m.name: m for m in lab.provider.list()}
             assert states["worker2"].state == "Timeout" and not states["worker2"].running
-            assert "worker2" not in lab._running_machines()
+            assert "worker2" not in lab.machines()
         finally:
             worker2.exec_run("pkill -CONT -x dockerd")
             lab.provider.ls_timeout = 10

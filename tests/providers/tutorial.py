@@ -16,7 +16,7 @@ def run_tutorial(lab: sl.Lab) -> None:
     init = lab.swarm.init("manager1")
     assert init.command == f"docker swarm init --advertise-addr {ip}"
     lab.swarm.join("worker1", "worker2")
-    mgr = lab._client("manager1")
+    mgr = lab.client("manager1")
     nodes = mgr.api.nodes()
     assert sorted(n["Description"]["Hostname"] for n in nodes) == list(MACHINES)
     assert all(n["Status"]["State"] == "ready" for n in nodes)

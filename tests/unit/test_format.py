@@ -9,15 +9,9 @@ import pytest
 import swarmlab as sl
 from swarmlab import _format as fmt
 from swarmlab._results import JoinToken, Output, Table, mask_token
-from swarmlab.lab import (
-    _create_command,
-    _update_config,
-    check_replicas,
-    check_service_name,
-    format_info,
-    image_ref,
-    ps_rows,
-)
+from swarmlab.commands.clitext import format_info, ps_rows
+from swarmlab.commands.spec import create_command, update_config
+from swarmlab.commands.validate import check_replicas, check_service_name, image_ref
 from swarmlab.providers import get_provider
 from swarmlab.providers._base import check_lab_name, check_machine_names
 
@@ -119,19 +113,19 @@ def test_image_ref_normalises() -> None:
 
 
 def test_create_command_mirrors_the_cli() -> None:
-    cmd = _create_command("helloworld", "alpine", ("ping", "docker.com"), 1, "replicated",
+    cmd = create_command("helloworld", "alpine", ("ping", "docker.com"), 1, "replicated",
                           None, None, None, None, None, "host", None, None, None, ())
     assert cmd == "docker service create --replicas 1 --name helloworld alpine ping docker.com"
-    cmd = _create_command("redis", "redis:7.2", (), 3, "replicated", "10s", None, None, None,
+    cmd = create_command("redis", "redis:7.2", (), 3, "replicated", "10s", None, None, None,
                           None, "host", None, None, None, ())
     assert cmd == "docker service create --replicas 3 --name redis --update-delay 10s redis:7.2"
 
 
 def test_update_config_validation() -> None:
-    assert _update_config("10s", 2, "rollback", None) == {
+    assert update_config("10s", 2, "rollback", None) == {
         "Delay": 10_000_000_000, "Parallelism": 2, "FailureAction": "rollback"}
     with pytest.raises(sl.InvalidArgument, match="update_failure_action"):
-        _update_config(None, None, "explode", None)
+        update_config(None, None, "explode", None)
 
 
 def test_join_token_is_masked_until_revealed() -> None:

@@ -31,7 +31,7 @@ def until(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> 
 
 def engine_running(lab: sl.Lab, service: str) -> dict[str, str]:
     """task ID -> hostname of its node, for the service's running tasks, asked of the engine."""
-    api = lab._client(lab.manager()).api
+    api = lab.manager_client().api
     hosts = {n["ID"]: n["Description"]["Hostname"] for n in api.nodes()}
     return {t["ID"]: hosts[t["NodeID"]]
             for t in api.tasks(filters={"service": service, "desired-state": "running"})

@@ -1,0 +1,52 @@
+"""Small idioms used across the package, written once: a parallel map over machines,
+environment switches, and the text of an engine's error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import docker.errors
+
+T = TypeVar("T")
+
+#: How many machines one step talks to at once (engine calls, docker-machine runs).
+MAX_PARALLEL = 16
+
+
+def parallel_map(fn: Callable[[Any], T], items: Sequence[Any], limit: int = MAX_PARALLEL) -> list[T]:
+    """``[fn(i) for i in items]``, run in threads (at most ``limit`` at once), in order.
+    The first exception raised by ``fn`` is raised here, after every call has ended."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items)))) as pool:
+        return list(pool.map(fn, items))
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """An on/off environment switch: ``1/true/yes/on`` or ``0/false/no/off``, else ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return default
+
+
+def error_text(e: BaseException, limit: int | None = None) -> str:
+    """What an engine (or docker-py) said, without docker-py's wrapping: the API error's
+    explanation, or the exception's own text."""
+    if isinstance(e, docker.errors.APIError):
+        text = str(e.explanation or e)
+    else:
+        text = str(e)
+        for marker in ("Error while fetching server API version: ", "Connection aborted."):
+            text = text.replace(marker, "")
+        text = text.strip(" ()'\"") or type(e).__name__
+    return text[:limit] if limit else text

@@ -1,0 +1,104 @@
+"""``docker-machine``: create, list, address, stop/start and remove a lab's machines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import InvalidArgument
+from .._results import Output, Table, Text
+from .._util import parallel_map
+from ._base import UNREACHABLE, Command, engine_errors
+from .validate import check_machine_name, check_machine_names
+
+
+class Machines(Command):
+    """``docker-machine``: create, list, address, stop/start, remove machines."""
+
+    def create(self, *names: str, timeout: float = 90.0) -> Table:
+        """Create machines (in parallel), each used only once its engine answers (``timeout``).
+
+        Stands for ``docker-machine create -d virtualbox NAME`` in the original lab. Machines
+        that already exist are kept and reported as found."""
+        if not names:
+            raise InvalidArgument("name at least one machine, e.g. lab.machine.create('manager1')")
+        checked = check_machine_names(names)
+        with engine_errors(f"create machines {', '.join(checked)}"):
+            outcomes = self._lab.provider.create(checked, timeout=timeout)
+        notes = []
+        made = [o.name for o in outcomes if o.created]
+        found = [o for o in outcomes if not o.created]
+        if made:
+            notes.append(f"Created {', '.join(made)}.")
+            security = {o.note for o in outcomes if o.created}
+            notes.extend(sorted(security))
+        for o in found:
+            notes.append(f"{o.name}: {o.note} (nothing to do).")
+        table = self.ls()
+        table.notes = notes
+        table.command = self._lab.provider.create_command(checked)
+        return table
+
+    def ls(self) -> Table:
+        """``docker-machine ls``: the lab's machines, their state, engine URL and version."""
+        machines = self._lab.provider.list()
+
+        def version(m: Any) -> str:
+            if not m.running:
+                return ""
+            try:
+                return str(self._lab.client(m.name).version().get("Version", ""))
+            except UNREACHABLE:
+                return "Unknown"
+
+        versions = parallel_map(version, machines)
+        rows = [
+            (m.name, "-", m.driver, m.state, m.url, m.address, v, m.error)
+            for m, v in zip(machines, versions)
+        ]
+        return Table.of(
+            "docker-machine ls",
+            ["NAME", "ACTIVE", "DRIVER", "STATE", "URL", "ADDRESS", "DOCKER", "ERRORS"],
+            rows,
+            data=[m.__dict__ for m in machines],
+            colour=["STATE"],
+        )
+
+    def ip(self, name: str) -> Output:
+        """``docker-machine ip NAME``: the address the machine advertises to the others."""
+        check_machine_name(name)
+        return Output(self._lab.provider.address(name), f"docker-machine ip {name}")
+
+    def rm(self, *names: str) -> Text:
+        """``docker-machine rm -y NAME...``: remove machines (a swarm node of it shows Down).
+        A machine that is not there is reported, not an error, so the cell can run twice."""
+        if not names:
+            raise InvalidArgument("name at least one machine, e.g. lab.machine.rm('worker2')")
+        checked = check_machine_names(names)
+        known = {m.name for m in self._lab.provider.list()}
+        present = [n for n in checked if n in known]
+        notes = [f"there is no machine {n!r} (nothing to remove; machines: "
+                 f"{', '.join(sorted(known)) or 'none'})." for n in checked if n not in known]
+        with engine_errors(f"remove machines {', '.join(present)}"):
+            self._lab.provider.remove(present)
+        for n in present:
+            self._lab.forget_manager(n)
+        return Text(command=f"docker-machine rm -y {' '.join(checked)}", notes=notes,
+                    body="\n".join(f"Successfully removed {n}" for n in present))
+
+    def stop(self, name: str) -> Text:
+        """``docker-machine stop NAME``: stop a machine (its node goes Down)."""
+        check_machine_name(name)
+        with engine_errors(f"stop machine {name}"):
+            self._lab.provider.stop(name)
+        return Text(command=f"docker-machine stop {name}", body=f'Stopping "{name}"...\nMachine "{name}" was stopped.')
+
+    def start(self, name: str, timeout: float = 90.0) -> Text:
+        """``docker-machine start NAME``: start a stopped machine and wait for its engine."""
+        check_machine_name(name)
+        with engine_errors(f"start machine {name}"):
+            self._lab.provider.start(name, timeout)
+        return Text(command=f"docker-machine start {name}", body=f'Starting "{name}"...\nMachine "{name}" was started.')
+
+    def ssh(self, name: str, command: str) -> Output:
+        """``docker-machine ssh NAME COMMAND`` (the same as ``lab.ssh``)."""
+        return self._lab.ssh(name, command)

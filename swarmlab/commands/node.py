@@ -1,0 +1,117 @@
+"""``docker node``: ls, inspect, update (drain / activate / pause)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from .._errors import InvalidArgument, NodeNotFound
+from .._results import Table, Text
+from .._wait import wait_for
+from ..converge import SwarmReader, drained
+from ._base import Command, engine_errors
+from .clitext import format_node_pretty
+from .validate import AVAILABILITIES, check_choice
+
+
+class Nodes(Command):
+    """``docker node``: ls, inspect, update (drain / activate / pause)."""
+
+    def _all(self) -> list[dict[str, Any]]:
+        with engine_errors("list the swarm's nodes"):
+            return list(self._lab.manager_client().api.nodes())
+
+    def _find(self, name: str, nodes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"node name {name!r}: give a hostname such as 'worker1'")
+        nodes = nodes if nodes is not None else self._all()
+        # a machine of the lab is its own node, whatever its hostname (an ssh host may differ)
+        own = self._lab.swarm_info(name) if name in set(self._lab.machines(running=False)) else None
+        hits = [n for n in nodes if own and n["ID"] == own.get("NodeID")]
+        hits = hits or [n for n in nodes if n["Description"].get("Hostname") == name]
+        hits = hits or [n for n in nodes if n["ID"].startswith(name) and len(name) >= 4]
+        if len(hits) != 1:
+            known = ", ".join(sorted(n["Description"].get("Hostname", "?") for n in nodes))
+            if hits:
+                raise NodeNotFound(f"{len(hits)} nodes are called {name!r}; use a node ID instead")
+            raise NodeNotFound(
+                f"the swarm has no node {name!r} (nodes: {known}); run lab.node.ls() to see them"
+            )
+        return hits[0]
+
+    def ls(self) -> Table:
+        """``docker node ls``: ID, HOSTNAME, STATUS, AVAILABILITY, MANAGER STATUS, ENGINE VERSION."""
+        lab = self._lab
+        mgr = lab.manager()
+        client = lab.client(mgr)
+        with engine_errors("list the swarm's nodes"):
+            nodes = client.api.nodes()
+            self_id = client.info()["Swarm"]["NodeID"]
+        rows = []
+        for n in sorted(nodes, key=lambda n: n["Description"].get("Hostname", "")):
+            ms = n.get("ManagerStatus") or {}
+            manager_status = "Leader" if ms.get("Leader") else (ms.get("Reachability", "") or "").capitalize()
+            rows.append((
+                n["ID"][:25] + (" *" if n["ID"] == self_id else ""),
+                n["Description"].get("Hostname", ""),
+                n["Status"]["State"].capitalize(),
+                n["Spec"].get("Availability", "").capitalize(),
+                manager_status,
+                n["Description"].get("Engine", {}).get("EngineVersion", ""),
+            ))
+        return Table.of("docker node ls",
+                        ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"],
+                        rows, data=nodes, colour=["STATUS", "AVAILABILITY", "MANAGER STATUS"],
+                        notes=[f"on {mgr}"])
+
+    def inspect(self, name: str, pretty: bool = False) -> Text:
+        """``docker node inspect [--pretty] NAME``."""
+        node = self._find(name)
+        cmd = f"docker node inspect {'--pretty ' if pretty else ''}{name}"
+        body = format_node_pretty(node) if pretty else json.dumps(node, indent=4)
+        return Text(command=cmd, body=body, data=node)
+
+    def update(self, name: str, availability: str | None = None, wait: bool = True,
+               timeout: float = 120.0) -> Text:
+        """``docker node update --availability active|pause|drain NAME``.
+
+        Draining waits until no task runs on the node any more and every service has its
+        replicas back (on the other nodes)."""
+        lab = self._lab
+        if availability is None:
+            raise InvalidArgument("say what to change, e.g. availability='drain'")
+        check_choice("availability", availability, AVAILABILITIES)
+        node = self._find(name)
+        cmd = f"docker node update --availability {availability} {name}"
+        client = lab.manager_client()
+        notes = []
+        with engine_errors("list tasks"):  # before the change: which services must come back
+            on_node = {t["ServiceID"] for t in client.api.tasks(filters={"node": node["ID"]})
+                       if t.get("DesiredState") == "running"}
+        if node["Spec"].get("Availability") == availability:
+            notes.append(f"{name} is already {availability} (nothing to change).")
+        else:
+            with engine_errors(f"update node {name}"):
+                fresh = client.api.inspect_node(node["ID"])  # spec and version read together
+                spec = copy.deepcopy(fresh["Spec"])
+                spec["Availability"] = availability
+                client.api.update_node(node["ID"], fresh["Version"]["Index"], spec)
+        if wait and availability == "drain":
+            reader = SwarmReader(lab)
+            wait_for(lambda: drained(reader.read(), node["ID"], on_node), what=f"drain {name}",
+                     timeout=timeout, progress=lab.progress, logs=lambda: lab.engine_logs())
+        body = name
+        return Text(command=cmd, body=body, notes=notes, data={"availability": availability})
+
+    def drain(self, name: str, wait: bool = True, timeout: float = 120.0) -> Text:
+        """``docker node update --availability drain NAME``: move its tasks elsewhere."""
+        return self.update(name, availability="drain", wait=wait, timeout=timeout)
+
+    def activate(self, name: str) -> Text:
+        """``docker node update --availability active NAME``: accept new tasks again."""
+        return self.update(name, availability="active")
+
+    def pause(self, name: str) -> Text:
+        """``docker node update --availability pause NAME``: keep its tasks, take no new ones."""
+        return self.update(name, availability="pause")

@@ -1,0 +1,410 @@
+"""``docker service``: create, ls, ps, inspect, scale, update, rollback, rm."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+import requests
+
+from .._errors import ImageNotAvailable, InvalidArgument, ServiceNotFound, SwarmlabError, SwarmStateError, UpdatePaused
+from .._results import Table, Text
+from .._util import parallel_map
+from .._wait import Progress, wait_for
+from ..converge import SwarmReader, rolled_back, service_progress, task_running
+from ._base import Command, engine_errors
+from .clitext import PS_COLUMNS, format_service_pretty, ps_rows, published_ports
+from .spec import (
+    CLI_UPDATE_DEFAULTS,
+    create_command,
+    post_spec,
+    spec_differences,
+    update_config,
+    update_flags,
+)
+from .spec import replicas as spec_replicas
+from .validate import check_choice, check_create_options, check_image, check_replicas, check_service_name, image_ref
+
+
+class Services(Command):
+    """``docker service``: create, ls, ps, inspect, scale, update, rollback, rm."""
+
+    #: The last rolling update waited for (a ``swarmlab.views.Rollout``: its chart), or None.
+    last_rollout: Any = None
+
+    # -- lookups ---------------------------------------------------------------------
+    def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
+        check_service_name(name)
+        client = client or self._lab.manager_client()
+        with engine_errors(f"inspect service {name}"):
+            found = [s for s in client.api.services(filters={"name": name})
+                     if s["Spec"]["Name"] == name]
+        if not found:
+            with engine_errors("list services"):
+                names = sorted(s["Spec"]["Name"] for s in client.api.services())
+            raise ServiceNotFound(
+                f"there is no service {name!r} (services: {', '.join(names) or 'none'}); "
+                f"create it with lab.service.create({name!r}, IMAGE, ...)"
+            )
+        return dict(found[0])
+
+    def _progress(self, reader: SwarmReader, name: str, want: int | None,
+                  image: str | None = None) -> Progress:
+        """One poll: the service, its tasks and the nodes read once, then judged."""
+        return service_progress(reader.read(name), name, want, image)
+
+    def _image_check(self, image: str) -> list[str]:
+        """Make sure some machine has the image or can pull it; return notes. Raises
+        :class:`ImageNotAvailable` (changing nothing) when none can."""
+        lab = self._lab
+        machines = lab.machines()
+
+        def has(m: str) -> bool:
+            try:
+                lab.client(m).images.get(image)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+            except (docker.errors.DockerException, requests.exceptions.RequestException):
+                return False
+
+        present = [m for m, ok in zip(machines, parallel_map(has, machines)) if ok]
+        if not present and lab.offline:
+            raise ImageNotAvailable(
+                f"image {image!r} is on no machine of lab {lab.name!r}, and this lab is offline "
+                f"(SWARMLAB_OFFLINE): load it from this computer's engine with "
+                f"lab.image.load({image!r}) (build the offline images with scripts/build-images "
+                f"first). Nothing was changed."
+            )
+        if not present:
+            mgr = lab.manager()
+            repo, _, tag = image_ref(image).rpartition(":")
+            try:
+                with engine_errors(f"pull {image} on {mgr}"):
+                    lab.client(mgr).images.pull(repo, tag=tag)
+            except SwarmlabError as e:
+                raise ImageNotAvailable(
+                    f"image {image!r} is on no machine of lab {lab.name!r} and cannot be pulled "
+                    f"({str(e).split(': ', 1)[-1][:160]}). Offline? Load it from this computer's "
+                    f"engine with lab.image.load({image!r}) (build the offline images with "
+                    f"scripts/build-images first). Nothing was changed."
+                ) from None
+            return [f"{mgr} pulled {image}; the other machines pull it when a task lands there."]
+        if len(present) < len(machines):
+            lacking = [m for m in machines if m not in present]
+            return [f"image {image} is only on {', '.join(present)}: machines {', '.join(lacking)} "
+                    f"will try to pull it (offline, load it with lab.image.load({image!r}))."]
+        return []
+
+    # -- verbs -----------------------------------------------------------------------
+    def create(self, name: str, image: str, *args: str, replicas: int = 1,
+               update_delay: str | float | None = None, update_parallelism: int | None = None,
+               update_failure_action: str | None = None, update_order: str | None = None,
+               mode: str = "replicated", publish: dict[int, int] | None = None,
+               publish_mode: str = "host", endpoint_mode: str | None = None,
+               env: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+               constraints: Sequence[str] = (), wait: bool = True,
+               timeout: float | None = None) -> Text:
+        """``docker service create --replicas N --name NAME IMAGE ARGS...``.
+
+        Waits until the replicas run. Running the same create twice finds the service and
+        leaves it as asked; a create that differs from the existing service is refused."""
+        lab = self._lab
+        check_service_name(name)
+        check_image(image)
+        replicas = check_replicas(name, replicas)
+        check_choice("mode", mode, ("replicated", "global"))
+        update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
+        check_choice("publish_mode", publish_mode, ("host", "ingress"))
+        check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
+        args = tuple(str(a) for a in args)
+        check_create_options(publish, env, labels, constraints)
+        cmd = create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
+                              update_failure_action, update_order, publish, publish_mode,
+                              endpoint_mode, env, labels, constraints)
+        client = lab.manager_client()
+        with engine_errors("list services"):
+            existing = [s for s in client.api.services(filters={"name": name})
+                        if s["Spec"]["Name"] == name]
+        notes: list[str] = []
+        if existing:
+            spec = existing[0]["Spec"]
+            differ = spec_differences(spec, image, args, mode, update, publish, env, labels, constraints)
+            if differ:
+                raise SwarmStateError(
+                    f"service {name!r} already exists, with a different {', '.join(differ)}. "
+                    f"Remove it with lab.service.rm({name!r}) or change it with "
+                    f"lab.service.update({name!r}, ...). Nothing was changed."
+                )
+            notes.append(f"service {name} already exists (nothing to create).")
+            have = spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
+            if mode == "replicated" and have != replicas:
+                self.scale(wait=False, **{name: replicas})
+                notes.append(f"scaled it from {have} to {replicas} replicas, as this create asks.")
+            service_id = existing[0]["ID"]
+        else:
+            notes += self._image_check(image)
+            endpoint = None
+            if publish or endpoint_mode:
+                ports = {int(p): (int(t), "tcp", publish_mode) for p, t in (publish or {}).items()}
+                endpoint = docker.types.EndpointSpec(mode=endpoint_mode, ports=ports or None)
+            with engine_errors(f"create service {name}"):
+                svc = client.services.create(
+                    image, name=name, args=list(args) or None,
+                    mode=docker.types.ServiceMode(mode, replicas if mode == "replicated" else None),
+                    update_config={**CLI_UPDATE_DEFAULTS, **update},
+                    rollback_config=dict(CLI_UPDATE_DEFAULTS), env=[f"{k}={v}" for k, v in (env or {}).items()] or None,
+                    labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
+                )
+            service_id = svc.id
+        if wait and mode == "replicated":
+            self._wait_replicas(name, replicas, timeout)
+        body = service_id if not existing else ""
+        if wait and mode == "replicated":
+            body += f"\noverall progress: {replicas} out of {replicas} tasks\nverify: Service converged"
+        return Text(command=cmd, body=body.strip(), notes=notes, data={"id": service_id})
+
+    def _wait_replicas(self, name: str, want: int, timeout: float | None,
+                       image: str | None = None) -> Progress:
+        lab = self._lab
+        reader = SwarmReader(lab)
+        return wait_for(lambda: self._progress(reader, name, want, image), what=f"service {name}",
+                        timeout=timeout or 60.0 + 5.0 * want, progress=lab.progress,
+                        logs=lambda: lab.engine_logs(tail=8),
+                        advice=f"See lab.service.ps({name!r}) for each task's error.")
+
+    def ls(self) -> Table:
+        """``docker service ls``: ID, NAME, MODE, REPLICAS (running/desired), IMAGE, PORTS."""
+        client = self._lab.manager_client()
+        with engine_errors("list services"):
+            services = client.api.services()
+            tasks = client.api.tasks(filters={"desired-state": "running"})
+        rows = []
+        for s in sorted(services, key=lambda s: s["Spec"]["Name"]):
+            spec = s["Spec"]
+            mode = spec.get("Mode", {})
+            running = sum(1 for t in tasks if t.get("ServiceID") == s["ID"] and task_running(t))
+            if "Replicated" in mode:
+                kind, replicas = "replicated", f"{running}/{mode['Replicated'].get('Replicas', 0)}"
+            else:
+                kind, replicas = "global", f"{running}/{sum(1 for t in tasks if t.get('ServiceID') == s['ID'])}"
+            rows.append((s["ID"][:12], spec["Name"], kind, replicas,
+                         spec["TaskTemplate"]["ContainerSpec"].get("Image", "").split("@")[0],
+                         published_ports(s)))
+        return Table.of("docker service ls", ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"],
+                        rows, data=services)
+
+    def ps(self, name: str) -> Table:
+        """``docker service ps NAME``: every task, where it runs, its state; history as ``\\_``."""
+        client = self._lab.manager_client()
+        svc = self._get(name, client)
+        with engine_errors(f"list the tasks of {name}"):
+            tasks = client.api.tasks(filters={"service": svc["ID"]})
+            nodes = {n["ID"]: n["Description"].get("Hostname", "") for n in client.api.nodes()}
+        return Table.of(f"docker service ps {name}", PS_COLUMNS, ps_rows(name, tasks, nodes),
+                        data=tasks, colour=["DESIRED STATE", "CURRENT STATE"])
+
+    def inspect(self, name: str, pretty: bool = False) -> Text:
+        """``docker service inspect [--pretty] NAME``."""
+        svc = self._get(name)
+        cmd = f"docker service inspect {'--pretty ' if pretty else ''}{name}"
+        body = format_service_pretty(svc) if pretty else json.dumps(svc, indent=4)
+        return Text(command=cmd, body=body, data=svc)
+
+    def scale(self, wait: bool = True, timeout: float | None = None, **replicas: int) -> Text:
+        """``docker service scale NAME=N ...``: waits until N tasks run (or the extra ones stop)."""
+        lab = self._lab
+        if not replicas:
+            raise InvalidArgument("say which service to scale, e.g. lab.service.scale(helloworld=5)")
+        wanted = {check_service_name(n): check_replicas(n, r) for n, r in replicas.items()}
+        client = lab.manager_client()
+        services = {n: self._get(n, client) for n in wanted}  # every name checked before any change
+        for n, s in services.items():
+            if "Replicated" not in s["Spec"].get("Mode", {}):
+                raise InvalidArgument(f"{n} is a global service: it runs one task per node and cannot be scaled")
+        cmd = "docker service scale " + " ".join(f"{n}={r}" for n, r in wanted.items())
+        lines = []
+        for n, want in wanted.items():
+            s = services[n]
+            spec = copy.deepcopy(s["Spec"])
+            spec["Mode"]["Replicated"]["Replicas"] = want
+            with engine_errors(f"scale service {n}"):
+                post_spec(client, s["ID"], s["Version"]["Index"], spec)
+            lines.append(f"{n} scaled to {want}")
+        if wait:
+            for n, want in wanted.items():
+                self._wait_replicas(n, want, timeout)
+                lines.append(f"{n}: overall progress: {want} out of {want} tasks; verify: Service converged")
+        return Text(command=cmd, body="\n".join(lines), data=wanted)
+
+    def update(self, name: str, image: str | None = None, *, replicas: int | None = None,
+               args: Sequence[str] | None = None, update_delay: str | float | None = None,
+               update_parallelism: int | None = None, update_failure_action: str | None = None,
+               update_order: str | None = None, force: bool = False, wait: bool = True,
+               timeout: float | None = None) -> Text:
+        """``docker service update --image IMAGE NAME``: a rolling update.
+
+        Tasks are replaced ``update_parallelism`` at a time, ``update_delay`` apart (the
+        service's UpdateConfig). Waits until every task runs the new image; if the update
+        pauses on failures, raises :class:`UpdatePaused` with the engine's reason."""
+        lab = self._lab
+        client = lab.manager_client()
+        svc = self._get(name, client)
+        if image is not None:
+            check_image(image)
+        if replicas is not None:
+            replicas = check_replicas(name, replicas)
+        update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
+        spec = copy.deepcopy(svc["Spec"])
+        cs = spec["TaskTemplate"]["ContainerSpec"]
+        flags = update_flags(update_delay, update_parallelism, update_failure_action, update_order)
+        notes: list[str] = []
+        if replicas is not None:
+            if "Replicated" not in spec.get("Mode", {}):
+                raise InvalidArgument(f"{name} is a global service: it has no replica count")
+            spec["Mode"]["Replicated"]["Replicas"] = replicas
+            flags.append(f"--replicas {replicas}")
+        if args is not None:
+            cs["Args"] = [str(a) for a in args]
+            flags.append("--args " + shlex.quote(shlex.join(cs["Args"])))
+        if update:
+            spec["UpdateConfig"] = {**(spec.get("UpdateConfig") or {}), **update}
+        if force:
+            spec["TaskTemplate"]["ForceUpdate"] = int(spec["TaskTemplate"].get("ForceUpdate", 0)) + 1
+            flags.append("--force")
+        if image is not None:
+            flags.append(f"--image {image}")
+            if image_ref(cs.get("Image", "")) == image_ref(image):
+                notes.append(f"{name} already uses {image} (no new image to roll out).")
+            else:
+                notes += self._image_check(image)
+            cs["Image"] = image
+        cmd = " ".join(["docker service update", *flags, name])
+        unchanged = spec == svc["Spec"]
+        if unchanged:
+            # run twice: the same end state, so report (or keep waiting for) the last rollout
+            notes.append("nothing to change: the service already has this spec.")
+            status = (svc.get("UpdateStatus") or {}).get("State", "")
+            if not wait or status not in ("updating", "paused", "rollback_started", "rollback_paused",
+                                          "rollback_completed"):
+                return Text(command=cmd, body=name, notes=notes)
+        else:
+            with engine_errors(f"update service {name}"):
+                post_spec(client, svc["ID"], svc["Version"]["Index"], spec)
+        lines = [name]
+        if wait:
+            lines += self._wait_rollout(name, spec_replicas(spec), cs["Image"], spec, timeout)
+        return Text(command=cmd, body="\n".join(lines), notes=notes,
+                    data={"image": cs["Image"], "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
+
+    def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
+                      timeout: float | None) -> list[str]:
+        lab = self._lab
+        uc = spec.get("UpdateConfig") or {}
+        delay = float(uc.get("Delay", 0)) / 1e9
+        par = int(uc.get("Parallelism", 1) or 1)
+        batches = max(1, -(-(want or 1) // par))
+        budget = timeout or 90.0 + batches * (delay + 15.0)
+
+        reader = SwarmReader(lab)
+
+        def check() -> Progress:
+            snap = reader.read(name)
+            svc = snap.service(name)
+            if svc is None:
+                raise ServiceNotFound(f"service {name} was removed during its rolling update")
+            status = svc.get("UpdateStatus") or {}
+            state = status.get("State", "")
+            if state == "paused":
+                raise UpdatePaused(
+                    f"the update of {name} paused: {status.get('Message', '')}. See which tasks "
+                    f"failed with lab.service.ps({name!r}); go back with "
+                    f"lab.service.rollback({name!r})."
+                )
+            if state in ("rollback_started", "rollback_paused", "rollback_completed"):
+                raise UpdatePaused(
+                    f"the update of {name} failed and was rolled back ({state}): "
+                    f"{status.get('Message', '')}. See lab.service.ps({name!r})."
+                )
+            p = service_progress(snap, name, want, image)
+            if state == "updating":
+                p.done = False
+                p.state = f"updating: {p.state}"
+            return p
+
+        from ..views import RolloutWatch  # the rollout view; shown only with progress on
+
+        # a global service: one task a node
+        shown_want = want if want is not None else service_progress(reader.read(name), name, None).total
+        watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress)
+        try:
+            done = wait_for(check, what=f"rolling update of {name}", timeout=budget,
+                            progress=lab.progress, interval=0.5, logs=lambda: lab.engine_logs(tail=8),
+                            advice=f"See lab.service.ps({name!r}) for each task's state and error.",
+                            observe=watch.observe)
+        finally:
+            self.last_rollout = watch.finish()
+        return [f"overall progress: {done.n} out of {done.total} tasks", "verify: Service converged"]
+
+    def rollback(self, name: str, wait: bool = True, timeout: float | None = None) -> Text:
+        """``docker service rollback NAME``: go back to the previous spec (e.g. the old image)."""
+        lab = self._lab
+        client = lab.manager_client()
+        svc = self._get(name, client)
+        prev = svc.get("PreviousSpec")
+        if not prev:
+            raise SwarmStateError(f"{name} has no previous version to roll back to (it was never updated)")
+        with engine_errors(f"roll back service {name}"):
+            post_spec(client, svc["ID"], svc["Version"]["Index"], svc["Spec"], rollback=True)
+        lines = [name, "rollback: manually requested rollback"]
+        if wait:
+            want = spec_replicas(prev)
+            image = prev["TaskTemplate"]["ContainerSpec"]["Image"]
+            budget = timeout or 90.0 + (want or 3) * 15.0
+            reader = SwarmReader(lab)
+            done = wait_for(lambda: rolled_back(reader.read(name), name, want, image), what=f"rollback of {name}",
+                            timeout=budget, progress=lab.progress, interval=0.5,
+                            logs=lambda: lab.engine_logs(tail=8))
+            lines += [f"overall progress: rolling back update: {done.n} out of {done.total} tasks",
+                      "verify: Service converged"]
+        return Text(command=f"docker service rollback {name}", body="\n".join(lines))
+
+    def rm(self, *names: str, wait: bool = True, timeout: float = 90.0) -> Text:
+        """``docker service rm NAME...``: remove services; waits until their tasks' containers
+        are gone from every machine. A service that is not there is reported, not an error."""
+        lab = self._lab
+        if not names:
+            raise InvalidArgument("say which service to remove, e.g. lab.service.rm('helloworld')")
+        client = lab.manager_client()
+        names = tuple(check_service_name(n) for n in names)
+        with engine_errors("list services"):
+            services = {s["Spec"]["Name"]: s for s in client.api.services()}
+        present = [n for n in names if n in services]
+        notes = [f"there is no service {n!r} (nothing to remove; services: "
+                 f"{', '.join(sorted(services)) or 'none'})." for n in names if n not in services]
+        for n in present:
+            with engine_errors(f"remove service {n}"):
+                client.api.remove_service(services[n]["ID"])
+        if wait and present:
+            wait_for(lambda: self._containers_gone(present), what="service rm", timeout=timeout,
+                     progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
+        return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
+
+    def _containers_gone(self, names: list[str]) -> Progress:
+        lab = self._lab
+        machines = lab.machines()
+
+        def count(m: str) -> int:
+            containers = lab.client(m).api.containers(
+                all=True, filters={"label": "com.docker.swarm.service.name"})
+            return sum(1 for c in containers
+                       if c["Labels"].get("com.docker.swarm.service.name") in names)
+
+        left = sum(parallel_map(count, machines))
+        return Progress(left == 0, 0 if left else 1, 1, f"{left} task container(s) still on the machines")

@@ -1,0 +1,203 @@
+"""Convergence: one read of the swarm per poll, and the predicates every wait asks of it.
+
+A :class:`Snapshot` is what a manager said at one moment: the services asked about, their
+tasks and the nodes (three engine calls). Every predicate here is a pure function of one
+snapshot, so a poll of a rolling update costs three calls whatever the view beside it shows,
+and the predicates are unit-tested on recorded JSON.
+
+"Converged" means what the docker CLI means (``verify: Waiting 5 seconds to verify that tasks
+are stable``): the tasks asked for are running and have stayed running for the service's
+monitor period (``--update-monitor``, 5 s unless set). A crash-looping service is never
+converged, however often its tasks are caught running. The period is counted from the time the
+engine says each task started running, so tasks that have long been running are stable at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import docker
+
+from . import _format as fmt
+from ._wait import Progress
+from .commands.spec import monitor_seconds
+from .commands.validate import image_ref
+
+#: States in which a task still occupies its node.
+BUSY = ("assigned", "preparing", "starting", "running")
+
+
+class HasManager(Protocol):
+    def manager_client(self) -> docker.DockerClient: ...
+
+
+@dataclass
+class Snapshot:
+    """The manager's view at one moment: ``services``, ``tasks`` and ``nodes`` as the Engine
+    API returns them; ``now`` is the engine's clock at the read (for task ages)."""
+
+    services: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    now: float = field(default_factory=time.time)
+
+    @classmethod
+    def read(cls, client: docker.DockerClient, service: str | None = None, *,
+             clock_offset: float = 0.0) -> Snapshot:
+        """Read the swarm once: the service called ``service`` (every service when None), its
+        tasks (every task when None), and the nodes. Three engine calls."""
+        api = client.api
+        if service is None:
+            services = api.services()
+            tasks = api.tasks()
+        else:
+            services = [s for s in api.services(filters={"name": service}) if s["Spec"]["Name"] == service]
+            tasks = api.tasks(filters={"service": services[0]["ID"]}) if services else []
+        nodes = api.nodes()
+        return cls(list(services), list(tasks), list(nodes), time.time() + clock_offset)
+
+    # -- lookups -----------------------------------------------------------------------
+    def service(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.services if s["Spec"]["Name"] == name), None)
+
+    def tasks_of(self, service_id: str) -> list[dict[str, Any]]:
+        return [t for t in self.tasks if t.get("ServiceID") == service_id]
+
+    @property
+    def down(self) -> set[str]:
+        """IDs of the nodes that are not Ready: they run nothing, whatever they last said."""
+        return {n["ID"] for n in self.nodes if n.get("Status", {}).get("State") != "ready"}
+
+    def hostnames(self) -> dict[str, str]:
+        return {n["ID"]: n.get("Description", {}).get("Hostname", "") for n in self.nodes}
+
+    def age(self, task: dict[str, Any]) -> float:
+        """Seconds since the task's last state change, by the engine's clock."""
+        ts = task.get("Status", {}).get("Timestamp")
+        if not ts:
+            return 0.0
+        try:
+            return max(0.0, self.now - fmt.parse_time(ts).timestamp())
+        except ValueError:
+            return 0.0
+
+
+def engine_clock_offset(client: docker.DockerClient) -> float:
+    """The engine's clock minus this computer's (seconds), from ``docker info``'s SystemTime:
+    task ages are counted on the engine's clock, so a skewed VM never looks stable early."""
+    try:
+        return fmt.parse_time(str(client.info()["SystemTime"])).timestamp() - time.time()
+    except (KeyError, ValueError):
+        return 0.0
+
+
+class SwarmReader:
+    """Reads snapshots from a lab's manager during one wait: the manager and its clock are
+    found on the first read and again only after an engine error (a manager that went away),
+    so a steady poll costs the snapshot's three calls and nothing more."""
+
+    def __init__(self, lab: HasManager) -> None:
+        self._lab = lab
+        self._client: docker.DockerClient | None = None
+        self._offset = 0.0
+
+    def read(self, service: str | None = None) -> Snapshot:
+        if self._client is None:
+            self._client = self._lab.manager_client()
+            self._offset = engine_clock_offset(self._client)
+        try:
+            return Snapshot.read(self._client, service, clock_offset=self._offset)
+        except Exception:
+            self._client = None
+            raise
+
+
+# -- tasks -------------------------------------------------------------------------------
+def task_running(t: dict[str, Any]) -> bool:
+    return bool(t.get("DesiredState") == "running" and t.get("Status", {}).get("State") == "running")
+
+
+def task_image(t: dict[str, Any]) -> str:
+    return image_ref(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
+
+
+def task_error(t: dict[str, Any]) -> str:
+    return str(t.get("Status", {}).get("Err") or "")
+
+
+# -- predicates ----------------------------------------------------------------------------
+def service_progress(snap: Snapshot, name: str, want: int | None, image: str | None = None,
+                     *, stable: bool = True) -> Progress:
+    """Has service ``name`` ``want`` tasks running (on ``image``), stable for its monitor
+    period, and nothing else running? ``want=None`` (a global service): every task meant to
+    run. Tasks on a node that is down are neither running nor stopping: that node runs nothing."""
+    svc = snap.service(name)
+    if svc is None:
+        return Progress(False, 0, want or 0, f"service {name} is not there (yet)", snapshot=snap)
+    down = snap.down
+    tasks = snap.tasks_of(svc["ID"])
+    up = [t for t in tasks if t.get("NodeID") not in down]
+    live = [t for t in up if t.get("DesiredState") == "running"]
+    want = len(live) if want is None else want
+    running = [t for t in live if task_running(t)]
+    if image is not None:
+        running = [t for t in running if task_image(t) == image_ref(image)]
+    # leftovers of a scale-down still running count against convergence
+    stopping = [t for t in up if t.get("DesiredState") != "running"
+                and t.get("Status", {}).get("State") == "running"]
+    monitor = monitor_seconds(svc["Spec"]) if stable else 0.0
+    young = [t for t in running if snap.age(t) < monitor]
+    errors = sorted({task_error(t) for t in tasks if task_error(t)
+                     and t.get("Status", {}).get("State") in ("failed", "rejected")})
+    state = f"{len(running)}/{want} running"
+    if stopping:
+        state += f", {len(stopping)} stopping"
+    counted = len(running) == want and len(live) == want and not stopping
+    if counted and young:
+        wait = max(monitor - snap.age(t) for t in young)
+        state += f"; verify: waiting {wait:.0f}s more to see that the tasks are stable"
+    if errors:
+        state += f"; task errors: {'; '.join(errors[-2:])}"
+    return Progress(counted and not young, len(running) - len(young), want, state, snapshot=snap)
+
+
+def rolled_back(snap: Snapshot, name: str, want: int | None, image: str) -> Progress:
+    """The service runs ``want`` stable tasks of ``image`` and its rollback has completed."""
+    p = service_progress(snap, name, want, image)
+    svc = snap.service(name) or {}
+    state = (svc.get("UpdateStatus") or {}).get("State", "")
+    if state and state != "rollback_completed":
+        p.done = False
+    return p
+
+
+def drained(snap: Snapshot, node_id: str, service_ids: set[str]) -> Progress:
+    """Done when the node runs no task any more and the services that were on it have their
+    replicas back elsewhere, stable. A node that is down runs nothing: only its tasks still
+    meant to run count then."""
+    down = snap.down
+    left = [t for t in snap.tasks if t.get("NodeID") == node_id
+            and (t.get("DesiredState") == "running"
+                 or (node_id not in down and t.get("Status", {}).get("State") in BUSY))]
+    waiting = []
+    for s in snap.services:
+        if s["ID"] in service_ids and "Replicated" in s["Spec"].get("Mode", {}):
+            p = service_progress(snap, s["Spec"]["Name"], int(s["Spec"]["Mode"]["Replicated"].get("Replicas", 0)))
+            if not p.done:
+                waiting.append(f"{s['Spec']['Name']}: {p.state}")
+    done = not left and not waiting
+    state = f"{len(left)} task(s) still on the node" if left else (
+        "replicas coming back: " + ", ".join(waiting) if waiting else "drained")
+    return Progress(done, 0 if left else 1, 1, state, snapshot=snap)
+
+
+def nodes_ready(nodes: list[dict[str, Any]], node_ids: list[str]) -> Progress:
+    """Are these nodes listed Ready by the manager?"""
+    by_id = {n["ID"]: n for n in nodes}
+    ready = [i for i in node_ids if by_id.get(i, {}).get("Status", {}).get("State") == "ready"]
+    waiting = [by_id.get(i, {}).get("Description", {}).get("Hostname", i[:12])
+               for i in node_ids if i not in ready]
+    return Progress(len(ready) == len(node_ids), len(ready), len(node_ids),
+                    f"waiting for {', '.join(waiting)}" if waiting else "all Ready")
