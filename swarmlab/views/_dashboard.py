@@ -47,7 +47,7 @@ def in_kernel() -> bool:
 def lab_gone(lab: Any) -> bool:
     """True when the lab has no running machine left (destroyed, or every machine removed)."""
     try:
-        return not any(m.running for m in lab.provider.list())
+        return not lab.machines(running=True)
     except Exception:  # the host engine itself is unreachable: not ours to decide
         return False
 

@@ -70,7 +70,7 @@ class RolloutWatch:
 
     def _sample(self) -> None:
         if self._api is None:
-            self._api = self._lab._client(self._lab.manager()).api
+            self._api = self._lab.manager_client().api
         try:
             svc = self._api.inspect_service(self.service)
             tasks = self._api.tasks(filters={"service": svc["ID"]})

@@ -29,7 +29,7 @@ class SwarmSource:
 
     def api(self) -> Any:
         if self._api is None:
-            self._api = self._lab._client(self._lab.manager()).api
+            self._api = self._lab.manager_client().api
         return self._api
 
     def forget_manager(self) -> None:
