@@ -68,15 +68,21 @@ class RolloutWatch:
         self._show = bool(show) and in_kernel()
         self._handle: Any = None
 
-    def _sample(self) -> None:
-        if self._api is None:
-            self._api = self._lab.manager_client().api
-        try:
-            svc = self._api.inspect_service(self.service)
-            tasks = self._api.tasks(filters={"service": svc["ID"]})
-        except Exception:
-            self._api = None
-            raise
+    def _sample(self, snapshot: Any = None) -> None:
+        """One sample: from the snapshot the wait just read (no engine call of its own), or,
+        without one (the final sample), from the manager."""
+        svc = snapshot.service(self.service) if snapshot is not None else None
+        if svc is not None:
+            tasks = snapshot.tasks_of(svc["ID"])
+        else:
+            if self._api is None:
+                self._api = self._lab.manager_client().api
+            try:
+                svc = self._api.inspect_service(self.service)
+                tasks = self._api.tasks(filters={"service": svc["ID"]})
+            except Exception:
+                self._api = None
+                raise
         status = svc.get("UpdateStatus") or {}
         images: dict[str, int] = {}
         for t in tasks:
@@ -93,7 +99,7 @@ class RolloutWatch:
     def observe(self, progress: Any = None) -> None:
         """Called by the wait loop after each check."""
         try:
-            self._sample()
+            self._sample(getattr(progress, "snapshot", None))
         except Exception:  # noqa: BLE001 - a view never breaks the step it watches
             return
         self._display(final=False)
