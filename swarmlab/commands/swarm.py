@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .._errors import DockerError, InvalidArgument, MachineNotFound, SwarmStateError
 from .._results import JoinToken, Text
@@ -13,6 +14,8 @@ from ._base import Command, engine_errors
 from .validate import check_machine_name, check_machine_names, check_role
 
 SWARM_PORT = 2377
+#: What an engine answers to init or join when it is in a swarm already.
+ALREADY_IN_SWARM = "already part of a swarm"
 
 
 class Swarm(Command):
@@ -52,8 +55,17 @@ class Swarm(Command):
                 f"lab {lab.name!r} already has a swarm, managed by {other}; add {machine} to it "
                 f"with lab.swarm.join({machine!r}) (or role='manager')"
             )
-        with engine_errors(f"init a swarm on {machine}"):
-            node_id = client.swarm.init(advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}")
+        try:
+            with engine_errors(f"init a swarm on {machine}"):
+                node_id = client.swarm.init(advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}")
+        except DockerError as e:
+            if ALREADY_IN_SWARM not in str(e):
+                raise
+            # another kernel ran the same init a moment ago: its swarm is this cell's end state
+            found = self._settled_info(machine, timeout)
+            if not found.get("ControlAvailable"):
+                raise
+            return self.init(machine, advertise_addr, wait=wait, timeout=timeout)
         lab.use_manager(machine)
         if wait:
             wait_for(lambda: self._nodes_ready([str(node_id)]), what="swarm init", timeout=timeout,
@@ -134,9 +146,15 @@ class Swarm(Command):
                         advertise_addr=lab.provider.address(m), listen_addr=f"0.0.0.0:{SWARM_PORT}",
                     )
             except DockerError as e:
-                # a busy engine gives up waiting after a while but keeps joining in the background
-                if "Timeout was reached before node joined" not in str(e):
+                # a busy engine gives up waiting after a while but keeps joining in the
+                # background; another kernel may have joined the same machine a moment ago
+                if "Timeout was reached before node joined" not in str(e) and ALREADY_IN_SWARM not in str(e):
                     raise
+                info = self._settled_info(m, timeout)
+                if tok.manager_addr not in {r.get("Addr") for r in info.get("RemoteManagers") or []}:
+                    raise SwarmStateError(
+                        f"{m} is already part of another swarm; run lab.swarm.leave({m!r}, "
+                        f"force=True) first.") from None
             return self._joined_node_id(m, timeout)
 
         node_ids += parallel_map(join_one, todo)
@@ -158,6 +176,15 @@ class Swarm(Command):
 
         wait_for(joined, what=f"{machine} joining", timeout=timeout, logs=lambda: self._lab.engine_logs([machine]))
         return str(self._lab.client(machine).info()["Swarm"]["NodeID"])
+
+    def _settled_info(self, machine: str, timeout: float) -> dict[str, Any]:
+        """The machine's Swarm info once it is no longer joining or initialising."""
+        def settled() -> Progress:
+            state = (self._lab.swarm_info(machine) or {}).get("LocalNodeState")
+            return Progress(state in ("active", "inactive", "error", "locked"), state=f"{machine} is {state}")
+
+        wait_for(settled, what=f"{machine} settling", timeout=timeout)
+        return self._lab.swarm_info(machine) or {}
 
     def _nodes_ready(self, node_ids: Sequence[str]) -> Progress:
         return nodes_ready(self._lab.manager_client().api.nodes(), list(node_ids))

@@ -1,0 +1,119 @@
+"""Convergence on real swarms: "converged" means what the docker CLI means (tasks running and
+stable for the monitor period), a poll reads the swarm once, and two kernels running the same
+swarm cells at once both end in the same swarm."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import pytest
+from labtest import WEB_V1, WEB_V2, WORKLOAD, running_tasks
+
+import swarmlab as sl
+import swarmlab.commands.service as service_module
+from swarmlab.converge import Snapshot, engine_clock_offset
+
+
+def test_tasks_that_run_briefly_then_fail_never_count_as_converged(swarm3: sl.Lab) -> None:
+    # each task runs 2 s, then exits: caught at the right moment, all replicas "run"
+    with pytest.raises(sl.WaitTimeout) as caught:
+        swarm3.service.create("flaky", WORKLOAD, "sh", "-c", "sleep 2; exit 3", replicas=2, timeout=15)
+    msg = str(caught.value)
+    assert "non-zero exit (3)" in msg, msg  # the tasks' own error
+    # the engine agrees: the service's tasks keep failing
+    failed = [t for t in swarm3.manager_client().api.tasks(filters={"service": "flaky"})
+              if t["Status"]["State"] == "failed"]
+    assert failed
+    swarm3.service.rm("flaky")
+
+
+def test_an_update_to_a_crash_loop_is_not_reported_done(swarm3: sl.Lab) -> None:
+    # failure action "continue": the engine finishes the update whatever the tasks do
+    swarm3.service.create("loop", WEB_V1, replicas=2)
+    with pytest.raises((sl.WaitTimeout, sl.UpdatePaused)) as caught:
+        swarm3.service.update("loop", image=WEB_V2, args=["sh", "-c", "sleep 2; exit 4"],
+                              update_failure_action="continue", timeout=25)
+    assert "non-zero exit (4)" in str(caught.value) or "paused" in str(caught.value)
+    swarm3.service.rm("loop")
+
+
+def test_a_healthy_step_waits_out_the_monitor_period(swarm3: sl.Lab) -> None:
+    swarm3.service.create("steady", WORKLOAD, "sleep", "3600", replicas=2)
+    mgr = swarm3.manager_client()
+    tasks = running_tasks(mgr, "steady")
+    assert len(tasks) == 2
+    snap = Snapshot.read(mgr, "steady", clock_offset=engine_clock_offset(mgr))
+    # every task the step reported had been running for the service's monitor period (5 s)
+    assert all(snap.age(t) >= 5.0 for t in tasks), [snap.age(t) for t in tasks]
+    swarm3.service.rm("steady")
+
+
+def _count_requests(lab: sl.Lab) -> list[str]:
+    """Every HTTP request any machine's engine answers, as 'METHOD /path'."""
+    calls: list[str] = []
+
+    def hook(resp: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(f"{resp.request.method} {resp.request.path_url.split('?')[0]}")
+
+    for m in lab.machines():
+        lab.client(m).api.hooks.setdefault("response", []).append(hook)
+    return calls
+
+
+def test_a_rolling_update_poll_reads_the_swarm_once(swarm3: sl.Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    swarm3.service.create("counted", WEB_V1, replicas=2, update_delay="1s")
+    calls = _count_requests(swarm3)
+    marks: list[int] = []
+    real_wait_for = service_module.wait_for
+
+    def counting_wait_for(check: Callable[[], Any], **kw: Any) -> Any:
+        def marked() -> Any:
+            marks.append(len(calls))
+            return check()
+        return real_wait_for(marked, **kw)
+
+    monkeypatch.setattr(service_module, "wait_for", counting_wait_for)
+    try:
+        swarm3.service.update("counted", image=WEB_V2)
+    finally:
+        for m in swarm3.machines():
+            swarm3.client(m).api.hooks["response"].clear()
+    per_poll = [b - a for a, b in zip(marks, marks[1:])]
+    assert len(per_poll) >= 3, (marks, calls)
+    # the first poll also finds the manager and its clock; every later one: services, tasks, nodes
+    assert max(per_poll[1:]) <= 3, (per_poll, calls)
+    assert {c.split(" ", 1)[1].rsplit("/", 1)[-1] for c in calls[marks[1]:marks[-1]]} <= {"services", "tasks", "nodes"}
+    swarm3.service.rm("counted")
+
+
+_KERNEL = textwrap.dedent("""
+    import sys
+    import swarmlab as sl
+    lab = sl.Lab(sys.argv[1], provider="dind", progress=False)
+    lab.swarm.init("manager1")
+    lab.swarm.join("worker1", "worker2")
+    print("ok")
+""")
+
+
+def test_two_kernels_init_and_join_the_same_swarm_at_once(make_lab: Callable[..., sl.Lab],
+                                                          host: docker.DockerClient) -> None:
+    lab = make_lab("k")
+    lab.machine.create("manager1", "worker1", "worker2")
+    procs = [subprocess.Popen([sys.executable, "-c", _KERNEL, lab.name], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0 and out.strip() == "ok", err[-2000:]
+    # one swarm of three Ready nodes, one manager, as the manager's engine lists it
+    nodes = lab.client("manager1").api.nodes()
+    assert sorted(n["Description"]["Hostname"] for n in nodes) == ["manager1", "worker1", "worker2"]
+    assert all(n["Status"]["State"] == "ready" for n in nodes)
+    assert [n["Description"]["Hostname"] for n in nodes if n["Spec"]["Role"] == "manager"] == ["manager1"]
+    for m in ("worker1", "worker2"):
+        assert lab.client(m).info()["Swarm"]["LocalNodeState"] == "active"
