@@ -11,8 +11,8 @@ from .._results import Table, Text
 from .._wait import wait_for
 from ..converge import SwarmReader, drained
 from ._base import Command, engine_errors
-from .clitext import format_node_pretty
-from .validate import AVAILABILITIES, check_choice
+from .clitext import NODE_LS_COLUMNS, CliTable, format_node_pretty, node_ls_rows
+from .validate import AVAILABILITIES, check_choice, did_you_mean
 
 
 class Nodes(Command):
@@ -35,8 +35,10 @@ class Nodes(Command):
             known = ", ".join(sorted(n["Description"].get("Hostname", "?") for n in nodes))
             if hits:
                 raise NodeNotFound(f"{len(hits)} nodes are called {name!r}; use a node ID instead")
+            close = did_you_mean(name, [n["Description"].get("Hostname", "") for n in nodes])
             raise NodeNotFound(
-                f"the swarm has no node {name!r} (nodes: {known}); run lab.node.ls() to see them"
+                f"the swarm has no node {name!r}" + (f": did you mean {close!r}?" if close else "")
+                + f" (nodes: {known}); run lab.node.ls() to see them"
             )
         return hits[0]
 
@@ -48,22 +50,8 @@ class Nodes(Command):
         with engine_errors("list the swarm's nodes"):
             nodes = client.api.nodes()
             self_id = client.info()["Swarm"]["NodeID"]
-        rows = []
-        for n in sorted(nodes, key=lambda n: n["Description"].get("Hostname", "")):
-            ms = n.get("ManagerStatus") or {}
-            manager_status = "Leader" if ms.get("Leader") else (ms.get("Reachability", "") or "").capitalize()
-            rows.append((
-                n["ID"][:25] + (" *" if n["ID"] == self_id else ""),
-                n["Description"].get("Hostname", ""),
-                n["Status"]["State"].capitalize(),
-                n["Spec"].get("Availability", "").capitalize(),
-                manager_status,
-                n["Description"].get("Engine", {}).get("EngineVersion", ""),
-            ))
-        return Table.of("docker node ls",
-                        ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"],
-                        rows, data=nodes, colour=["STATUS", "AVAILABILITY", "MANAGER STATUS"],
-                        notes=[f"on {mgr}"])
+        return CliTable.of("docker node ls", NODE_LS_COLUMNS, node_ls_rows(nodes, self_id), data=nodes,
+                           colour=["STATUS", "AVAILABILITY", "MANAGER STATUS"], notes=[f"on {mgr}"])
 
     def inspect(self, name: str, pretty: bool = False) -> Text:
         """``docker node inspect [--pretty] NAME``."""

@@ -19,7 +19,16 @@ from .._util import parallel_map
 from .._wait import Progress, wait_for
 from ..converge import SwarmReader, rolled_back, service_progress, task_running
 from ._base import Command, engine_errors
-from .clitext import PS_COLUMNS, format_service_pretty, ps_rows, published_ports
+from .clitext import (
+    PS_COLUMNS,
+    SERVICE_LS_COLUMNS,
+    CliTable,
+    format_service_pretty,
+    node_names,
+    ps_rows,
+    service_ls_rows,
+    with_service_status,
+)
 from .spec import (
     CLI_UPDATE_DEFAULTS,
     create_command,
@@ -29,7 +38,15 @@ from .spec import (
     update_flags,
 )
 from .spec import replicas as spec_replicas
-from .validate import check_choice, check_create_options, check_image, check_replicas, check_service_name, image_ref
+from .validate import (
+    check_choice,
+    check_create_options,
+    check_image,
+    check_replicas,
+    check_service_name,
+    did_you_mean,
+    image_ref,
+)
 
 
 class Services(Command):
@@ -48,7 +65,10 @@ class Services(Command):
         if not found:
             with engine_errors("list services"):
                 names = sorted(s["Spec"]["Name"] for s in client.api.services())
+            close = did_you_mean(name, names)
             raise ServiceNotFound(
+                f"there is no service {name!r}: did you mean {close!r}? (services: {', '.join(names)})"
+                if close else
                 f"there is no service {name!r} (services: {', '.join(names) or 'none'}); "
                 f"create it with lab.service.create({name!r}, IMAGE, ...)"
             )
@@ -183,22 +203,12 @@ class Services(Command):
         """``docker service ls``: ID, NAME, MODE, REPLICAS (running/desired), IMAGE, PORTS."""
         client = self._lab.manager_client()
         with engine_errors("list services"):
-            services = client.api.services()
-            tasks = client.api.tasks(filters={"desired-state": "running"})
-        rows = []
-        for s in sorted(services, key=lambda s: s["Spec"]["Name"]):
-            spec = s["Spec"]
-            mode = spec.get("Mode", {})
-            running = sum(1 for t in tasks if t.get("ServiceID") == s["ID"] and task_running(t))
-            if "Replicated" in mode:
-                kind, replicas = "replicated", f"{running}/{mode['Replicated'].get('Replicas', 0)}"
+            if docker.utils.version_lt(client.api.api_version, "1.41"):
+                # an older engine does not count tasks itself: count them as the CLI does
+                services = with_service_status(client.api.services(), client.api.tasks(), client.api.nodes())
             else:
-                kind, replicas = "global", f"{running}/{sum(1 for t in tasks if t.get('ServiceID') == s['ID'])}"
-            rows.append((s["ID"][:12], spec["Name"], kind, replicas,
-                         spec["TaskTemplate"]["ContainerSpec"].get("Image", "").split("@")[0],
-                         published_ports(s)))
-        return Table.of("docker service ls", ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"],
-                        rows, data=services)
+                services = client.api.services(status=True)
+        return CliTable.of("docker service ls", SERVICE_LS_COLUMNS, service_ls_rows(services), data=services)
 
     def ps(self, name: str) -> Table:
         """``docker service ps NAME``: every task, where it runs, its state; history as ``\\_``."""
@@ -206,16 +216,24 @@ class Services(Command):
         svc = self._get(name, client)
         with engine_errors(f"list the tasks of {name}"):
             tasks = client.api.tasks(filters={"service": svc["ID"]})
-            nodes = {n["ID"]: n["Description"].get("Hostname", "") for n in client.api.nodes()}
-        return Table.of(f"docker service ps {name}", PS_COLUMNS, ps_rows(name, tasks, nodes),
-                        data=tasks, colour=["DESIRED STATE", "CURRENT STATE"])
+            nodes = node_names(client.api.nodes())
+        return CliTable.of(f"docker service ps {name}", PS_COLUMNS, ps_rows(name, tasks, nodes),
+                           data=tasks, colour=["DESIRED STATE", "CURRENT STATE"])
 
     def inspect(self, name: str, pretty: bool = False) -> Text:
         """``docker service inspect [--pretty] NAME``."""
-        svc = self._get(name)
+        client = self._lab.manager_client()
+        svc = self._get(name, client)
         cmd = f"docker service inspect {'--pretty ' if pretty else ''}{name}"
-        body = format_service_pretty(svc) if pretty else json.dumps(svc, indent=4)
-        return Text(command=cmd, body=body, data=svc)
+        if not pretty:
+            return Text(command=cmd, body=json.dumps(svc, indent=4), data=svc)
+        networks = {}
+        for n in svc["Spec"].get("TaskTemplate", {}).get("Networks") or []:
+            try:  # as the CLI: a network it cannot look up is shown by its ID
+                networks[n["Target"]] = client.api.inspect_network(n["Target"])["Name"]
+            except (docker.errors.DockerException, requests.exceptions.RequestException, KeyError):
+                pass
+        return Text(command=cmd, body=format_service_pretty(svc, networks), data=svc)
 
     def scale(self, wait: bool = True, timeout: float | None = None, **replicas: int) -> Text:
         """``docker service scale NAME=N ...``: waits until N tasks run (or the extra ones stop)."""

@@ -4,7 +4,9 @@ have all passed. (Machine and lab names: :mod:`swarmlab.providers._base`.)"""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 from .._errors import InvalidArgument
 from ..providers._base import check_lab_name, check_machine_name, check_machine_names
@@ -52,6 +54,18 @@ def image_ref(image: str) -> str:
     return ref
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a misspelled one (``hellowrld`` -> ``helloworld``), if any.
+    Names that differ only in their numbers (``worker9``, ``worker1``) are different machines,
+    not typos."""
+    def stem(n: str) -> str:
+        return n.rstrip("0123456789")
+
+    candidates = [k for k in known if stem(k) != stem(name) or stem(name) == name]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def check_image(image: object) -> str:
     if not isinstance(image, str) or not image or any(c.isspace() for c in image):
         raise InvalidArgument(f"image {image!r}: give an image name such as 'alpine' or 'redis:7.2'")
@@ -88,4 +102,4 @@ def check_create_options(publish: object, env: object, labels: object, constrain
 
 __all__ = ["AVAILABILITIES", "FAILURE_ACTIONS", "ROLES", "check_choice", "check_create_options",
            "check_image", "check_lab_name", "check_machine_name", "check_machine_names",
-           "check_replicas", "check_role", "check_service_name", "image_ref"]
+           "check_replicas", "check_role", "check_service_name", "did_you_mean", "image_ref"]

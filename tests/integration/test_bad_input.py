@@ -69,6 +69,8 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
      r"no service 'nope' \(services: helloworld\).*lab\.service\.create"),
     ("unknown service in a scale of two", lambda lab: lab.service.scale(helloworld=3, nope=1),
      sl.ServiceNotFound, "no service 'nope'"),
+    ("a misspelled service", lambda lab: lab.service.scale(hellowrld=3), sl.ServiceNotFound,
+     r"no service 'hellowrld': did you mean 'helloworld'\?"),
     ("scaling a removed service", lambda lab: lab.service.scale(gone=3), sl.ServiceNotFound,
      "no service 'gone'"),
     # names no registry can resolve, online or not (".invalid" is reserved)
