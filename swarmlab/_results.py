@@ -50,6 +50,9 @@ class Result:
 
     command: str
     notes: list[str] = field(default_factory=list)
+    #: what ran underneath, for the curious (e.g. the ``docker run`` that made a dind
+    #: machine); not shown with the result
+    details: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         return ""

@@ -29,13 +29,13 @@ class Machines(Command):
         found = [o for o in outcomes if not o.created]
         if made:
             notes.append(f"Created {', '.join(made)}.")
-            security = {o.note for o in outcomes if o.created}
-            notes.extend(sorted(security))
-        for o in found:
-            notes.append(f"{o.name}: {o.note} (nothing to do).")
+        if found:
+            notes.append(f"{', '.join(o.name for o in found)}: already running, nothing to do.")
         table = self.ls()
         table.notes = notes
         table.command = self._lab.provider.create_command(checked)
+        # how the new machines were made and secured, for the curious; not shown
+        table.details = sorted({o.note for o in outcomes if o.created and o.note})
         return table
 
     def ls(self) -> Table:
