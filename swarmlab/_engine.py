@@ -9,6 +9,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from . import _home
 from ._errors import EngineUnavailable
 
 #: The Engine API version a client is built with before it has asked the engine which one it
@@ -20,8 +21,9 @@ NODE_API_VERSION = "1.41"
 
 def swarmlab_home() -> Path:
     """Where swarmlab keeps per-lab files (machine sockets, certificates):
-    ``$SWARMLAB_HOME``, else ``~/.swarmlab``."""
-    return Path(os.environ.get("SWARMLAB_HOME") or Path.home() / ".swarmlab")
+    ``$SWARMLAB_HOME``, else ``~/.swarmlab``, made mode 0700 when missing and checked
+    (:func:`swarmlab._home.home`; a lab's own folder is :func:`swarmlab._home.lab_dir`)."""
+    return _home.home()
 
 
 def host_client(timeout: int = 60) -> docker.DockerClient:

@@ -20,9 +20,16 @@ import os
 import re
 import shutil
 import stat
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ._errors import InsecurePath, InvalidArgument
+from ._errors import InsecurePath, InvalidArgument, WaitTimeout
+
+try:
+    import fcntl
+except ImportError:  # Windows: no file locks of this kind; see locked()
+    fcntl = None  # type: ignore[assignment]
 
 #: A name that may become one part of a path: what swarmlab's own names allow (no '/', no
 #: '..', no leading '-', no newline), matched against the whole string.
@@ -36,10 +43,16 @@ def check_path_part(value: object, what: str) -> str:
     return value
 
 
+def home_path() -> Path:
+    """Where swarmlab's home folder is (``$SWARMLAB_HOME``, else ``~/.swarmlab``), absolute,
+    neither made nor checked: for showing a path, never for trusting one (see :func:`home`)."""
+    path = Path(os.environ.get("SWARMLAB_HOME") or Path.home() / ".swarmlab")
+    return Path(os.path.abspath(path))  # absolute, symlinks NOT resolved: a symlink is refused
+
+
 def home(create: bool = True) -> Path:
     """``$SWARMLAB_HOME``, else ``~/.swarmlab``: made mode 0700 when missing, checked always."""
-    path = Path(os.environ.get("SWARMLAB_HOME") or Path.home() / ".swarmlab")
-    path = Path(os.path.abspath(path))  # absolute, symlinks NOT resolved: a symlink is refused
+    path = home_path()
     if create and not os.path.lexists(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):  # another process made it just now
@@ -138,3 +151,47 @@ def remove_inside(root: Path, path: Path) -> bool:
     else:
         shutil.rmtree(real)
     return True
+
+
+@contextlib.contextmanager
+def locked(folder: Callable[[], Path], what: str, timeout: float) -> Iterator[None]:
+    """Hold an exclusive lock on ``.lock`` in the folder ``folder()`` makes (and checks), so
+    that one process at a time changes what the folder stands for (a lab's machines): another
+    process, or another thread with its own lock, waits up to ``timeout`` seconds, then gets
+    :class:`~swarmlab.WaitTimeout` saying who holds it. The lock goes when its holder ends,
+    however it ends. A folder removed while we waited (a lab destroyed) is made again and
+    locked anew. Where there are no such locks (Windows) this does nothing."""
+    if fcntl is None:
+        yield
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        path = folder() / ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WaitTimeout(
+                            f"another program is changing {what} right now and did not finish "
+                            f"within {timeout:.0f}s (it holds {path}): wait for it to finish (a "
+                            f"notebook still running a cell?), then run this again",
+                            last_state=f"{path} locked") from None
+                    time.sleep(0.05)
+            try:  # still the file at that path? (not removed, with its folder, meanwhile)
+                same = os.lstat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -128,12 +128,15 @@ class Lab:
         with engine_errors(f"destroy lab {self.name}"):
             names = [m.name for m in self.provider.list()]
             counts = self.provider.destroy()
+            # what carries the lab's labels but is not swarmlab's: reported, never removed
+            left_alone = self.provider.left_alone()
         self.forget_manager()
         what = ", ".join(f"{v} {k}" for k, v in counts.items())
         return Text(
             command=f"docker-machine rm -y {' '.join(names)}" if names else "docker-machine rm -y",
             body=f"Removed lab {self.name!r}: {what}." if names else f"Lab {self.name!r} had nothing to remove.",
             data=counts,
+            notes=left_alone,
         )
 
     def dashboard(self, refresh: float = 1.5, *, history: bool = False,

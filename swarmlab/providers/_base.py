@@ -12,6 +12,8 @@ re-attaching and cleanup are label queries.
 from __future__ import annotations
 
 import abc
+import getpass
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ LABEL_LAB = "io.swarmlab.lab"
 LABEL_ROLE = "io.swarmlab.role"
 LABEL_MACHINE = "io.swarmlab.machine"
 LABEL_PROVIDER = "io.swarmlab.provider"
+#: who made it: the user id (``os.getuid()``), or the user name where there are no user ids.
+#: Two users of one engine who both call their lab ``tutorial`` each see only their own.
+LABEL_OWNER = "io.swarmlab.owner"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
@@ -60,6 +65,24 @@ def check_lab_name(name: object) -> str:
             "(start with a letter or digit, at most 30 characters), e.g. 'tutorial'"
         )
     return name
+
+
+def owner() -> str:
+    """This user, as the owner label says it: the user id, else the user name in lower-case
+    letters and digits (``user`` when there is none)."""
+    if hasattr(os, "getuid"):
+        return str(os.getuid())
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name in the environment or database
+        name = ""
+    return re.sub(r"[^a-z0-9]", "", name.lower())[:32] or "user"
+
+
+def owner_tag(who: str) -> str:
+    """The owner as a part of a name (no '-' or '.', so names split back unambiguously):
+    ``u1000`` for user id 1000, else the user name as :func:`owner` gives it."""
+    return f"u{who}" if who.isdigit() else who
 
 
 def lab_labels(lab: str, role: str, provider: str, machine: str | None = None) -> dict[str, str]:
@@ -117,6 +140,11 @@ class Provider(abc.ABC):
     def create(self, names: Sequence[str], timeout: float) -> list[CreateOutcome]:
         """Create the machines not already there (in parallel), wait until each engine
         answers, and report per machine whether it was created or found."""
+
+    def left_alone(self) -> list[str]:
+        """What carries the lab's labels but is not what swarmlab makes, one sentence each
+        (``left alone: container X (...)``): never used, never removed, reported."""
+        return []
 
     @abc.abstractmethod
     def list(self) -> list[MachineInfo]:

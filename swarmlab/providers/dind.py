@@ -1,20 +1,33 @@
 """The ``dind`` provider: each machine is a container on the local engine running its own
 dockerd (Docker-in-Docker), the way kind makes Kubernetes nodes.
 
-- One bridge network per lab (``swarmlab-<lab>``); a machine's address on it is what it
-  advertises to the swarm, so two labs on one engine never see each other.
+- Names carry the lab, the machine and the owner (``u<uid>``, see
+  :func:`~swarmlab.providers._base.owner_tag`): machine ``manager1`` of lab ``tutorial`` of
+  user 1000 is the container ``tutorial.manager1.u1000`` (hostname ``manager1``) with the
+  volume ``tutorial.manager1.u1000.var-lib-docker``, on the lab's bridge network
+  ``swarmlab-tutorial-u1000``. A machine's address on that network is what it advertises to
+  the swarm, so two labs on one engine never see each other, and two users who both call
+  their lab ``tutorial`` never share, list or remove each other's machines.
+- Everything carries the lab's labels and the owner's (``io.swarmlab.owner=<uid>``); every
+  query asks for both, and ``destroy`` is such a query. Nothing read back is trusted: a
+  container, volume or network is used or removed only when its labels are valid names and
+  its name is the one swarmlab gives it. Anything else that carries the lab's labels (any
+  image can carry them) is left alone and reported (:meth:`DindProvider.left_alone`).
 - A machine's engine always listens on a unix socket inside the machine
   (``/var/run/docker.sock``, for ``docker`` run through :meth:`DindProvider.run`). swarmlab
   reaches it one of two ways (``api=``):
 
   ``"socket"``: a second unix socket in a per-machine folder bind-mounted from this computer
-  (``~/.swarmlab/labs/<lab>/<machine>/docker.sock``, folder mode 0700). No TCP port at all.
-  Needs the engine on this same computer (Linux, WSL2 without Docker Desktop).
+  (``~/.swarmlab/labs/dind/<lab>/<machine>/docker.sock``, folder mode 0700). No TCP port at
+  all. Needs the engine on this same computer (Linux, WSL2 without Docker Desktop).
 
   ``"tls"``: TCP with TLS and client certificates (``--tlsverify``), published on 127.0.0.1
   only. Certificates (a per-lab CA, swarmlab's client certificate) live under
-  ``~/.swarmlab/labs/<lab>/tls`` with mode 0600; each machine gets its own server certificate.
-  Works wherever published ports reach 127.0.0.1, Docker Desktop included.
+  ``~/.swarmlab/labs/dind/<lab>/tls`` with mode 0600; each machine gets its own server
+  certificate. Works wherever published ports reach 127.0.0.1, Docker Desktop included.
+
+  Folders are checked before anything in them is trusted (:mod:`swarmlab._home`: mode 0700,
+  ours, not a symlink); nothing outside the lab's folder is ever removed.
 
   ``"auto"`` (the default) takes ``socket`` on a local Linux engine and ``tls`` on Docker
   Desktop. An engine on another computer (``DOCKER_HOST=tcp://...``) is refused with a clear
@@ -22,19 +35,25 @@ dockerd (Docker-in-Docker), the way kind makes Kubernetes nodes.
 - ``--privileged`` is used where the engine allows it. Where it does not (a sandbox without
   CAP_SYS_RESOURCE), the machine is started with an explicit capability set instead
   (:data:`CAPABILITY_MODE`), and :meth:`DindProvider.security` says which one was used.
-- Every container, volume and network carries the lab's labels; ``destroy`` is a label query.
+- One process at a time changes a lab's machines: ``create``, ``remove`` and ``destroy`` hold
+  a lock file in the lab's folder, so two notebooks that create the same lab at once both
+  end with the same machines. A name the engine already has (another process made it) is
+  used when it is what swarmlab makes, and a failed ``create`` takes away only what it made.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
-import shutil
+import stat
 import tarfile
 import threading
 import time
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +62,13 @@ import docker.errors
 import docker.tls
 import requests
 
+from .. import _home
 from .. import _tls as tls
-from .._engine import engine_client, host_client, ping, swarmlab_home
+from .._engine import engine_client, host_client, ping
 from .._errors import (
     DockerError,
     ImageNotAvailable,
+    InsecurePath,
     InvalidArgument,
     MachineNotFound,
     ProviderUnavailable,
@@ -56,14 +77,18 @@ from .._errors import (
 from ._base import (
     LABEL_LAB,
     LABEL_MACHINE,
+    LABEL_OWNER,
     LABEL_PROVIDER,
     LABEL_ROLE,
     CreateOutcome,
     MachineInfo,
     Provider,
     RunOutput,
+    check_machine_name,
     check_machine_names,
     lab_labels,
+    owner,
+    owner_tag,
 )
 
 ONLINE_NODE_IMAGE = "docker:dind"
@@ -74,6 +99,8 @@ LABEL_API = "io.swarmlab.api"
 SOCKET_DIR_IN_MACHINE = "/run/swarmlab"
 TLS_DIR_IN_MACHINE = "/etc/swarmlab/tls"
 TLS_PORT = 2376
+#: How long ``remove`` and ``destroy`` wait for another process changing the same lab.
+LOCK_WAIT = 300.0
 
 #: What replaces ``--privileged`` where the engine refuses it (no CAP_SYS_RESOURCE).
 CAPABILITY_MODE: dict[str, Any] = {
@@ -126,6 +153,9 @@ class DindProvider(Provider):
             )
         if api not in ("auto", "socket", "tls"):
             raise InvalidArgument(f"api={api!r}: use 'auto', 'socket' or 'tls'")
+        #: who this lab belongs to on a shared engine (the owner label's value)
+        self.owner = owner()
+        self._tag = owner_tag(self.owner)
         self.host = host or host_client()
         self.api = self._choose_api(api)
         self.node_image = node_image or default_node_image(self.host)
@@ -136,34 +166,42 @@ class DindProvider(Provider):
     # -- names and places -------------------------------------------------------------
     @property
     def network_name(self) -> str:
-        return f"swarmlab-{self.lab}"
+        # the owner tag has no '-': lab a-u1 of user 2 (swarmlab-a-u1-u2) is never lab a's
+        return f"swarmlab-{self.lab}-{self._tag}"
 
     def container_name(self, machine: str) -> str:
-        # '.' appears in neither lab nor machine names: lab a-b's machine c and lab a's
-        # machine b-c never share a container name
-        return f"{self.lab}.{machine}"
+        # '.' appears in no lab, machine or owner name: lab a-b's machine c and lab a's
+        # machine b-c never share a container name, nor do two users' labs
+        return f"{self.lab}.{check_machine_name(machine)}.{self._tag}"
 
-    def lab_dir(self) -> Path:
-        return swarmlab_home() / "labs" / self.lab
+    def volume_name(self, machine: str) -> str:
+        return f"{self.container_name(machine)}.var-lib-docker"
+
+    def lab_dir(self, create: bool = False) -> Path:
+        """The lab's folder (``<home>/labs/dind/<lab>``), checked (and its parents) before it
+        is used; made mode 0700 when ``create``."""
+        return _home.lab_dir(self.name, self.lab, create=create)
 
     def socket_path(self, machine: str) -> Path:
-        return self.lab_dir() / machine / "docker.sock"
+        """Where the machine's engine socket is (for showing it: nothing here is checked)."""
+        return _home.home_path() / "labs" / self.name / self.lab / check_machine_name(machine) / "docker.sock"
 
     def tls_dir(self) -> Path:
-        return self.lab_dir() / "tls"
+        return self.lab_dir(create=True) / "tls"
+
+    def _labels(self, role: str, machine: str | None = None) -> dict[str, str]:
+        labels = lab_labels(self.lab, role, self.name, machine)
+        labels[LABEL_OWNER] = self.owner
+        return labels
 
     def _filters(self, role: str, machine: str | None = None) -> dict[str, Any]:
-        labels = [f"{LABEL_LAB}={self.lab}", f"{LABEL_ROLE}={role}", f"{LABEL_PROVIDER}={self.name}"]
-        if machine is not None:
-            labels.append(f"{LABEL_MACHINE}={machine}")
-        return {"label": labels}
+        return {"label": [f"{k}={v}" for k, v in self._labels(role, machine).items()]}
 
     def _choose_api(self, api: str) -> str:
         """How swarmlab reaches the machines' engines: see the module docstring."""
         base = self.host.api.base_url
-        local_unix = base.startswith("http+docker://localhost") or base.startswith("http+unix")
-        loopback = any(h in base for h in ("://127.0.0.1", "://localhost", "://[::1]"))
-        if not (local_unix or loopback):
+        where = engine_location(base)
+        if where == "remote":
             raise ProviderUnavailable(
                 f"the dind provider publishes each machine's engine on this computer's "
                 f"127.0.0.1, but DOCKER_HOST points at another computer "
@@ -172,10 +210,86 @@ class DindProvider(Provider):
             )
         if api != "auto":
             return api
-        if not local_unix:
+        if where != "unix":
             return "tls"
         desktop = "docker desktop" in str(self.host.info().get("OperatingSystem", "")).lower()
         return "tls" if desktop else "socket"
+
+    # -- what is ours ---------------------------------------------------------------------
+    def _why_not_mine(self, kind: str, name: str, labels: dict[str, str] | None) -> str:
+        """Why a container, volume or network found by the lab's labels is not one swarmlab
+        made for this lab and user; '' when it is. Labels are valid names, the name is the
+        one swarmlab gives it, and so no path, client or command is made from anything else."""
+        labels = labels or {}
+        want = {LABEL_LAB: self.lab, LABEL_PROVIDER: self.name, LABEL_OWNER: self.owner,
+                LABEL_ROLE: "network" if kind == "network" else "machine" if kind == "container" else "volume"}
+        for key, value in want.items():
+            if labels.get(key) != value:
+                return f"its label {key}={_show(labels.get(key))} is not {value!r}"
+        if kind == "network":
+            expected = self.network_name
+        else:
+            machine = labels.get(LABEL_MACHINE)
+            try:
+                check_machine_name(machine)
+            except InvalidArgument:
+                return f"its label {LABEL_MACHINE}={_show(machine)} is not a machine name"
+            assert machine is not None
+            expected = self.container_name(machine) if kind == "container" else self.volume_name(machine)
+        if kind == "container":
+            if labels.get(LABEL_API) not in ("socket", "tls"):
+                return f"its label {LABEL_API}={_show(labels.get(LABEL_API))} is not 'socket' or 'tls'"
+            if labels.get(LABEL_SECURITY) not in ("privileged", "capabilities"):
+                return (f"its label {LABEL_SECURITY}={_show(labels.get(LABEL_SECURITY))} is not "
+                        f"'privileged' or 'capabilities'")
+        if name != expected:
+            return f"its name is not {expected!r}, the name swarmlab gives it"
+        return ""
+
+    def _found(self, machine: str | None = None) -> list[Any]:
+        """The lab's machine containers (of this user), only those swarmlab made."""
+        found = self.host.containers.list(all=True, filters=self._filters("machine", machine),
+                                          ignore_removed=True)
+        return [c for c in found if not self._why_not_mine("container", c.name, c.labels)]
+
+    def _volumes(self, machine: str | None = None) -> list[Any]:
+        found = self.host.volumes.list(filters=self._filters("volume", machine))
+        return [v for v in found if not self._why_not_mine("volume", v.name, v.attrs.get("Labels"))]
+
+    def _networks(self) -> list[Any]:
+        found = self.host.networks.list(filters=self._filters("network"))
+        return [n for n in found if not self._why_not_mine("network", n.name, n.attrs.get("Labels"))]
+
+    def left_alone(self) -> list[str]:
+        """What carries this lab's labels (and this user's, or no owner at all) but is not what
+        swarmlab makes: one sentence each, with the command that removes it by hand."""
+        mine = {"label": [f"{LABEL_LAB}={self.lab}", f"{LABEL_PROVIDER}={self.name}"]}
+        found: list[tuple[str, Any, dict[str, str], str]] = []
+        for c in self.host.containers.list(all=True, filters=mine, ignore_removed=True):
+            found.append(("container", c, c.labels, f"docker rm -f {c.short_id}"))
+        for v in self.host.volumes.list(filters=mine):
+            found.append(("volume", v, v.attrs.get("Labels") or {}, f"docker volume rm {v.name}"))
+        for n in self.host.networks.list(filters=mine):
+            found.append(("network", n, n.attrs.get("Labels") or {}, f"docker network rm {n.short_id}"))
+        notes = []
+        for kind, thing, labels, remove in found:
+            if LABEL_OWNER not in labels:
+                why = "it carries no owner label (made by an older swarmlab, or not by swarmlab)"
+            elif labels[LABEL_OWNER] != self.owner:
+                continue  # another user's lab of the same name: not ours to see
+            else:
+                why = self._why_not_mine(kind, thing.name, labels)
+            if why:
+                notes.append(f"left alone: {kind} {thing.name!r} (labels don't match what swarmlab "
+                             f"makes: {why}); swarmlab neither uses nor removes it. If it is yours, "
+                             f"remove it with '{remove}'.")
+        return notes
+
+    @contextmanager
+    def _locked(self, timeout: float) -> Iterator[None]:
+        """One process (or thread) at a time changes this lab's machines."""
+        with _home.locked(lambda: self.lab_dir(create=True), f"the machines of lab {self.lab!r}", timeout):
+            yield
 
     # -- security mode -------------------------------------------------------------------
     def _engine_id(self) -> str:
@@ -183,8 +297,8 @@ class DindProvider(Provider):
 
     def security(self) -> str:
         """'privileged' or 'capabilities': how this lab's machines were started."""
-        for c in self._containers():
-            return str(c.labels.get(LABEL_SECURITY, "unknown"))
+        for c in self._found():
+            return str(c.labels[LABEL_SECURITY])
         return self._security
 
     @staticmethod
@@ -197,13 +311,11 @@ class DindProvider(Provider):
         )
 
     # -- machines ------------------------------------------------------------------------
-    def _containers(self, machine: str | None = None) -> list[Any]:
-        return self.host.containers.list(all=True, filters=self._filters("machine", machine))
-
     def _container(self, machine: str) -> Any:
-        found = self._containers(machine)
+        check_machine_name(machine)
+        found = self._found(machine)
         if not found:
-            known = ", ".join(sorted(c.labels.get(LABEL_MACHINE, "?") for c in self._containers()))
+            known = ", ".join(sorted(c.labels[LABEL_MACHINE] for c in self._found()))
             raise MachineNotFound(
                 f"lab {self.lab!r} has no machine {machine!r} "
                 f"(machines: {known or 'none yet'}); create it with "
@@ -227,19 +339,30 @@ class DindProvider(Provider):
                 f"(or set SWARMLAB_NODE_IMAGE)."
             ) from None
 
-    def _ensure_network(self) -> None:
-        if self.host.networks.list(filters=self._filters("network")):
-            return
+    def _ensure_network(self) -> bool:
+        """Make the lab's network unless it is there; return whether this call made it."""
+        if self._networks():
+            return False
         try:
             self.host.networks.create(
                 self.network_name,
                 driver="bridge",
-                labels=lab_labels(self.lab, "network", self.name),
+                labels=self._labels("network"),
                 check_duplicate=True,
             )
+            return True
         except docker.errors.APIError as e:
             if e.status_code != 409:
                 raise DockerError(f"failed to create network {self.network_name}: {_reason(e)}") from None
+        # the engine has a network of that name: another process made it just now, or it is
+        # not swarmlab's at all
+        if not self._networks():
+            raise DockerError(
+                f"a network named {self.network_name!r} exists, but swarmlab did not make it "
+                f"(its labels don't match): remove it ('docker network rm {self.network_name}') "
+                f"or use another lab name"
+            )
+        return False
 
     def create(self, names: Sequence[str], timeout: float = 60.0) -> list[CreateOutcome]:
         names = check_machine_names(names)
@@ -251,7 +374,19 @@ class DindProvider(Provider):
                         f"unix sockets allow (107 bytes): use a shorter lab or machine name, or set "
                         f"SWARMLAB_HOME to a shorter folder"
                     )
-        existing = {c.labels.get(LABEL_MACHINE): c for c in self._containers()}
+        # every folder (and the lab's CA) is checked before anything is made on the engine
+        folder = self.lab_dir(create=True)
+        if self.api == "socket":
+            for n in names:
+                if os.path.lexists(folder / n):
+                    _home.check_private_dir(folder / n, f"the socket folder of machine {n!r}")
+        else:
+            tls.client_certs(self.tls_dir())
+        with self._locked(max(LOCK_WAIT, 2 * timeout + 60)):
+            return self._create(names, timeout)
+
+    def _create(self, names: list[str], timeout: float) -> list[CreateOutcome]:
+        existing = {c.labels[LABEL_MACHINE]: c for c in self._found()}
         todo = [n for n in names if n not in existing]
         outcomes: dict[str, CreateOutcome] = {}
         for n in names:
@@ -264,21 +399,40 @@ class DindProvider(Provider):
                     outcomes[n] = CreateOutcome(n, False, "already exists and is running")
         if todo:
             self._ensure_node_image()
-            self._ensure_network()
+            made_network = self._ensure_network()
             mode = self._security_mode()
+            made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
                 with ThreadPoolExecutor(max_workers=min(16, len(todo))) as pool:
-                    modes = list(pool.map(lambda n: self._start_machine(n, mode), todo))
+                    modes = list(pool.map(lambda n: self._start_machine(n, mode, made), todo))
                     list(pool.map(lambda n: self._wait_ready(n, timeout), todo))
             except BaseException:
-                # a half-made machine is no use to anyone: take away what this call made
-                self.remove(todo)
-                if not self._containers():
-                    self.destroy()
+                # a half-made machine is no use to anyone: take away what this call made,
+                # and only that (another process may be using the rest)
+                self._undo(made, made_network)
                 raise
             for n, m in zip(todo, modes):
-                outcomes[n] = CreateOutcome(n, True, self.describe_security(m))
+                note = self.describe_security(m) if n in made else "another program made it just now"
+                outcomes[n] = CreateOutcome(n, n in made, note)
         return [outcomes[n] for n in names]
+
+    def _undo(self, made: dict[str, str | None], made_network: bool) -> None:
+        for machine, cid in made.items():
+            self._drop_client(machine)
+            if cid is not None:
+                with suppress(docker.errors.NotFound):
+                    self.host.api.remove_container(cid, force=True, v=True)
+            for v in self._volumes(machine):
+                with suppress(docker.errors.APIError):  # in use: not this call's to take
+                    v.remove(force=True)
+            if self.api == "socket":
+                _home.remove_inside(self.lab_dir(), self.lab_dir() / machine)
+        if made_network:
+            for net in self._networks():
+                net.reload()
+                if not net.attrs.get("Containers"):
+                    with suppress(docker.errors.APIError):  # a machine was connected meanwhile
+                        net.remove()
 
     def _security_mode(self) -> str:
         if self._security != "auto":
@@ -287,15 +441,22 @@ class DindProvider(Provider):
             return _security_by_engine.get(self._engine_id(), "auto")
 
     def _create_container(self, machine: str, mode: str) -> str:
-        """Create (not start) the machine's container; return its id."""
+        """Create (not start) the machine's container; return its id. :class:`_Taken` when the
+        engine already has a container of that name."""
         api = self.host.api
-        volume = f"{self.container_name(machine)}.var-lib-docker"
-        self.host.volumes.create(volume, labels=lab_labels(self.lab, "volume", self.name, machine))
-        binds = {volume: {"bind": "/var/lib/docker", "mode": "rw"}}
+        files = tls.server_files(self.tls_dir(), machine) if self.api == "tls" else {}
+        volume = self.host.volumes.create(self.volume_name(machine), labels=self._labels("volume", machine))
+        why = self._why_not_mine("volume", volume.name, volume.attrs.get("Labels"))
+        if why:  # the engine gave back a volume of that name that swarmlab did not make
+            raise DockerError(
+                f"a volume named {volume.name!r} exists, but swarmlab did not make it ({why}): "
+                f"remove it ('docker volume rm {volume.name}') or use another lab name"
+            )
+        binds = {volume.name: {"bind": "/var/lib/docker", "mode": "rw"}}
         command = ["dockerd", "--host=unix:///var/run/docker.sock"]
         extra: dict[str, Any] = {}
         if self.api == "socket":
-            binds[str(self.socket_path(machine).parent)] = {"bind": SOCKET_DIR_IN_MACHINE, "mode": "rw"}
+            binds[str(self.lab_dir() / machine)] = {"bind": SOCKET_DIR_IN_MACHINE, "mode": "rw"}
             command += [f"--host=unix://{SOCKET_DIR_IN_MACHINE}/docker.sock", f"--group={os.getgid()}"]
         else:
             command += [f"--host=tcp://0.0.0.0:{TLS_PORT}", "--tlsverify",
@@ -314,44 +475,57 @@ class DindProvider(Provider):
             # which docker-py has no argument for. dockerd inside writes /proc/sys.
             host_config["MaskedPaths"] = []
             host_config["ReadonlyPaths"] = []
-        labels = lab_labels(self.lab, "machine", self.name, machine)
+        labels = self._labels("machine", machine)
         labels[LABEL_SECURITY] = mode
         labels[LABEL_API] = self.api
         if self.api == "socket":
-            labels[LABEL_SOCKET] = str(self.socket_path(machine))
-        created = api.create_container(
-            image=self.node_image,
-            command=command,
-            ports=[TLS_PORT] if self.api == "tls" else None,
-            name=self.container_name(machine),
-            hostname=machine,
-            labels=labels,
-            environment={"DOCKER_TLS_CERTDIR": ""},
-            host_config=host_config,
-            networking_config=api.create_networking_config(
-                {self.network_name: api.create_endpoint_config()}
-            ),
-        )
+            labels[LABEL_SOCKET] = str(self.socket_path(machine))  # shown, never read back
+        try:
+            created = api.create_container(
+                image=self.node_image,
+                command=command,
+                ports=[TLS_PORT] if self.api == "tls" else None,
+                name=self.container_name(machine),
+                hostname=machine,
+                labels=labels,
+                environment={"DOCKER_TLS_CERTDIR": ""},
+                host_config=host_config,
+                networking_config=api.create_networking_config(
+                    {self.network_name: api.create_endpoint_config()}
+                ),
+            )
+        except docker.errors.APIError as e:
+            if e.status_code == 409:
+                raise _Taken(str(e)) from None
+            raise
         if self.api == "tls":
-            api.put_archive(created["Id"], "/", _tar(TLS_DIR_IN_MACHINE, tls.server_files(self.tls_dir(), machine)))
+            try:
+                api.put_archive(created["Id"], "/", _tar(TLS_DIR_IN_MACHINE, files))
+            except BaseException:
+                api.remove_container(created["Id"], force=True)
+                raise
         return str(created["Id"])
 
-    def _start_machine(self, machine: str, mode: str) -> str:
+    def _start_machine(self, machine: str, mode: str, made: dict[str, str | None]) -> str:
+        """Make and start the machine; record it (and its container) in ``made``. A machine
+        another process made meanwhile is used as it is. Returns the security mode."""
+        made[machine] = None
         if self.api == "socket":
-            sock_dir = self.socket_path(machine).parent
-            sock_dir.mkdir(parents=True, exist_ok=True)
-            sock_dir.chmod(0o700)
-            stale = self.socket_path(machine)
-            if stale.exists() or stale.is_symlink():
-                stale.unlink()
+            sock_dir = _home.make_private_dir(self.lab_dir() / machine)
+            _home.remove_inside(self.lab_dir(), sock_dir / "docker.sock")  # a stale socket
         tried = ["privileged", "capabilities"] if mode == "auto" else [mode]
         for attempt in tried:
             cid = None
             try:
                 cid = self._create_container(machine, attempt)
+                made[machine] = cid
                 self.host.api.start(cid)
+            except _Taken:
+                del made[machine]  # not this call's: never taken away by it
+                return self._made_meanwhile(machine)
             except docker.errors.APIError as e:
                 if cid is not None:
+                    made[machine] = None
                     self.host.api.remove_container(cid, force=True)
                 if attempt == "privileged" and mode == "auto" and _privileged_refused(e):
                     continue
@@ -363,6 +537,20 @@ class DindProvider(Provider):
                     _security_by_engine[self._engine_id()] = attempt
             return attempt
         raise AssertionError("unreachable")
+
+    def _made_meanwhile(self, machine: str) -> str:
+        """The engine already has a container of this machine's name: use it if it is what
+        swarmlab makes (another process made it), else refuse to touch it."""
+        found = self._found(machine)
+        if not found:
+            name = self.container_name(machine)
+            raise DockerError(
+                f"a container named {name!r} exists, but it is not a machine swarmlab made (its "
+                f"labels don't match): remove it ('docker rm -f {name}') or use another lab name"
+            )
+        if found[0].status != "running":
+            found[0].start()
+        return str(found[0].labels[LABEL_SECURITY])
 
     def _wait_ready(self, machine: str, timeout: float) -> None:
         """The readiness gate: the machine's engine answers a ping."""
@@ -394,12 +582,22 @@ class DindProvider(Provider):
         )
 
     def _client_kwargs(self, machine: str, timeout: int = 60) -> dict[str, Any]:
-        """base_url (and TLS settings) for a docker-py client of this machine's engine."""
+        """base_url (and TLS settings) for a docker-py client of this machine's engine; the
+        folders on the way are checked first."""
         c = self._container(machine)
-        if c.labels.get(LABEL_API, "socket") == "socket":
-            sock = self.socket_path(machine)
-            if not sock.exists():
-                raise _NotYet("no socket yet")
+        if c.labels[LABEL_API] == "socket":
+            folder = self.lab_dir() / machine
+            if not os.path.lexists(folder):
+                raise _NotYet(f"no socket folder {folder} (yet)")
+            _home.check_private_dir(folder, f"the socket folder of machine {machine!r}")
+            sock = folder / "docker.sock"
+            try:
+                st = os.lstat(sock)
+            except FileNotFoundError:
+                raise _NotYet("no socket yet") from None
+            if not stat.S_ISSOCK(st.st_mode):
+                raise InsecurePath(f"{sock} is not a socket (a symlink or a file?): remove it "
+                                   f"(rm {sock}) and start the machine again")
             return {"base_url": f"unix://{sock}", "timeout": timeout}
         port = _published_port(c)
         if port is None:
@@ -414,49 +612,65 @@ class DindProvider(Provider):
 
     def list(self) -> list[MachineInfo]:
         out = []
-        for c in self._containers():
-            name = c.labels.get(LABEL_MACHINE, c.name)
+        for c in self._found():
+            name = c.labels[LABEL_MACHINE]
             state = {"running": "Running", "exited": "Stopped", "created": "Starting",
                      "paused": "Paused"}.get(c.status, "Error")
-            net = c.attrs.get("NetworkSettings", {}).get("Networks", {}).get(self.network_name, {})
             out.append(
                 MachineInfo(
                     name=name,
                     driver=self.name,
                     state=state,
-                    url=_url(c),
-                    address=net.get("IPAddress", "") if state == "Running" else "",
-                    details={"security": c.labels.get(LABEL_SECURITY, ""),
+                    url=self._url(c, name),
+                    address=_ip(self._network_of(c).get("IPAddress")) if state == "Running" else "",
+                    details={"security": c.labels[LABEL_SECURITY],
                              "container": c.name, "image": self.node_image},
                 )
             )
         return sorted(out, key=lambda m: m.name)
 
+    def _network_of(self, c: Any) -> dict[str, Any]:
+        return dict(c.attrs.get("NetworkSettings", {}).get("Networks", {}).get(self.network_name) or {})
+
+    def _url(self, c: Any, machine: str) -> str:
+        if c.labels[LABEL_API] == "socket":
+            return f"unix://{self.socket_path(machine)}"
+        port = _published_port(c)
+        return f"tcp://127.0.0.1:{port}" if port else ""
+
     def remove(self, names: Sequence[str]) -> None:
+        names = check_machine_names(names)
+        with self._locked(LOCK_WAIT):
+            self._remove(names)
+
+    def _remove(self, names: Sequence[str]) -> None:
         for n in names:
             self._drop_client(n)
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
             list(pool.map(self._remove_one, names))
 
     def _remove_one(self, machine: str) -> None:
-        for c in self._containers(machine):
+        for c in self._found(machine):
             c.remove(force=True, v=True)
-        for v in self.host.volumes.list(filters=self._filters("volume", machine)):
+        for v in self._volumes(machine):
             v.remove(force=True)
-        shutil.rmtree(self.socket_path(machine).parent, ignore_errors=True)
+        folder = self.lab_dir()
+        _home.remove_inside(folder, folder / check_machine_name(machine))
 
     def destroy(self) -> dict[str, int]:
-        machines = [c.labels.get(LABEL_MACHINE, "") for c in self._containers()]
-        self.remove(machines)
-        # only what this provider made: another provider may keep a lab of the same name
-        mine = {"label": [f"{LABEL_LAB}={self.lab}", f"{LABEL_PROVIDER}={self.name}"]}
-        volumes = self.host.volumes.list(filters=mine)
-        for v in volumes:
-            v.remove(force=True)
-        networks = self.host.networks.list(filters=mine)
-        for net in networks:
-            net.remove()
-        shutil.rmtree(self.lab_dir(), ignore_errors=True)
+        with self._locked(LOCK_WAIT):
+            machines = [c.labels[LABEL_MACHINE] for c in self._found()]
+            self._remove(machines)
+            # only what this provider made for this user: another provider or user may keep
+            # a lab of the same name
+            volumes = self._volumes()
+            for v in volumes:
+                v.remove(force=True)
+            networks = self._networks()
+            for net in networks:
+                net.remove()
+            folder = self.lab_dir()
+            _home.remove_inside(folder, folder)  # the lock file too: it is held, not needed
         return {"containers": len(machines), "volumes": len(machines) + len(volumes),
                 "networks": len(networks)}
 
@@ -474,12 +688,13 @@ class DindProvider(Provider):
     # -- one machine ---------------------------------------------------------------------
     def address(self, name: str) -> str:
         c = self._container(name)
-        net = c.attrs.get("NetworkSettings", {}).get("Networks", {}).get(self.network_name)
-        if c.status != "running" or not net or not net.get("IPAddress"):
+        ip = _ip(self._network_of(c).get("IPAddress"))
+        if c.status != "running" or not ip:
             raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
-        return str(net["IPAddress"])
+        return ip
 
     def client(self, name: str) -> docker.DockerClient:
+        check_machine_name(name)
         with self._lock:
             cached = self._clients.get(name)
             if cached is not None:
@@ -529,7 +744,7 @@ class DindProvider(Provider):
                          else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
             out.append(
                 f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
-                f"--network {self.network_name} -v {self.container_name(n)}.var-lib-docker:/var/lib/docker "
+                f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "
                 f"{where}{self.node_image} {daemon}"
             )
         return "\n".join(out)
@@ -543,17 +758,55 @@ class _NotYet(Exception):
     """A machine's engine cannot be addressed yet (no socket, no published port)."""
 
 
+class _Taken(Exception):
+    """The engine already has a container of the name swarmlab gives a machine."""
+
+
+def engine_location(base_url: str) -> str:
+    """Where the engine at ``base_url`` (a ``DOCKER_HOST`` URL, or docker-py's form of one)
+    runs: ``"unix"`` (a unix socket on this computer), ``"pipe"`` (a Windows named pipe on
+    this computer), ``"loopback"`` (TCP to this computer's loopback address) or
+    ``"remote"``. The URL is parsed, never searched: ``tcp://127.0.0.1.example.com`` is remote."""
+    try:
+        url = urllib.parse.urlsplit(base_url)
+        scheme, host = url.scheme.lower(), url.hostname
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        return "remote"
+    if scheme in ("unix", "http+unix"):
+        return "unix"
+    if scheme == "npipe":
+        return "pipe"
+    if scheme == "http+docker":  # docker-py's name for unix://, npipe:// and ssh:// engines
+        return {"localhost": "unix", "localnpipe": "pipe"}.get(host or "", "remote")
+    if scheme in ("tcp", "http", "https") and host:
+        if host == "localhost":
+            return "loopback"
+        try:
+            return "loopback" if ipaddress.ip_address(host).is_loopback else "remote"
+        except ValueError:  # a host name other than localhost
+            return "remote"
+    return "remote"
+
+
+def _show(value: object) -> str:
+    """A value read from the engine, quoted and cut short, for a message."""
+    text = repr(value)
+    return text if len(text) <= 42 else text[:40] + "…"
+
+
+def _ip(value: object) -> str:
+    """An IP address read from the engine, or '' when it is not one."""
+    try:
+        return str(ipaddress.ip_address(str(value))) if value else ""
+    except ValueError:
+        return ""
+
+
 def _published_port(c: Any) -> int | None:
     ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
     bound = ports.get(f"{TLS_PORT}/tcp") or []
-    return int(bound[0]["HostPort"]) if bound else None
-
-
-def _url(c: Any) -> str:
-    if c.labels.get(LABEL_API, "socket") == "socket":
-        return f"unix://{c.labels.get(LABEL_SOCKET, '')}"
-    port = _published_port(c)
-    return f"tcp://127.0.0.1:{port}" if port else ""
+    port = str(bound[0].get("HostPort", "")) if bound else ""
+    return int(port) if port.isdigit() and 0 < int(port) < 65536 else None
 
 
 def _tar(folder: str, files: dict[str, bytes]) -> bytes:
