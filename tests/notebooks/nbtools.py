@@ -1,15 +1,20 @@
-"""Run, clean and refresh the lesson notebooks.
+"""Run, clean and record the lesson notebooks.
 
-The committed notebooks keep only the outputs nbval checks (cells tagged
-``nbval-check-output``), with no execution counts and no widget state. After editing a lesson:
+The notebooks a learner opens (``notebooks/``) carry no outputs and no execution counts: a
+result under a cell the learner has not run misleads, and one output the learner's kernel did
+not produce leaves the whole notebook untrusted after save and reopen (JupyterLab then strips
+the styles of every view). What nbval compares with lives here instead, in reference copies
+(``tests/notebooks/reference/``): each lesson as CI executed it, every output kept (widget
+state dropped), the cells tagged ``nbval-check-output`` being the ones nbval checks.
 
-    .venv/bin/python tests/notebooks/nbtools.py refresh   # run them all (offline, CI parameters)
-                                                          # and keep only the checked outputs
-    .venv/bin/python tests/notebooks/nbtools.py clean     # strip without running
-    .venv/bin/python tests/notebooks/nbtools.py check     # exit 1 when one is not clean
+    .venv/bin/python tests/notebooks/nbtools.py record    # run the lessons (offline, CI parameters)
+                                                          # and write the reference copies
+    .venv/bin/python tests/notebooks/nbtools.py clean     # strip the lessons of every output
+    .venv/bin/python tests/notebooks/nbtools.py check     # exit 1 when a lesson is not clean or
+                                                          # its reference copy is out of step
 
-``refresh`` runs the lessons on a real DinD swarm, as CI does, under a lab name of its own, and
-removes that lab afterwards.
+``record`` runs the lessons on a real DinD swarm, as CI does, under a lab name of its own, and
+removes that lab afterwards. Run it after editing a lesson.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 CHECK_TAG = "nbval-check-output"
 KEEP_TAGS = {"parameters", CHECK_TAG}
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 os.environ.setdefault("SWARMLAB_PROGRESS", "0")  # no progress bars in executed notebooks
+os.environ.setdefault("SWARMLAB_LIVE", "0")      # nobody watches a dashboard papermill runs
 
 
 def labelled(host: Any, lab: str) -> dict[str, int]:
@@ -51,89 +58,135 @@ def notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
+def reference_of(path: Path) -> Path:
+    """The reference copy of a lesson (executed, with outputs)."""
+    return REFERENCE_DIR / path.name
+
+
 def ci_parameters(lab_name: str) -> dict[str, Any]:
     """What CI runs the lessons with: offline images, answer keys on, short update delays."""
     return {"provider": "dind", "lab_name": lab_name, "offline": True, "solve": True,
             "update_delay": "1s"}
 
 
-def parameters_for(path: Path, lab_name: str) -> dict[str, Any]:
+def parameters_for(path: Path, lab_name: str, **overrides: Any) -> dict[str, Any]:
     """The CI parameters for this notebook: provider, lab name and offline always (so a lesson
     never reaches for a registry in CI); the others only where its ``parameters`` cell has them."""
     import papermill as pm
 
     declared = pm.inspect_notebook(str(path))
     always = ("provider", "lab_name", "offline")
-    return {k: v for k, v in ci_parameters(lab_name).items() if k in always or k in declared}
+    wanted = {**ci_parameters(lab_name), **overrides}
+    return {k: v for k, v in wanted.items() if k in always or k in declared}
 
 
-def execute(path: Path, out: Path, lab_name: str, timeout: int = 300) -> nbformat.NotebookNode:
+def execute(path: Path, out: Path, lab_name: str, timeout: int = 300,
+            **overrides: Any) -> nbformat.NotebookNode:
     """Execute one lesson with papermill (CI parameters); returns the executed notebook."""
     import papermill as pm
 
     return pm.execute_notebook(
-        str(path), str(out), parameters=parameters_for(path, lab_name), kernel_name="python3",
-        cwd=str(NOTEBOOK_DIR), progress_bar=False, execution_timeout=timeout, start_timeout=60,
+        str(path), str(out), parameters=parameters_for(path, lab_name, **overrides),
+        kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False,
+        execution_timeout=timeout, start_timeout=60,
     )
 
 
 def prepare(path: Path, out: Path, lab_name: str) -> None:
-    """Inject the CI parameters without running (what nbval then executes)."""
+    """The reference copy of a lesson with the CI parameters injected, not run: what nbval
+    executes and compares with."""
     import papermill as pm
 
-    pm.execute_notebook(str(path), str(out), parameters=parameters_for(path, lab_name),
+    pm.execute_notebook(str(reference_of(path)), str(out), parameters=parameters_for(path, lab_name),
                         kernel_name="python3", prepare_only=True, progress_bar=False)
-    # nbval compares only cells that were run ("Unrun reference cell has outputs" otherwise);
-    # the committed notebooks carry no execution counts, so number the checked cells here.
-    nb = nbformat.read(out, as_version=4)
-    n = 0
-    for cell in nb.cells:
-        if cell["cell_type"] == "code" and cell.get("outputs"):
-            n += 1
-            cell["execution_count"] = n
-    nbformat.write(nb, out)
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _cell_metadata(cell: nbformat.NotebookNode) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    kept = [t for t in _tags(cell) if t in KEEP_TAGS]
+    if kept:
+        meta["tags"] = kept
+    if cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
+        meta["jupyter"] = {"source_hidden": True}
+    return meta
+
+
+def _notebook_metadata(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    meta = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    if "language_info" in meta:
+        meta["language_info"] = {"name": meta["language_info"].get("name", "python")}
+    return meta
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Only what is meant to be committed: checked outputs, no counts, no widget state."""
+    """What a learner opens: no outputs, no execution counts, no widget state, no injected
+    parameters."""
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb.cells:
-        tags = list(cell.get("metadata", {}).get("tags", []))
-        if "injected-parameters" in tags:
+        if "injected-parameters" in _tags(cell):
             continue
-        meta: dict[str, Any] = {}
-        kept = [t for t in tags if t in KEEP_TAGS]
-        if kept:
-            meta["tags"] = kept
-        hidden = cell.get("metadata", {}).get("jupyter", {}).get("source_hidden")
-        if hidden:
-            meta["jupyter"] = {"source_hidden": True}
-        cell["metadata"] = meta
+        cell["metadata"] = _cell_metadata(cell)
         if cell["cell_type"] == "code":
             cell["execution_count"] = None
-            outputs = []
-            if CHECK_TAG in kept:
-                for o in cell.get("outputs", []):
-                    o = copy.deepcopy(o)
-                    if "execution_count" in o:
-                        o["execution_count"] = None
-                    if "data" in o:
-                        o["data"].pop(WIDGET_MIME, None)
-                    if o.get("output_type") in ("display_data", "execute_result"):
-                        o["metadata"] = {}
-                    outputs.append(o)
-            cell["outputs"] = outputs
+            cell["outputs"] = []
         cells.append(cell)
     nb.cells = cells
-    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
-    if "language_info" in nb.metadata:
-        nb.metadata["language_info"] = {"name": nb.metadata["language_info"].get("name", "python")}
+    nb.metadata = _notebook_metadata(nb)
     return nb
 
 
+def _output(o: Any) -> Any:
+    o = copy.deepcopy(o)
+    if "data" in o:
+        o["data"].pop(WIDGET_MIME, None)  # the widget's state is not kept: its text/html is
+    if o.get("output_type") in ("display_data", "execute_result"):
+        o["metadata"] = {}
+    return o
+
+
+def reference(executed: nbformat.NotebookNode, lesson: nbformat.NotebookNode,
+              old: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """A reference copy: the lesson's cells with the outputs and execution counts of an
+    executed run. Where the old reference copy's outputs match the new ones once
+    sanitize.cfg has masked IDs, addresses and times, the old ones are kept (small diffs)."""
+    by_id = {c.get("id"): c for c in executed.cells}
+    old_by_id = {c.get("id"): c for c in (old.cells if old is not None else [])}
+    ref = clean(lesson)
+    n = 0
+    for cell in ref.cells:
+        if cell["cell_type"] != "code":
+            continue
+        ran = by_id.get(cell.get("id"))
+        if ran is None or ran.get("execution_count") is None:
+            continue
+        n += 1
+        cell["execution_count"] = n
+        outputs = [_output(o) for o in ran.get("outputs", [])]
+        before = old_by_id.get(cell.get("id"))
+        if before is not None and before.get("source") == cell.get("source") \
+                and sanitized(before.get("outputs", [])) == sanitized(outputs):
+            outputs = before["outputs"]
+        for o in outputs:
+            if "execution_count" in o:
+                o["execution_count"] = n
+        cell["outputs"] = outputs
+    return ref
+
+
+def _shape(nb: nbformat.NotebookNode) -> list[tuple[Any, ...]]:
+    """What a reference copy must share with its lesson: every cell's id, type, source, tags."""
+    return [(c.get("id"), c["cell_type"], c["source"], tuple(_tags(c)))
+            for c in nb.cells if "injected-parameters" not in _tags(c)]
+
+
 def problems(path: Path) -> list[str]:
-    """Why a committed notebook is not clean (empty when it is)."""
+    """Why a lesson is not as a learner must find it, or its reference copy is out of step
+    (empty when all is well)."""
     nb = nbformat.read(path, as_version=4)
     out = []
     if nbformat.writes(clean(nb)) != nbformat.writes(nb):
@@ -145,9 +198,18 @@ def problems(path: Path) -> list[str]:
             continue
         if cell.get("execution_count") is not None:
             out.append(f"{path.name}: cell {cell.get('id')} has an execution count")
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.get("outputs") and CHECK_TAG not in tags:
-            out.append(f"{path.name}: cell {cell.get('id')} has outputs nobody checks")
+        if cell.get("outputs"):
+            out.append(f"{path.name}: cell {cell.get('id')} has outputs")
+    ref_path = reference_of(path)
+    if not ref_path.exists():
+        return [*out, f"{path.name}: no reference copy (run tests/notebooks/nbtools.py record)"]
+    ref = nbformat.read(ref_path, as_version=4)
+    if _shape(ref) != _shape(nb):
+        out.append(f"{path.name}: the reference copy is out of step with the lesson "
+                   "(run tests/notebooks/nbtools.py record)")
+    for cell in ref.cells:
+        if CHECK_TAG in _tags(cell) and not cell.get("outputs"):
+            out.append(f"{path.name}: checked cell {cell.get('id')} has no reference output")
     return out
 
 
@@ -178,24 +240,23 @@ def sanitized(outputs: list[Any]) -> list[Any]:
     return [walk(dict(o)) for o in outputs]
 
 
-def refresh(paths: list[Path]) -> None:
-    """Run every lesson in sequence (CI parameters) and keep the checked outputs."""
+def record(paths: list[Path]) -> None:
+    """Run every lesson in sequence (CI parameters) and write their reference copies."""
     import swarmlab as sl
 
     name = new_lab_name()
+    REFERENCE_DIR.mkdir(exist_ok=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for path in paths:
                 t = time.monotonic()
                 executed = execute(path, Path(tmp) / path.name, name)
-                by_id = {c.get("id"): c for c in executed.cells}
-                source = nbformat.read(path, as_version=4)
-                for cell in source.cells:
-                    if cell["cell_type"] == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", []):
-                        new = by_id[cell["id"]].get("outputs", [])
-                        if sanitized(new) != sanitized(cell.get("outputs", [])):  # keep diffs to real changes
-                            cell["outputs"] = new
-                write_clean(path, source)
+                lesson = nbformat.read(path, as_version=4)
+                ref_path = reference_of(path)
+                old = nbformat.read(ref_path, as_version=4) if ref_path.exists() else None
+                ref = reference(executed, lesson, old)
+                nbformat.validate(ref)
+                nbformat.write(ref, ref_path)
                 print(f"{path.name}: {time.monotonic() - t:.0f} s", file=sys.stderr)
     finally:
         sl.Lab(name, provider="dind", progress=False).destroy()
@@ -208,12 +269,12 @@ def main(argv: list[str]) -> int:
         for p in paths:
             write_clean(p)
         return 0
-    if what == "refresh":
-        refresh(notebooks() if not argv[1:] else paths)
+    if what == "record":
+        record(paths)
         return 0
     if what == "check":
         found = [p for path in paths for p in problems(path)]
-        print("\n".join(found) or "all notebooks clean")
+        print("\n".join(found) or "all lessons clean, every reference copy in step")
         return 1 if found else 0
     print(__doc__)
     return 2

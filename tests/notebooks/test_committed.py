@@ -39,27 +39,60 @@ def test_committed_notebook_is_clean(path: Path) -> None:
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_a_lesson_opens_with_no_outputs_and_no_execution_counts(path: Path) -> None:
+    """Nothing under a cell the learner has not run (a green "done" there misleads), and no
+    output the learner's kernel did not make (it leaves the notebook untrusted)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code
+    assert [c.get("id") for c in code if c.outputs] == []
+    assert [c.get("id") for c in code if c.execution_count is not None] == []
+    assert "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_reference_copy_holds_what_nbval_compares(path: Path) -> None:
+    """Beside the tests: the lesson as CI ran it, cell for cell, with every output."""
+    ref = nbformat.read(nbtools.reference_of(path), as_version=4)
+    nbformat.validate(ref)
+    lesson = nbformat.read(path, as_version=4)
+    assert [(c.get("id"), c.source) for c in ref.cells] == [(c.get("id"), c.source) for c in lesson.cells]
+    code = [c for c in ref.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "every cell ran, in order"
+    checked = [c for c in code if nbtools.CHECK_TAG in c.metadata.get("tags", [])]
+    assert all(c.outputs for c in checked), "a checked cell without a reference output"
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if nbtools.WIDGET_MIME in o.get("data", {})]
+    assert "widgets" not in ref.metadata
+
+
 def test_the_cleaner_strips_what_must_not_be_committed(tmp_path: Path) -> None:
-    dirty = nbformat.read(LESSONS[3], as_version=4)
+    dirty = nbformat.read(nbtools.reference_of(LESSONS[3]), as_version=4)  # executed, with outputs
     dirty.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
-    cell = next(c for c in dirty.cells if c.get("id") == "service-ps")
-    cell.execution_count = 7
-    cell.outputs = [nbformat.v4.new_output("stream", text="volatile\n")]
-    path = tmp_path / "dirty.ipynb"
+    path = tmp_path / LESSONS[3].name
     nbformat.write(dirty, path)
     found = nbtools.problems(path)
     assert any("not clean" in f for f in found)
     assert any("widget state" in f for f in found)
     assert any("execution count" in f for f in found)
-    assert any("outputs nobody checks" in f for f in found)
+    assert any("has outputs" in f for f in found)
     cleaned = nbtools.clean(dirty)
     assert "widgets" not in cleaned.metadata
-    c = next(c for c in cleaned.cells if c.get("id") == "service-ps")
-    assert c.execution_count is None and c.outputs == []
-    checked = next(c for c in cleaned.cells if c.get("id") == "check-scale")
-    assert checked.outputs  # the outputs nbval checks stay
+    assert all(c.execution_count is None and c.outputs == [] for c in cleaned.cells
+               if c.cell_type == "code")
     path.write_text(nbformat.writes(cleaned))
-    assert nbtools.problems(path) == []
+    assert [f for f in nbtools.problems(path) if "reference" not in f] == []
+
+
+def test_a_reference_copy_out_of_step_is_found(tmp_path: Path) -> None:
+    lesson = nbformat.read(LESSONS[3], as_version=4)
+    lesson.cells[-1].source += "\nedited after the reference was recorded"
+    path = tmp_path / LESSONS[3].name
+    nbformat.write(lesson, path)
+    assert any("out of step" in f for f in nbtools.problems(path))
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
