@@ -54,17 +54,20 @@ def replicas_colour(value: str) -> str | None:
     return "#c62828" if running == 0 else "#b26a00"
 
 
-def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Columns aligned with three spaces between them, as the docker CLI prints them."""
+def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], min_width: int = 0) -> str:
+    """Columns aligned as Go's tabwriter aligns them for the docker CLI: each column as wide as
+    its widest cell plus three spaces, and at least ``min_width`` (the docker CLI's tables use
+    10; docker-machine's, 5, which three spaces of padding always exceed)."""
     body = [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [len(c) for c in columns]
+    widths = [len(c) + 3 for c in columns]
     for r in body:
         for i, v in enumerate(r):
-            widths[i] = max(widths[i], len(v))
+            widths[i] = max(widths[i], len(v) + 3)
+    widths = [max(w, min_width) for w in widths]
     lines = []
     for r in [list(columns), *body]:
         cells = [v.ljust(widths[i]) for i, v in enumerate(r)]
-        lines.append("   ".join(cells).rstrip())
+        lines.append("".join(cells).rstrip())
     return "\n".join(lines)
 
 
@@ -105,8 +108,14 @@ def html_pre(text: str) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
+#: The longest span a Go ``time.Duration`` holds (about 292 years); ``time.Since`` stops there.
+_MAX_GO_SECONDS = (2**63 - 1) / 1e9
+
+
 def human_duration(seconds: float) -> str:
-    """Like the docker CLI's ``units.HumanDuration``: '5 seconds', 'About a minute', ..."""
+    """go-units' ``HumanDuration``, which the docker CLI prints: 'Less than a second',
+    '5 seconds', 'About a minute', '3 hours', '3 months', ..."""
+    seconds = min(seconds, _MAX_GO_SECONDS)
     s = int(seconds)
     if s < 1:
         return "Less than a second"
@@ -114,34 +123,98 @@ def human_duration(seconds: float) -> str:
         return "1 second"
     if s < 60:
         return f"{s} seconds"
-    m = s // 60
+    m = int(seconds / 60)
     if m == 1:
         return "About a minute"
     if m < 60:
         return f"{m} minutes"
-    h = round(s / 3600)
+    h = int(seconds / 3600 + 0.5)
     if h == 1:
         return "About an hour"
     if h < 48:
         return f"{h} hours"
     if h < 24 * 7 * 2:
         return f"{h // 24} days"
-    return f"{h // (24 * 7)} weeks"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def _split_time(value: str) -> tuple[_dt.datetime, int]:
+    """An engine timestamp (RFC 3339, up to nanoseconds) -> (whole seconds, aware; nanoseconds)."""
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+    whole, frac, zone = m.groups()
+    tz = _dt.timezone.utc
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    return _dt.datetime.fromisoformat(whole).replace(tzinfo=tz), int((frac or "0")[:9].ljust(9, "0"))
 
 
 def parse_time(value: str) -> _dt.datetime:
-    """Parse an engine timestamp (RFC 3339 with nanoseconds) to an aware datetime."""
-    v = value.rstrip("Z")
-    if "." in v:
-        head, frac = v.split(".", 1)
-        frac = re.sub(r"\D.*$", "", frac)[:6]
-        v = f"{head}.{frac.ljust(6, '0')}"
-    return _dt.datetime.fromisoformat(v).replace(tzinfo=_dt.timezone.utc)
+    """Parse an engine timestamp (RFC 3339 with nanoseconds) to an aware datetime (microseconds)."""
+    whole, ns = _split_time(value)
+    return whole + _dt.timedelta(microseconds=ns // 1000)
+
+
+def parse_time_ns(value: str) -> int:
+    """An engine timestamp as nanoseconds since the epoch (to order times as the CLI does)."""
+    whole, ns = _split_time(value)
+    return int(whole.timestamp()) * 1_000_000_000 + ns
+
+
+def go_time(value: str) -> str:
+    """An engine timestamp as Go's ``time.Time.String`` prints it:
+    '2026-11-30 01:25:53.875167867 +0000 UTC'."""
+    whole, ns = _split_time(value)
+    frac = f".{ns:09d}".rstrip("0").rstrip(".")
+    off = whole.utcoffset() or _dt.timedelta(0)
+    minutes = int(off.total_seconds()) // 60
+    zone = f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    name = "UTC" if value.strip().endswith("Z") else zone
+    return f"{whole:%Y-%m-%d %H:%M:%S}{frac} {zone} {name}"
 
 
 def ago(value: str, now: _dt.datetime | None = None) -> str:
+    """``HumanDuration(time.Since(value)) + " ago"``, as ``service inspect --pretty`` says
+    when an update started ('About a minute ago'); ``service ps`` lower-cases it."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     return f"{human_duration((now - parse_time(value)).total_seconds())} ago"
+
+
+def go_duration(ns: int) -> str:
+    """Nanoseconds as Go's ``time.Duration.String``: '10s', '1m30s', '1h0m0s', '500ms', '1.5µs'."""
+    ns = int(ns)
+    if ns == 0:
+        return "0s"
+    sign, u = ("-" if ns < 0 else ""), abs(ns)
+
+    def frac(v: int, digits: int) -> str:
+        whole, rest = divmod(v, 10**digits)
+        tail = f"{rest:0{digits}d}".rstrip("0") if digits else ""
+        return f"{whole}.{tail}" if tail else str(whole)
+
+    if u < 1_000:
+        return f"{sign}{u}ns"
+    if u < 1_000_000:
+        return f"{sign}{frac(u, 3)}µs"
+    if u < 1_000_000_000:
+        return f"{sign}{frac(u, 6)}ms"
+    secs, rest = divmod(u, 1_000_000_000)
+    out = frac(secs % 60 * 1_000_000_000 + rest, 9) + "s"
+    minutes = secs // 60
+    if minutes:
+        out = f"{minutes % 60}m{out}"
+        if minutes // 60:
+            out = f"{minutes // 60}h{out}"
+    return sign + out
 
 
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
@@ -167,18 +240,7 @@ def parse_duration(value: object, what: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """Seconds -> the Go duration text the CLI prints ('10s', '1m30s', '500ms')."""
-    if seconds < 1 and seconds != 0:
-        return f"{int(round(seconds * 1000))}ms"
-    s = float(seconds)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    out = ""
-    if h:
-        out += f"{int(h)}h"
-    if m or h:
-        out += f"{int(m)}m"
-    out += f"{sec:g}s"
-    return out
+    return go_duration(round(seconds * 1e9))
 
 
 def short_id(value: str, n: int = 12) -> str:

@@ -6,6 +6,7 @@ import copy
 import json
 import shlex
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import docker
@@ -17,7 +18,7 @@ from .._errors import ImageNotAvailable, InvalidArgument, ServiceNotFound, Swarm
 from .._results import Table, Text
 from .._util import parallel_map
 from .._wait import Progress, wait_for
-from ..converge import SwarmReader, rolled_back, service_progress, task_running
+from ..converge import SwarmReader, rolled_back, service_progress
 from ._base import Command, engine_errors
 from .clitext import (
     PS_COLUMNS,
@@ -223,16 +224,18 @@ class Services(Command):
     def inspect(self, name: str, pretty: bool = False) -> Text:
         """``docker service inspect [--pretty] NAME``."""
         client = self._lab.manager_client()
-        svc = self._get(name, client)
+        found = self._get(name, client)
         cmd = f"docker service inspect {'--pretty ' if pretty else ''}{name}"
+        with engine_errors(f"inspect service {name}"):
+            # as the CLI asks: the engine's defaults filled into the fields the spec leaves empty
+            svc = dict(client.api.inspect_service(found["ID"], insert_defaults=True))
         if not pretty:
             return Text(command=cmd, body=json.dumps(svc, indent=4), data=svc)
         networks = {}
         for n in svc["Spec"].get("TaskTemplate", {}).get("Networks") or []:
-            try:  # as the CLI: a network it cannot look up is shown by its ID
-                networks[n["Target"]] = client.api.inspect_network(n["Target"])["Name"]
-            except (docker.errors.DockerException, requests.exceptions.RequestException, KeyError):
-                pass
+            # as the CLI: a network it cannot look up is shown by its ID
+            with suppress(docker.errors.DockerException, requests.exceptions.RequestException, KeyError):
+                networks[n["Target"]] = client.api.inspect_network(n["Target"], scope="swarm")["Name"]
         return Text(command=cmd, body=format_service_pretty(svc, networks), data=svc)
 
     def scale(self, wait: bool = True, timeout: float | None = None, **replicas: int) -> Text:
