@@ -5,9 +5,10 @@ Pure functions of the engine's JSON, written after the CLI of the engines swarml
 and numbers. Unit-tested without an engine; compared line by line with the real CLI on a real
 swarm in tests/integration/test_cli_text.py.
 
-Two things are left as a notebook shows them best and a terminal shows them the same: tabs are
-expanded (at 8 columns, as a terminal does), and lines carry no trailing blanks (the CLI pads
-empty last cells and ends ``service inspect --pretty`` with a blank line)."""
+Three things are left as a notebook shows them best and a terminal shows them the same: tabs
+are expanded (at 8 columns, as a terminal does), a table's lines end at their last text (the
+CLI pads empty last cells with blanks), and ``service inspect --pretty`` has no blank line
+before and after it."""
 
 from __future__ import annotations
 
