@@ -1,17 +1,45 @@
 """Certificates for machines whose engine is reached over TLS (a per-lab CA, a client
 certificate for swarmlab, a server certificate per machine), kept under the lab's folder with
-mode 0600, as docker-machine keeps its own."""
+mode 0600, as docker-machine keeps its own.
+
+The certificates pass strict X.509 verification (OpenSSL's ``X509_V_FLAG_X509_STRICT``, the
+default of Python 3.13's ``ssl``; RFC 5280's profile):
+
+- the CA: BasicConstraints ``CA:TRUE, pathlen:0`` (critical), KeyUsage keyCertSign and
+  cRLSign (critical), a Subject Key Identifier (and an Authority Key Identifier naming itself);
+- each leaf: BasicConstraints ``CA:FALSE`` (critical), KeyUsage digitalSignature (critical:
+  the keys are EC, used for ECDHE signatures only, so no keyEncipherment or keyAgreement),
+  ExtendedKeyUsage serverAuth or clientAuth, a Subject Key Identifier and an Authority Key
+  Identifier matching the CA's; a server's names in SubjectAlternativeName.
+
+Nothing found in the folder is trusted unchecked: the folder must be this user's and not
+writable by others, and every key or certificate a plain file of this user's, mode 0600
+(:mod:`swarmlab._home`). Files are written through :func:`~swarmlab._home.write_private`
+(never through a symlink). The CA is made under a lock that holds across processes, so two
+programs starting the same lab at once end with one CA that both trust.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import ipaddress
 import os
+import sys
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import ProviderUnavailable
+from ._errors import InsecurePath, ProviderUnavailable
+from ._home import check_private_file, make_private_dir, write_private
+
+#: The files of a lab's TLS folder, each checked before it is read.
+CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY = "ca.pem", "ca-key.pem", "cert.pem", "key.pem"
+LOCK_FILE = ".lock"
+CA_NAME = "swarmlab lab CA"
 
 
 @dataclass(frozen=True)
@@ -32,32 +60,41 @@ def _crypto() -> Any:
     return x509, hashes, serialization, ec, ExtendedKeyUsageOID, NameOID
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write a private file whole or not at all (a crash never leaves half a key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.chmod(0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+def _key_usage(*, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False) -> Any:
+    x509 = _crypto()[0]
+    return x509.KeyUsage(digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign,
+                         crl_sign=crl_sign, encipher_only=False, decipher_only=False)
 
 
 def _issue(cn: str, key: Any, issuer: tuple[Any, Any] | None, *, ca: bool = False,
            server_names: tuple[str, ...] = (), client: bool = False) -> Any:
+    """A certificate for ``key`` named ``cn``, signed by ``issuer`` (certificate, key), or
+    self-signed when ``issuer`` is None."""
     x509, hashes, _, _, eku, name_oid = _crypto()
-    import ipaddress
-
     now = dt.datetime.now(dt.timezone.utc)
     subject = x509.Name([x509.NameAttribute(name_oid.ORGANIZATION_NAME, "swarmlab"),
                          x509.NameAttribute(name_oid.COMMON_NAME, cn)])
-    issuer_name, issuer_key = (issuer[0].subject, issuer[1]) if issuer else (subject, key)
+    if issuer is None:
+        issuer_name, issuer_key = subject, key
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
+    else:
+        issuer_name, issuer_key = issuer[0].subject, issuer[1]
+        try:  # the CA's own identifier, so that the chain is found by key, not only by name
+            ski = issuer[0].extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+        except x509.ExtensionNotFound:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=825))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+         .add_extension(aki, critical=False))
     if ca:
-        b = b.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        b = b.add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+    else:
+        b = b.add_extension(_key_usage(digital_signature=True), critical=True)
     if server_names:
         alt: list[Any] = []
         for n in server_names:
@@ -85,44 +122,119 @@ def _new_key() -> Any:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def _has_key_ids(cert: Any) -> bool:
+    x509 = _crypto()[0]
+    try:
+        cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
 def _load(folder: Path) -> tuple[Any, Any]:
     x509, _, serialization, _, _, _ = _crypto()
-    cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
-    key = serialization.load_pem_private_key((folder / "ca-key.pem").read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate((folder / CA_CERT).read_bytes())
+    key = serialization.load_pem_private_key((folder / CA_KEY).read_bytes(), password=None)
     return cert, key
 
 
-_lock = threading.Lock()
+_thread_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock: against other threads of this process, and (where the
+    platform has file locks) against other processes using the same folder."""
+    with _thread_lock:
+        lock = folder / LOCK_FILE
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as e:  # a symlink (ELOOP), a folder, ...
+            raise InsecurePath(f"cannot use the lock file {lock} ({e.strerror}): remove it (rm -r {lock}) "
+                               f"and let swarmlab make it again") from None
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                while True:  # LK_LOCK itself gives up after 10 attempts
+                    try:
+                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                try:
+                    yield
+                finally:
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _open_folder(folder: Path) -> None:
+    """Make the folder (mode 0700) when missing; refuse it, or any key or certificate in it,
+    when it is a symlink, someone else's, or open to other users."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
+    for name, what in ((CA_KEY, "the lab's CA key"), (CA_CERT, "the lab's CA certificate"),
+                       (CLIENT_KEY, "swarmlab's client key"), (CLIENT_CERT, "swarmlab's client certificate")):
+        if os.path.lexists(folder / name):
+            check_private_file(folder / name, what)
+
+
+@contextlib.contextmanager
+def _folder_lock_opened(folder: Path) -> Iterator[None]:
+    _open_folder(folder)  # checked before the lock file is made in it
+    with _folder_lock(folder):
+        _open_folder(folder)  # and again: another process may have written meanwhile
+        yield
 
 
 def client_certs(folder: Path) -> ClientCerts:
     """The lab's CA and swarmlab's client certificate, made on first use."""
-    with _lock:
-        return _client_certs(folder)
+    with _folder_lock_opened(folder):
+        _ca_and_client(folder)
+    return ClientCerts(folder / CA_CERT, folder / CLIENT_CERT, folder / CLIENT_KEY)
 
 
-def _client_certs(folder: Path) -> ClientCerts:
-    paths = ClientCerts(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
-    ca_key_path = folder / "ca-key.pem"
-    if paths.ca.exists() and ca_key_path.exists():
+def _ca_and_client(folder: Path) -> tuple[Any, Any]:
+    """The CA (certificate, key), made when missing, and the client certificate beside it.
+    Call with the folder checked and locked."""
+    ca_path, ca_key_path = folder / CA_CERT, folder / CA_KEY
+    new_ca = not (ca_path.exists() and ca_key_path.exists())
+    if not new_ca:
         ca, ca_key = _load(folder)  # never replace a CA machines already trust
+        if not _has_key_ids(ca):
+            # made by an earlier swarmlab: the same key and name, now with the extensions
+            # strict verification needs (machines trust signatures of the same key)
+            ca = _issue(CA_NAME, ca_key, None, ca=True)
+            write_private(ca_path, _pem(ca))
     else:
         ca_key = _new_key()
-        ca = _issue("swarmlab lab CA", ca_key, None, ca=True)
-        _write(ca_key_path, _pem(ca_key, private=True))
-        _write(paths.ca, _pem(ca))
-    if not (paths.cert.exists() and paths.key.exists()):
+        ca = _issue(CA_NAME, ca_key, None, ca=True)
+        write_private(ca_key_path, _pem(ca_key, private=True))
+        write_private(ca_path, _pem(ca))
+    cert_path, key_path = folder / CLIENT_CERT, folder / CLIENT_KEY
+    if new_ca or not (cert_path.exists() and key_path.exists()):  # a new CA signs a new one
         key = _new_key()
-        _write(paths.key, _pem(key, private=True))
-        _write(paths.cert, _pem(_issue("swarmlab client", key, (ca, ca_key), client=True)))
-    return paths
+        write_private(key_path, _pem(key, private=True))
+        write_private(cert_path, _pem(_issue("swarmlab client", key, (ca, ca_key), client=True)))
+    return ca, ca_key
 
 
 def server_files(folder: Path, machine: str) -> dict[str, bytes]:
     """ca.pem, server.pem and server-key.pem for one machine's dockerd (valid for 127.0.0.1,
     localhost and the machine's name)."""
-    client_certs(folder)
-    ca, ca_key = _load(folder)
+    with _folder_lock_opened(folder):
+        ca, ca_key = _ca_and_client(folder)
     key = _new_key()
     cert = _issue(machine, key, (ca, ca_key), server_names=("127.0.0.1", "localhost", machine))
     return {"ca.pem": _pem(ca), "server.pem": _pem(cert), "server-key.pem": _pem(key, private=True)}

@@ -43,6 +43,7 @@ import select
 import shlex
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +153,22 @@ def _entry(item: Any, name: str | None = None) -> Host:
     raise InvalidArgument(f"inventory entry {item!r}: give 'user@host[:port]' or a dict with 'target'")
 
 
+def _toml() -> Any:
+    """The TOML reader: ``tomllib`` (Python 3.11+), else ``tomli`` (the same module, installed
+    with ``swarmlab[ssh]`` on Python 3.10)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli
+    except ImportError:
+        raise ProviderUnavailable(
+            "reading a TOML inventory on Python 3.10 needs tomli: pip install 'swarmlab[ssh]' "
+            "(or pip install tomli), or use a YAML inventory") from None
+    return tomli
+
+
 def load_inventory(hosts: Any) -> tuple[list[Host], dict[str, Any]]:
     """Read an inventory (list, dict, or YAML/TOML file); return the hosts and file options."""
     options: dict[str, Any] = {}
@@ -161,9 +178,7 @@ def load_inventory(hosts: Any) -> tuple[list[Host], dict[str, Any]]:
             raise InvalidArgument(f"inventory file {str(path)!r} does not exist")
         text = path.read_text()
         if path.suffix == ".toml":
-            import tomllib
-
-            data = tomllib.loads(text)
+            data = _toml().loads(text)
         elif path.suffix in (".yaml", ".yml"):
             try:
                 import yaml
