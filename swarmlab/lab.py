@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import shlex
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,8 +105,11 @@ class Lab:
         try:  # the learner's own error matters more than a failed cleanup
             self.destroy()
         except Exception as cleanup:  # noqa: BLE001
+            note = f"(and destroying lab {self.name!r} failed too: {cleanup})"
             if hasattr(exc, "add_note"):  # Python 3.11+
-                exc.add_note(f"(and destroying lab {self.name!r} failed too: {cleanup})")
+                exc.add_note(note)
+            else:  # Python 3.10: no notes on exceptions; say it beside the error instead
+                warnings.warn(note, RuntimeWarning, stacklevel=2)
 
     # -- top-level verbs ---------------------------------------------------------------
     def ssh(self, machine: str, command: str) -> Output:
