@@ -17,13 +17,23 @@ same under ``hosts`` (and optionally ``key``, ``known_hosts``, ``trust_new_hosts
   the host is in no swarm, then records the adoption on the host itself (a labelled volume,
   ``swarmlab-<lab>-<machine>``: state lives on the machines). It never installs anything. If any
   host fails a check, nothing is recorded on any host.
-- ``destroy`` / ``machine.rm`` make the host leave the swarm, remove what the lab made there
-  (the swarm and its task containers, the ``docker_gwbridge`` network when swarm made it, the
-  record) and leave the host itself, its Docker and its other containers alone. Images loaded
-  with ``lab.image.load`` stay (the host may have had them before).
+- Each swarm membership the lab makes on a host (``lab.swarm.init`` / ``lab.swarm.join``, through
+  the lab's own client) is recorded there too: a volume ``swarmlab-<lab>-<machine>-node-<id>``
+  naming the swarm node ID the host got.
+- ``destroy`` / ``machine.rm`` remove only what the lab made: a host whose node ID is the lab's
+  leaves that swarm and loses that swarm's task containers (and the ``docker_gwbridge`` network
+  when swarm made it); a host that left the lab's swarm and joined or made another keeps that
+  swarm and its tasks (reported by :meth:`SSHProvider.left_alone`). Then the records go. The host
+  itself, its Docker, its other containers and volumes stay; images loaded with
+  ``lab.image.load`` stay too (the host may have had them before).
+- Nothing read back from a host is trusted: a volume with the lab's labels that is not a record
+  as swarmlab makes it (its name, a machine name, a node ID) is never used, never removed, and
+  reported. Inventory entries are checked whole: user names, host names (a DNS name or an IP
+  address), ports, machine names, addresses.
 - Docker is reached over SSH with paramiko: each API connection runs ``docker system
-  dial-stdio`` on the host (what ``docker -H ssh://...`` does), through a unix socket in
-  ``~/.swarmlab/labs/<lab>/`` that only you can open. No TCP port is opened on any host.
+  dial-stdio`` on the host (what ``docker -H ssh://...`` does), through a unix socket in the
+  lab's own folder (``~/.swarmlab/labs/ssh/<lab>/``, mode 0700, checked before use, removed by
+  ``destroy``). No TCP port is opened on any host.
 - Host keys are checked against ``~/.ssh/known_hosts`` (or ``known_hosts=``), and an unknown
   host is refused, naming its fingerprint. To trust a new lab host, compare the fingerprint with
   the host's own (``ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`` on it), then either add
@@ -37,27 +47,30 @@ same under ``hosts`` (and optionally ``key``, ``known_hosts``, ``trust_new_hosts
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import os
+import re
 import select
 import shlex
-import shutil
 import socket
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 
-from .._engine import engine_client, swarmlab_home
+from .. import _home
+from .._engine import engine_client
 from .._errors import (
     DockerError,
     EngineUnavailable,
+    InsecurePath,
     InvalidArgument,
     MachineNotFound,
     ProviderUnavailable,
@@ -66,6 +79,7 @@ from .._errors import (
 from ._base import (
     LABEL_LAB,
     LABEL_MACHINE,
+    LABEL_PROVIDER,
     LABEL_ROLE,
     CreateOutcome,
     MachineInfo,
@@ -78,6 +92,19 @@ from ._base import (
 
 LABEL_GWBRIDGE = "io.swarmlab.ssh.gwbridge"
 LABEL_TARGET = "io.swarmlab.ssh.target"
+LABEL_NODE = "io.swarmlab.ssh.node"
+#: the roles of the ssh provider's records: a host's adoption, a swarm membership the lab made
+ROLE_ADOPTED, ROLE_NODE = "adopted", "swarm-node"
+#: a swarm node ID as swarmkit makes them (25 base-36 characters)
+_NODE_ID_RE = re.compile(r"[0-9a-z]{25}")
+#: the labels swarm puts on a task's container
+SWARM_NODE_LABEL, SWARM_SERVICE_LABEL = "com.docker.swarm.node.id", "com.docker.swarm.service.id"
+#: a user name: letters, digits, '_', '.', '-', '@' and '$' (domain and machine accounts), not
+#: starting with '-' (ssh would read it as an option)
+_USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,63}")
+#: a DNS host name: dot-separated labels of letters, digits, '-' and '_', none starting with '-'
+_HOST_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOSTNAME_RE = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
 CONNECT_TIMEOUT = 10.0
 #: sshd allows 10 sessions per connection (MaxSessions): stay under it, idle pooled API
 #: connections included (the docker client keeps at most POOL_SIZE of them)
@@ -103,53 +130,76 @@ class Host:
 
 
 def parse_target(text: str) -> tuple[str, str, int]:
-    """``user@host[:port]`` (``user@[v6]:port`` for IPv6) -> (user, host, port)."""
+    """``user@host[:port]`` (``user@[v6]:port`` for IPv6) -> (user, host, port), each checked
+    whole: a user name, a DNS host name or IP address, a port from 1 to 65535."""
+    usage = (f"host {text!r}: write it as user@host or user@host:port (a user name, a host name "
+             f"or IP address, a port number)")
     if not isinstance(text, str) or "@" not in text:
-        raise InvalidArgument(f"host {text!r}: write it as user@host or user@host:port")
+        raise InvalidArgument(usage)
     user, _, rest = text.rpartition("@")
-    port = 22
+    port_text = None
     if rest.startswith("["):
         host, _, tail = rest[1:].partition("]")
         if tail.startswith(":"):
             port_text = tail[1:]
         elif tail:
             raise InvalidArgument(f"host {text!r}: write it as user@[address]:port")
-        else:
-            port_text = ""
     else:
-        host, _, port_text = rest.partition(":")
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise InvalidArgument(f"host {text!r}: the port must be a number from 1 to 65535")
-        port = int(port_text)
-    if not user or not host or any(c.isspace() for c in text):
-        raise InvalidArgument(f"host {text!r}: write it as user@host or user@host:port")
-    return user, host, port
+        host, colon, port = rest.partition(":")
+        port_text = port if colon else None
+    if port_text is not None and not (re.fullmatch(r"[0-9]{1,5}", port_text) and 0 < int(port_text) < 65536):
+        raise InvalidArgument(f"host {text!r}: the port must be a number from 1 to 65535")
+    if not _USER_RE.fullmatch(user):
+        raise InvalidArgument(f"{usage}; the user name {user!r} has characters no user name has")
+    check_host_name(host, text)
+    return user, host, int(port_text) if port_text else 22
+
+
+def check_host_name(host: str, entry: str) -> str:
+    """A host to connect to: an IP address (no zone) or a DNS name, matched whole."""
+    try:
+        ipaddress.ip_address(host)
+        if "%" not in host:
+            return host
+    except ValueError:
+        if len(host) <= 253 and _HOSTNAME_RE.fullmatch(host):
+            return host
+    raise InvalidArgument(
+        f"host {entry!r}: {host!r} is no host name or IP address (letters, digits, '-', '_' and "
+        f"dots; an IPv6 address in brackets, without a zone); write it as user@host[:port]")
+
+
+def check_address(address: object, entry: object) -> str:
+    """An address to advertise: one IP address, no zone, matched whole."""
+    try:
+        if not isinstance(address, str) or "%" in address:
+            raise ValueError(address)
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise InvalidArgument(f"address {address!r} of {entry!r}: give an IP address, e.g. '10.0.0.11'") from None
+    return address
 
 
 def _entry(item: Any, name: str | None = None) -> Host:
     if isinstance(item, str):
         if name is None and "=" in item.split("@")[0]:
             name, _, item = item.partition("=")
-        user, host, port = parse_target(item.strip())
-        return Host(user, host, port, check_machine_name(name.strip()) if name else None)
+        user, host, port = parse_target(item)
+        return Host(user, host, port, check_machine_name(name) if name is not None else None)
     if isinstance(item, Mapping):
         unknown = set(item) - {"name", "target", "key", "address"}
         if unknown or "target" not in item:
             raise InvalidArgument(
                 f"inventory entry {dict(item)!r}: give 'target' (user@host[:port]) and optionally "
                 f"'name', 'key', 'address'" + (f"; unknown: {sorted(unknown)}" if unknown else ""))
-        user, host, port = parse_target(str(item["target"]))
+        user, host, port = parse_target(item["target"])
         nm = item.get("name", name)
         address = item.get("address")
-        if address is not None:
-            try:
-                ipaddress.ip_address(str(address))
-            except ValueError:
-                raise InvalidArgument(f"address {address!r} of {item['target']}: give an IP address") from None
-        return Host(user, host, port, check_machine_name(nm) if nm else None,
-                    str(item["key"]) if item.get("key") else None,
-                    str(address) if address else None)
+        key = item.get("key")
+        if key is not None and not isinstance(key, str):
+            raise InvalidArgument(f"key {key!r} of {item['target']}: give the path of a private key file")
+        return Host(user, host, port, check_machine_name(nm) if nm is not None else None, key or None,
+                    check_address(address, item["target"]) if address is not None else None)
     raise InvalidArgument(f"inventory entry {item!r}: give 'user@host[:port]' or a dict with 'target'")
 
 
@@ -194,6 +244,8 @@ def load_inventory(hosts: Any) -> tuple[list[Host], dict[str, Any]]:
         unknown = set(options) - {"key", "known_hosts", "trust_new_hosts"}
         if unknown:
             raise InvalidArgument(f"inventory file {str(path)!r}: unknown settings {sorted(unknown)}")
+        check_settings(f"inventory file {str(path)!r}", options.get("key"), options.get("known_hosts"),
+                       options.get("trust_new_hosts"))
         hosts = data["hosts"]
     if isinstance(hosts, str):
         hosts = [hosts]
@@ -216,6 +268,17 @@ def load_inventory(hosts: Any) -> tuple[list[Host], dict[str, Any]]:
     if problems:
         raise InvalidArgument("inventory: " + "; ".join(problems))
     return entries, options
+
+
+def check_settings(where: str, key: object, known_hosts: object, trust_new_hosts: object) -> None:
+    """``key`` and ``known_hosts`` are paths, ``trust_new_hosts`` is true or false: a string
+    such as ``"no"`` would otherwise switch host key checking off."""
+    for what, value in (("key", key), ("known_hosts", known_hosts)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise InvalidArgument(f"{where}: {what} {value!r} is not a file name; give a path")
+    if trust_new_hosts is not None and not isinstance(trust_new_hosts, bool):
+        raise InvalidArgument(f"{where}: trust_new_hosts {trust_new_hosts!r} must be true or false "
+                              f"(a boolean, not a string)")
 
 
 def _paramiko() -> Any:
@@ -295,10 +358,9 @@ class _Forwarder:
     """A unix socket on this computer whose every connection is a ``docker system dial-stdio``
     on the host, over SSH."""
 
-    def __init__(self, sessions: _Sessions, path: Path) -> None:
-        self.sessions, self.path = sessions, path
-        if path.exists() or path.is_symlink():
-            path.unlink()
+    def __init__(self, sessions: _Sessions, folder: Path, path: Path) -> None:
+        self.sessions, self.folder, self.path = sessions, folder, path
+        _home.remove_inside(folder, path)  # a socket left by an earlier session
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
         path.chmod(0o600)
@@ -346,8 +408,47 @@ class _Forwarder:
         try:
             self.sock.close()
         finally:
-            if self.path.exists():
-                self.path.unlink()
+            with contextlib.suppress(OSError, InsecurePath):  # gone already: nothing to remove
+                _home.remove_inside(self.folder, self.path)
+
+
+class _LabAPI(docker.APIClient):
+    """A host's Engine API that notes, on the host, each swarm membership the lab makes through
+    it: the node ID ``swarm init`` gave, or ``swarm join`` once the host is in (a join that
+    timed out may still finish: the next ``info`` that shows the host in a swarm notes it)."""
+
+    def __init__(self, on_node: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_node = on_node
+        self.joining = False
+
+    def init_swarm(self, *args: Any, **kwargs: Any) -> Any:
+        node_id = super().init_swarm(*args, **kwargs)
+        self.on_node(self, str(node_id))
+        return node_id
+
+    def join_swarm(self, *args: Any, **kwargs: Any) -> Any:
+        self.joining = True
+        try:
+            return super().join_swarm(*args, **kwargs)
+        finally:
+            with contextlib.suppress(docker.errors.DockerException, OSError):  # noted by a later info
+                self.info()
+
+    def info(self, *args: Any, **kwargs: Any) -> Any:
+        data = super().info(*args, **kwargs)
+        swarm = data.get("Swarm") or {}
+        if self.joining and swarm.get("LocalNodeState") == "active" and swarm.get("NodeID"):
+            self.on_node(self, str(swarm["NodeID"]))
+            self.joining = False
+        return data
+
+
+class _LabClient(docker.DockerClient):
+    """docker-py's client over :class:`_LabAPI`."""
+
+    def __init__(self, on_node: Any, **kwargs: Any) -> None:
+        self.api = _LabAPI(on_node, **kwargs)
 
 
 class _Connection:
@@ -355,8 +456,8 @@ class _Connection:
     on first use: making it asks the engine its API version, and shell commands on a host
     without a working engine need the SSH part alone."""
 
-    def __init__(self, sessions: _Sessions, forwarder: _Forwarder) -> None:
-        self.sessions, self.forwarder = sessions, forwarder
+    def __init__(self, sessions: _Sessions, forwarder: _Forwarder, on_node: Any) -> None:
+        self.sessions, self.forwarder, self.on_node = sessions, forwarder, on_node
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
@@ -364,7 +465,14 @@ class _Connection:
     def client(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._client = engine_client(f"unix://{self.forwarder.path}", max_pool_size=POOL_SIZE)
+                url = f"unix://{self.forwarder.path}"
+                probe = engine_client(url, max_pool_size=POOL_SIZE)  # asks the engine its API version
+                version = probe.api.api_version
+                probe.close()
+                client = _LabClient(self.on_node, base_url=url, version=version, timeout=60,
+                                    max_pool_size=POOL_SIZE)
+                client.api.trust_env = False  # no proxy between us and the host's engine
+                self._client = client
             return self._client
 
     def close(self) -> None:
@@ -400,7 +508,8 @@ class SSHProvider(Provider):
             if "@" in hosts:
                 hosts = [h.strip() for h in hosts.split(",") if h.strip()]
         self.hosts, options = load_inventory(hosts)
-        self.key = key or options.get("key")
+        check_settings("the ssh provider", key, known_hosts, trust_new_hosts)
+        self.key = str(key or options.get("key") or "") or None
         self.known_hosts = Path(known_hosts or options.get("known_hosts")
                                 or Path.home() / ".ssh" / "known_hosts").expanduser()
         self.trust_new_hosts = bool(trust_new_hosts if trust_new_hosts is not None
@@ -411,6 +520,8 @@ class SSHProvider(Provider):
         self._addresses: dict[str, str] = {}
         self._lock = threading.Lock()
         self._host_locks: dict[tuple[str, int], threading.Lock] = {}
+        self._seen: list[str] | None = None  # left alone, as of the last look at the hosts
+        self._kept: list[str] = []  # left alone by the last release: swarms the lab did not make
 
     # -- connections -------------------------------------------------------------------------
     def _key_file(self, host: Host) -> str | None:
@@ -467,13 +578,10 @@ class SSHProvider(Provider):
                 conn = self._conns.get(hkey)
             if conn is not None and conn.sessions.active:
                 return conn
+            folder = _home.lab_dir(self.name, self.lab)  # made 0700, or checked: refused if not ours
             sessions = _Sessions(lambda: self._open_ssh(host))
-            folder = swarmlab_home() / "labs" / self.lab
-            folder.mkdir(parents=True, exist_ok=True)
-            folder.chmod(0o700)
-            safe = f"{host.hostname}-{host.port}".replace(":", "_").replace("/", "_")
-            forwarder = _Forwarder(sessions, folder / f"ssh-{safe}.sock")
-            conn = _Connection(sessions, forwarder)
+            forwarder = _Forwarder(sessions, folder, folder / _socket_name(host))
+            conn = _Connection(sessions, forwarder, lambda api, node_id: self._noted(host, api, node_id))
             with self._lock:
                 self._conns[hkey] = conn
             return conn
@@ -565,19 +673,76 @@ class SSHProvider(Provider):
     def _marker_name(self, machine: str) -> str:
         return f"swarmlab-{self.lab}-{machine}"
 
-    def _markers(self, host: Host) -> list[Any]:
+    def _node_record_name(self, machine: str, node_id: str) -> str:
+        return f"swarmlab-{self.lab}-{machine}-node-{node_id}"
+
+    def _why_not_a_record(self, host: Host, name: str, labels: Mapping[str, str]) -> str:
+        """'' when a volume is a record as this provider makes them for this lab, else why not."""
+        machine, role = labels.get(LABEL_MACHINE), labels.get(LABEL_ROLE)
+        try:
+            machine = check_machine_name(machine)
+        except InvalidArgument:
+            return f"its machine label {machine!r} is no machine name"
+        if host.name is not None and machine != host.name:
+            return f"the inventory names this host {host.name!r}, not {machine!r}"
+        if role == ROLE_ADOPTED:
+            if name != self._marker_name(machine):
+                return f"the record of {machine!r} is called {self._marker_name(machine)!r}"
+            if labels.get(LABEL_GWBRIDGE) not in ("made", "existed"):
+                return f"its {LABEL_GWBRIDGE} label {labels.get(LABEL_GWBRIDGE)!r} is none swarmlab writes"
+            return ""
+        if role == ROLE_NODE:
+            node = labels.get(LABEL_NODE)
+            if not isinstance(node, str) or not _NODE_ID_RE.fullmatch(node):
+                return f"its node label {node!r} is no swarm node ID"
+            if name != self._node_record_name(machine, node):
+                return f"the record of a node of {machine!r} is called {self._node_record_name(machine, node)!r}"
+            return ""
+        return f"its role {role!r} is none the ssh provider gives"
+
+    def _records(self, host: Host) -> _Records:
+        """The lab's records on a host, read back and checked: what it was adopted as, the swarm
+        node IDs the lab's swarm gave it; anything else with the lab's labels is left alone."""
         client = self._docker(host)
-        return list(client.volumes.list(filters={"label": f"{LABEL_LAB}={self.lab}"}))
+        found = client.volumes.list(filters={"label": [f"{LABEL_LAB}={self.lab}", f"{LABEL_PROVIDER}={self.name}"]})
+        rec = _Records()
+        adopted: dict[str, tuple[str, Mapping[str, str]]] = {}
+        nodes: list[tuple[str, str, str]] = []
+        for v in found:
+            labels = v.attrs.get("Labels") or {}
+            why = self._why_not_a_record(host, v.name, labels)
+            if why:
+                rec.notes.append(
+                    f"left alone: volume {v.name!r} on {host.target}: it carries lab {self.lab!r}'s labels "
+                    f"but is no record swarmlab makes ({why}); if it is yours, remove it on the host "
+                    f"with 'docker volume rm'")
+            elif labels[LABEL_ROLE] == ROLE_ADOPTED:
+                adopted[labels[LABEL_MACHINE]] = (v.name, labels)
+            else:
+                nodes.append((labels[LABEL_MACHINE], labels[LABEL_NODE], v.name))
+        if len(adopted) > 1:
+            rec.notes.append(
+                f"left alone: {host.target} carries records of several machines of lab {self.lab!r} "
+                f"({', '.join(sorted(adopted))}); swarmlab records one, so it uses and releases none")
+            return rec
+        for machine, (name, labels) in adopted.items():
+            rec.machine, rec.gwbridge_made = machine, labels.get(LABEL_GWBRIDGE) == "made"
+            rec.volumes.append(name)
+        for machine, node, name in nodes:
+            if machine == rec.machine:
+                rec.nodes.add(node)
+                rec.volumes.insert(0, name)  # removed before the adoption record
+            else:
+                rec.notes.append(f"left alone: volume {name!r} on {host.target}: a record of a swarm node "
+                                 f"of {machine!r}, which this host was not adopted as")
+        return rec
 
     def _scan(self, strict: bool) -> tuple[dict[str, Host], dict[Host, str]]:
         """Which machine each inventory host is (by its record); hosts that cannot be asked
         map to their error (strict: raise it)."""
-        def look(host: Host) -> tuple[Host, str | None, str]:
+        def look(host: Host) -> tuple[Host, _Records | None, str]:
             try:
-                for v in self._markers(host):
-                    if v.attrs.get("Labels", {}).get(LABEL_ROLE) == "adopted":
-                        return host, v.attrs["Labels"].get(LABEL_MACHINE), ""
-                return host, None, ""
+                return host, self._records(host), ""
             except (EngineUnavailable, ProviderUnavailable) as e:
                 if strict:
                     raise
@@ -585,16 +750,51 @@ class SSHProvider(Provider):
 
         found: dict[str, Host] = {}
         errors: dict[Host, str] = {}
-        for host, machine, err in _parallel(look, self.hosts):
-            if machine:
-                found[machine] = host
+        notes: list[str] = []
+        claims: dict[str, list[Host]] = {}
+        for host, rec, err in _parallel(look, self.hosts):
+            if rec is not None:
+                notes += rec.notes
+                if rec.machine:
+                    claims.setdefault(rec.machine, []).append(host)
             if err:
                 errors[host] = err
+        for machine, claimants in claims.items():
+            if len(claimants) == 1:
+                found[machine] = claimants[0]
+            else:
+                notes.append(f"left alone: {', '.join(h.target for h in claimants)} each carry the record "
+                             f"of machine {machine!r} of lab {self.lab!r}; none is used or released as it")
         with self._lock:
             self._bound.update(found)
+            self._seen = notes
         return found, errors
 
+    def left_alone(self) -> list[str]:
+        """What the hosts carry with the lab's labels that is not a record swarmlab makes (as of
+        the last look at them: every ls, create and destroy looks), and the swarms the last
+        release left in place because the lab did not make them."""
+        with self._lock:
+            looked = self._seen is not None
+        if not looked:
+            self._scan(strict=False)
+        with self._lock:
+            return list(self._seen or []) + list(self._kept)
+
+    def _noted(self, host: Host, api: Any, node_id: str) -> None:
+        """Record on the host that the lab made this swarm membership (see :class:`_LabAPI`)."""
+        if not _NODE_ID_RE.fullmatch(node_id):
+            return
+        with self._lock:
+            machine = next((m for m, h in self._bound.items() if h == host), None)
+        if machine is None:
+            return
+        labels = lab_labels(self.lab, ROLE_NODE, self.name, machine)
+        labels[LABEL_NODE] = node_id
+        api.create_volume(self._node_record_name(machine, node_id), labels=labels)
+
     def _host(self, machine: str) -> Host:
+        check_machine_name(machine)
         with self._lock:
             host = self._bound.get(machine)
         if host is None:
@@ -636,7 +836,7 @@ class SSHProvider(Provider):
         try:
             for n, (gwbridge, hostname) in zip(todo, checked):
                 host = choice[n]
-                labels = lab_labels(self.lab, "adopted", self.name, n)
+                labels = lab_labels(self.lab, ROLE_ADOPTED, self.name, n)
                 labels[LABEL_GWBRIDGE] = "existed" if gwbridge else "made"
                 labels[LABEL_TARGET] = host.target
                 self._docker(host).volumes.create(self._marker_name(n), labels=labels)
@@ -656,7 +856,7 @@ class SSHProvider(Provider):
 
     def _check_host(self, machine: str, host: Host) -> tuple[bool, str]:
         client = self._docker(host)
-        for v in client.volumes.list(filters={"label": LABEL_ROLE + "=adopted"}):
+        for v in client.volumes.list(filters={"label": LABEL_ROLE + "=" + ROLE_ADOPTED}):
             labels = v.attrs.get("Labels") or {}
             if labels.get(LABEL_LAB) != self.lab:
                 raise SwarmStateError(
@@ -675,10 +875,15 @@ class SSHProvider(Provider):
         return has_gwbridge, str(info.get("Name", ""))
 
     def _unrecord(self, host: Host, machine: str) -> None:
+        """Remove the lab's records of ``machine`` from the host: only volumes that are records
+        as swarmlab makes them (node records first, the adoption last)."""
         try:
-            for v in self._docker(host).volumes.list(
-                    filters={"label": [f"{LABEL_LAB}={self.lab}", f"{LABEL_MACHINE}={machine}"]}):
-                v.remove(force=True)
+            rec = self._records(host)
+            if rec.machine == machine:
+                api = self._docker(host).api
+                for name in rec.volumes:
+                    with contextlib.suppress(docker.errors.NotFound):
+                        api.remove_volume(name, force=True)
         finally:
             with self._lock:
                 self._bound.pop(machine, None)
@@ -706,7 +911,10 @@ class SSHProvider(Provider):
         return sorted(_parallel(info, items), key=lambda m: m.name)
 
     def remove(self, names: Sequence[str]) -> None:
+        names = check_machine_names(names)
         hosts = {n: self._host(n) for n in names}
+        with self._lock:
+            self._kept = []
 
         def is_manager(n: str) -> bool:
             try:
@@ -720,19 +928,39 @@ class SSHProvider(Provider):
             _parallel(lambda n: self._release(n, hosts[n]), group)
 
     def _release(self, machine: str, host: Host) -> None:
+        """Undo what the lab made on the host, and only that: the swarm membership it recorded
+        (leave, and that node's task containers), docker_gwbridge if swarm made it, the records."""
         client = self._docker(host)
-        records = client.volumes.list(filters={"label": [f"{LABEL_LAB}={self.lab}",
-                                                         f"{LABEL_MACHINE}={machine}"]})
-        made_gwbridge = any((v.attrs.get("Labels") or {}).get(LABEL_GWBRIDGE) == "made" for v in records)
-        if client.info()["Swarm"].get("LocalNodeState") != "inactive":
+        rec = self._records(host)
+        if rec.machine != machine:
+            return  # no record of it (any more): nothing of the lab's to undo
+        swarm = client.info()["Swarm"]
+        state, node_id = swarm.get("LocalNodeState"), str(swarm.get("NodeID") or "")
+        in_another = state not in ("inactive", "", None) and node_id not in rec.nodes
+        if in_another:
+            made = ", ".join(sorted(rec.nodes)) or "none"
+            with self._lock:
+                self._kept.append(
+                    f"left alone: the swarm {machine} ({host.target}) is in now, as node "
+                    f"{node_id or '(not known yet)'} (state {state}): the lab did not make that "
+                    f"membership (its swarm's nodes on {machine}: {made}), so {machine} stays in it "
+                    f"with its tasks; 'docker swarm leave --force' on the host leaves it")
+        elif state not in ("inactive", "", None):
             try:
                 client.swarm.leave(force=True)
             except docker.errors.APIError as e:
                 raise DockerError(f"failed to make {host.target} leave the swarm: {e.explanation}") from None
-        # task containers the swarm left behind (the host was in no swarm when adopted)
-        for c in client.containers.list(all=True, filters={"label": "com.docker.swarm.service.id"}):
-            c.remove(force=True)
-        if made_gwbridge:
+        # the task containers of the lab's swarm on this host (it was in no swarm when adopted)
+        for node in sorted(rec.nodes):
+            for c in client.containers.list(all=True, filters={"label": f"{SWARM_NODE_LABEL}={node}"},
+                                            ignore_removed=True):
+                if c.labels.get(SWARM_NODE_LABEL) == node and c.labels.get(SWARM_SERVICE_LABEL):
+                    try:
+                        c.remove(force=True)
+                    except docker.errors.APIError as e:  # already gone, or going
+                        if e.status_code not in (404, 409):
+                            raise
+        if rec.gwbridge_made and not in_another:
             for net in client.networks.list(names=["docker_gwbridge"]):
                 with contextlib.suppress(docker.errors.APIError):  # the host uses it now: leave it
                     net.remove()
@@ -746,7 +974,10 @@ class SSHProvider(Provider):
                            if m not in found and h in errors]
         self.remove(sorted(found))
         self.close()
-        shutil.rmtree(swarmlab_home() / "labs" / self.lab, ignore_errors=True)
+        # the lab's own folder (the forwarded sockets), checked, and nothing outside it
+        folder = _home.lab_dir(self.name, self.lab, create=False)
+        if os.path.lexists(folder):
+            _home.remove_inside(folder.parent, folder)
         if unreachable:
             raise EngineUnavailable(
                 f"released {len(found)} host(s), but could not reach {', '.join(unreachable)}: run "
@@ -779,7 +1010,7 @@ class SSHProvider(Provider):
             out = self._exec(host, 'echo "$SSH_CONNECTION"', timeout=30).output.split()
             seen = out[2] if len(out) >= 3 else ""
             try:
-                if ipaddress.ip_address(seen).is_loopback:
+                if "%" in seen or ipaddress.ip_address(seen).is_loopback:
                     seen = ""
             except ValueError:
                 seen = ""
@@ -824,6 +1055,26 @@ class SSHProvider(Provider):
             self._conns.clear()
         for c in conns:
             c.close()
+
+
+@dataclass
+class _Records:
+    """What the lab recorded on one host, read back and checked."""
+
+    machine: str | None = None  # what the host was adopted as
+    gwbridge_made: bool = False  # docker_gwbridge was made by the lab's swarm
+    nodes: set[str] = field(default_factory=set)  # the swarm node IDs the lab's swarm gave it
+    volumes: list[str] = field(default_factory=list)  # the records, in the order to remove them
+    notes: list[str] = field(default_factory=list)  # what was left alone, one sentence each
+
+
+def _socket_name(host: Host) -> str:
+    """The forwarded socket's file name for a host (a checked host name; long ones hashed, as a
+    unix socket's path has at most 107 bytes)."""
+    name = host.hostname.replace(":", "_")
+    if len(name) > 40:
+        name = hashlib.sha256(host.hostname.encode()).hexdigest()[:16]
+    return _home.check_path_part(f"ssh-{name}-{host.port}.sock", "socket name")
 
 
 def _parallel(fn: Any, items: Sequence[Any]) -> list[Any]:

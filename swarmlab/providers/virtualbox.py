@@ -17,6 +17,14 @@ The provider runs docker-machine as a command and reads only its documented outp
 - A machine whose state is ``Timeout`` or ``Error`` in ``docker-machine ls`` is listed but not
   running, so no step uses it.
 
+Nothing docker-machine prints is trusted: a name in ``ls`` that no machine of swarmlab's can
+have (``../x``, ``-oFoo``, a name with a line break) is left alone and reported by
+:meth:`VirtualBoxProvider.left_alone`, never put on a command line; ``ip`` must print one address, ``config`` the
+machine's own TLS files (``<storage>/machines/NAME/``) and a ``tcp://IP:PORT`` engine with
+``--tlsverify``, or the step stops with :class:`~swarmlab.ProviderUnavailable` before anything
+connects. Machine names always follow ``--`` on docker-machine's command line, and a command
+for ``docker-machine ssh`` cannot start with ``-`` (ssh would read it as one of its options).
+
 Machine names are the lesson's names (``manager1``), as docker-machine knows them, so that
 ``docker-machine ssh manager1`` in a terminal reaches the same machine; a name docker-machine
 already uses for a machine outside the lab is refused, never taken over.
@@ -56,6 +64,7 @@ from ._base import (
     MachineInfo,
     Provider,
     RunOutput,
+    check_machine_name,
     check_machine_names,
     lab_labels,
 )
@@ -71,6 +80,12 @@ MAINTAINED_FORK = "https://gitlab.com/gitlab-org/ci-cd/docker-machine"
 #: What ``ls --format`` asks for (fields of docker-machine's HostListItem).
 LS_FORMAT = "{{.Name}}\t{{.DriverName}}\t{{.State}}\t{{.URL}}\t{{.DockerVersion}}\t{{.Error}}"
 NOT_READY_STATES = ("Timeout", "Error", "None")
+#: Every state docker-machine reports (libmachine/state).
+STATES = ("None", "Running", "Paused", "Saved", "Stopping", "Stopped", "Starting", "Error", "Timeout")
+#: An engine URL as docker-machine's virtualbox driver makes it: tcp://IP:PORT, nothing more.
+_ENGINE_URL_RE = re.compile(r"tcp://(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})")
+#: What ``docker-machine config`` prints, one word each (commands/config.go).
+_CONFIG_WORD_RE = re.compile(r"--(tlscacert|tlscert|tlskey)=(.+)|-H=(.+)", re.DOTALL)
 
 
 def find_vboxmanage() -> str | None:
@@ -87,16 +102,24 @@ def find_vboxmanage() -> str | None:
     return None
 
 
-def check_hostonly_cidr(cidr: str) -> str:
+def check_hostonly_cidr(cidr: str, check_range: bool = True) -> str:
     """A host-only network for ``--virtualbox-hostonly-cidr``: the host's address and a mask,
-    inside 192.168.56.0/21 (what VirtualBox 6.1.28 and later allow by default)."""
+    inside 192.168.56.0/21 (what VirtualBox 6.1.28 and later allow by default; with
+    ``check_range=False`` any IPv4 address and mask)."""
     try:
+        if not isinstance(cidr, str) or "/" not in cidr:
+            raise ValueError(cidr)
         iface = ipaddress.ip_interface(cidr)
     except ValueError:
         raise InvalidArgument(
             f"hostonly_cidr={cidr!r} is not an address with a mask; use e.g. "
             f"{DEFAULT_HOSTONLY_CIDR!r}"
         ) from None
+    if not check_range:
+        if iface.version != 4 or str(iface) != cidr:
+            raise InvalidArgument(f"hostonly_cidr={cidr!r}: give an IPv4 address and mask, e.g. "
+                                  f"{DEFAULT_HOSTONLY_CIDR!r}")
+        return str(iface)
     if iface.version != 4 or iface.ip not in VBOX_ALLOWED_RANGE or iface.network.prefixlen < 21:
         raise InvalidArgument(
             f"hostonly_cidr={cidr!r}: VirtualBox 6.1.28 and later only allow host-only "
@@ -112,33 +135,121 @@ def check_hostonly_cidr(cidr: str) -> str:
     return str(iface)
 
 
-def parse_ls(text: str) -> list[MachineInfo]:
-    """Rows of ``docker-machine ls --format LS_FORMAT``."""
-    out = []
-    for line in text.splitlines():
-        if not line.strip():
+def engine_url_problem(url: str) -> str:
+    """'' when ``url`` is an engine URL as docker-machine makes one (``tcp://IP:PORT``), else
+    what is wrong with it."""
+    m = _ENGINE_URL_RE.fullmatch(url)
+    if m is None:
+        return "not tcp://IP:PORT"
+    try:
+        ip = ipaddress.ip_address(m.group(1) or m.group(2))
+    except ValueError:
+        return "not an IP address"
+    if ip.is_unspecified or ip.is_multicast:
+        return "no machine's address"
+    if not 0 < int(m.group(3)) < 65536:
+        return "no port"
+    return ""
+
+
+def parse_ls(text: str) -> tuple[list[MachineInfo], list[str]]:
+    """Rows of ``docker-machine ls --format LS_FORMAT``, and what was left alone: rows no
+    machine of swarmlab's can have (its names are :func:`check_machine_name`'s), each said in
+    one line starting "left alone:". Rows of other drivers (and docker-machine's "not found"
+    rows, for folders it cannot read) are not the lab's and are skipped."""
+    out: list[MachineInfo] = []
+    left_alone: list[str] = []
+    pending: list[str] = []  # lines of one name with line breaks, or tabs
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        cells = line.split("\t")
+        if len(cells) != 6:
+            pending.append(line)
             continue
-        cells = (line.split("\t") + [""] * 6)[:6]
-        name, driver, state, url, version, error = (c.strip() for c in cells)
+        name, driver, state, url, version, error = cells
+        if pending:
+            whole = "\n".join([*pending, name])
+            pending = []
+            left_alone.append(_odd_name(whole))
+            continue
+        if driver != "virtualbox":
+            continue
+        try:
+            check_machine_name(name)
+        except InvalidArgument:
+            left_alone.append(
+                f"left alone: machine {name!r} (docker-machine ls): not a machine name swarmlab makes "
+                f"(letters, digits and '-'); if it is yours, remove it with docker-machine rm")
+            continue
+        if state not in STATES:
+            left_alone.append(f"left alone: machine {name!r} (docker-machine ls): state {state!r} is "
+                              f"none docker-machine reports")
+            continue
+        if url and engine_url_problem(url):
+            error = (f"docker-machine ls reported the engine URL {url!r} ({engine_url_problem(url)}), "
+                     f"which swarmlab does not use; {error}").rstrip("; ")
+            url = ""
         if state in NOT_READY_STATES and not error:
             error = {"Timeout": "docker-machine got no answer from the VM in time (state Timeout)",
                      "Error": "the VM is in an error state"}.get(state, "")
         out.append(MachineInfo(name=name, driver=driver, state=state, url=url,
                                docker_version="" if version == "Unknown" else version,
                                error=error))
-    return out
+    if pending:
+        left_alone.append(_odd_name("\n".join(pending)))
+    names = [m.name for m in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    left_alone += [f"left alone: machine {n!r} (docker-machine ls): listed twice, so neither is "
+                   f"known to be the lab's" for n in twice]
+    return [m for m in out if m.name not in twice], left_alone
 
 
-def parse_config(text: str) -> dict[str, str]:
-    """``docker-machine config NAME`` -> {"tlscacert", "tlscert", "tlskey", "host"}."""
+def _odd_name(text: str) -> str:
+    return (f"left alone: {text!r} (docker-machine ls): not one machine's row (a name with a line "
+            f"break or a tab?); no machine of swarmlab's has such a name")
+
+
+def parse_config(text: str, name: str = "NAME") -> dict[str, str]:
+    """``docker-machine config NAME`` -> {"tlscacert", "tlscert", "tlskey", "host"}: exactly
+    what docker-machine prints (``--tlsverify``, three absolute paths, ``-H=tcp://IP:PORT``),
+    else :class:`ProviderUnavailable`."""
+    command = f"docker-machine config {name}"
+
+    def refuse(why: str) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"'{command}' printed {text[:500]!r}: {why}. swarmlab reaches a machine's engine only "
+            f"over TLS, with the certificates docker-machine keeps for it. Run '{command}' in a "
+            f"terminal to see what is wrong; 'docker-machine regenerate-certs -f {name}' makes "
+            f"new certificates.")
+
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        raise refuse("not words a shell can read") from None
     out: dict[str, str] = {}
-    for word in shlex.split(text):
-        m = re.match(r"^--?(tlscacert|tlscert|tlskey|H)=(.*)$", word)
-        if m:
-            out["host" if m.group(1) == "H" else m.group(1)] = m.group(2)
+    tlsverify = False
+    for word in words:
+        if word == "--tlsverify" and not tlsverify:
+            tlsverify = True
+            continue
+        m = _CONFIG_WORD_RE.fullmatch(word)
+        key = (m.group(1) or "host") if m else ""
+        if not m or key in out:
+            raise refuse(f"{word!r} is not what docker-machine config prints (or is there twice)")
+        out[key] = m.group(2) if m.group(1) else m.group(3)
+    if not tlsverify:
+        raise refuse("no --tlsverify")
     missing = {"tlscacert", "tlscert", "tlskey", "host"} - set(out)
     if missing:
-        raise DockerError(f"docker-machine config printed no {', '.join(sorted(missing))}:\n{text}")
+        raise refuse(f"no {', '.join(sorted(missing))}")
+    for key in ("tlscacert", "tlscert", "tlskey"):
+        if not os.path.isabs(out[key]):
+            raise refuse(f"{out[key]!r} is not an absolute path")
+    problem = engine_url_problem(out["host"])
+    if problem:
+        raise refuse(f"the engine URL {out['host']!r} is {problem}")
     return out
 
 
@@ -163,13 +274,18 @@ class VirtualBoxProvider(Provider):
         check_cidr: bool = True,
     ) -> None:
         super().__init__(lab)
-        for label, value, low in (("memory", memory, 512), ("cpus", cpus, 1)):
+        for label, value, low in (("memory", memory, 512), ("cpus", cpus, 1), ("disk_size", disk_size, 1)):
+            if label == "disk_size" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidArgument(f"{label}={value!r}: give a whole number of at least {low}")
         self.memory, self.cpus, self.disk_size = memory, cpus, disk_size
-        self.hostonly_cidr = check_hostonly_cidr(hostonly_cidr) if check_cidr else hostonly_cidr
+        self.hostonly_cidr = check_hostonly_cidr(hostonly_cidr, check_range=check_cidr)
+        if not isinstance(boot2docker_url, str) or not re.fullmatch(r"(https?|file)://\S+", boot2docker_url):
+            raise InvalidArgument(f"boot2docker_url={boot2docker_url!r}: give an http(s):// or file:// URL "
+                                  f"of a boot2docker ISO, e.g. {BOOT2DOCKER_URL!r}")
         self.boot2docker_url = boot2docker_url
-        self.storage_path = storage_path
+        self.storage_path = os.path.abspath(os.path.expanduser(storage_path)) if storage_path else None
         self.create_timeout = create_timeout
         self.ls_timeout = ls_timeout
         self.parallel = max(1, parallel)
@@ -202,28 +318,40 @@ class VirtualBoxProvider(Provider):
             )
         return found
 
+    def storage(self) -> Path:
+        """docker-machine's storage folder, where it keeps ``machines/NAME/`` (its
+        ``--storage-path``, else ``$MACHINE_STORAGE_PATH``, else ``~/.docker/machine``)."""
+        path = self.storage_path or os.environ.get("MACHINE_STORAGE_PATH") or str(Path.home() / ".docker" / "machine")
+        return Path(os.path.abspath(os.path.expanduser(path)))
+
     def _dm(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run docker-machine with ARGS; raise DockerError with its message when it fails."""
+        """Run docker-machine with ARGS; raise DockerError with its message when it fails.
+        (Machine names in ARGS follow ``--``: never an option, whatever they are.)"""
         argv = [self.docker_machine]
         if self.storage_path:
-            argv += ["--storage-path", str(self.storage_path)]
+            argv += ["--storage-path", self.storage_path]
         argv += list(args)
+        shown = " ".join(a for a in args if a != "--")
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as e:
             raise WaitTimeout(
-                f"'docker-machine {' '.join(args[:2])}' did not finish within {timeout:.0f}s",
+                f"'docker-machine {' '.join(shown.split()[:2])}' did not finish within {timeout:.0f}s",
                 last_state=(e.stdout or ""), logs=str(e.stderr or ""),
             ) from None
         except OSError as e:
             raise ProviderUnavailable(f"cannot run {self.docker_machine}: {e}") from None
         if check and done.returncode != 0:
             raise DockerError(
-                f"'docker-machine {' '.join(args)}' failed: "
+                f"'docker-machine {shown}' failed: "
                 f"{(done.stderr or done.stdout).strip()[-2000:]}"
             )
         return done
+
+    def _all_names(self) -> set[str]:
+        """Every machine docker-machine knows (``ls -q``), for checks only: never used as a name."""
+        return {n for n in self._dm("ls", "-q", timeout=60).stdout.split("\n") if n}
 
     # -- machines ----------------------------------------------------------------------------
     def create_args(self, machine: str) -> list[str]:
@@ -245,7 +373,7 @@ class VirtualBoxProvider(Provider):
     def create(self, names: Sequence[str], timeout: float = 90.0) -> list[CreateOutcome]:
         names = check_machine_names(names)
         ours = {m.name: m for m in self.list()}
-        everyone = set(self._dm("ls", "-q", timeout=60).stdout.split())
+        everyone = self._all_names()
         taken = [n for n in names if n in everyone and n not in ours]
         if taken:
             raise InvalidArgument(
@@ -308,19 +436,32 @@ class VirtualBoxProvider(Provider):
         return ""
 
     def _remove_quietly(self, names: Sequence[str]) -> None:
-        everyone = set(self._dm("ls", "-q", timeout=60, check=False).stdout.split())
+        names = check_machine_names(names)
+        try:
+            everyone = self._all_names()
+        except DockerError:
+            everyone = set(names)
         present = [n for n in names if n in everyone]
         for n in names:
             self._forget(n)
         if present:
-            self._dm("rm", "-f", "-y", *present, timeout=300, check=False)
+            self._dm("rm", "-f", "-y", "--", *present, timeout=300, check=False)
 
-    def list(self) -> list[MachineInfo]:
+    def _ls(self) -> tuple[list[MachineInfo], list[str]]:
         done = self._dm("ls", "--timeout", str(self.ls_timeout), "--filter",
                         f"label={LABEL_LAB}={self.lab}", "--format", LS_FORMAT,
                         timeout=self.ls_timeout + 60)
-        # machines whose config cannot be read are listed whatever the filter ("not found")
-        rows = [m for m in parse_ls(done.stdout) if m.driver == self.name]
+        # machines whose config cannot be read are listed whatever the filter ("not found"):
+        # parse_ls skips them; names no machine of swarmlab's has are left alone, and said
+        return parse_ls(done.stdout)
+
+    def left_alone(self) -> list[str]:
+        """What ``docker-machine ls`` lists with the lab's label but no machine of swarmlab's
+        can be (a name like ``../x`` or ``-oFoo``, one listed twice): never used, never removed."""
+        return self._ls()[1]
+
+    def list(self) -> list[MachineInfo]:
+        rows, _ = self._ls()
         running = [m.name for m in rows if m.running]
         ips = dict(zip(running, self._map(self._ip_or_blank, running)))
         return sorted(
@@ -340,18 +481,19 @@ class VirtualBoxProvider(Provider):
     def _ip_or_blank(self, machine: str) -> str:
         try:
             return self.address(machine)
-        except (DockerError, WaitTimeout):
+        except (DockerError, WaitTimeout, ProviderUnavailable):
             return ""
 
     def remove(self, names: Sequence[str]) -> None:
+        names = check_machine_names(names)
         if not names:
             return
         for n in names:
             self._forget(n)
-        done = self._dm("rm", "-y", *names, timeout=300, check=False)
+        done = self._dm("rm", "-y", "--", *names, timeout=300, check=False)
         if done.returncode != 0:
             # -f removes docker-machine's record even when VirtualBox cannot remove the VM
-            self._dm("rm", "-f", "-y", *names, timeout=300)
+            self._dm("rm", "-f", "-y", "--", *names, timeout=300)
 
     def destroy(self) -> dict[str, int]:
         names = [m.name for m in self.list()]
@@ -361,12 +503,12 @@ class VirtualBoxProvider(Provider):
     def stop(self, name: str) -> None:
         self._known(name)
         self._forget(name)
-        self._dm("stop", name, timeout=300)
+        self._dm("stop", "--", name, timeout=300)
 
     def start(self, name: str, timeout: float = 90.0) -> None:
         self._known(name)
         self._forget(name)
-        done = self._dm("start", name, timeout=max(timeout, 300), check=False)
+        done = self._dm("start", "--", name, timeout=max(timeout, 300), check=False)
         if done.returncode != 0 and "already running" not in done.stderr:
             raise DockerError(f"'docker-machine start {name}' failed: {done.stderr.strip()[-2000:]}")
         deadline = time.monotonic() + timeout
@@ -385,6 +527,7 @@ class VirtualBoxProvider(Provider):
             f"'docker-machine regenerate-certs -f {name}'.", last_state=last)
 
     def _known(self, name: str) -> None:
+        check_machine_name(name)
         if name not in {m.name for m in self.list()}:
             raise MachineNotFound(
                 f"lab {self.lab!r} has no machine {name!r}; create it with "
@@ -400,16 +543,30 @@ class VirtualBoxProvider(Provider):
 
     # -- one machine ---------------------------------------------------------------------------
     def address(self, name: str) -> str:
+        check_machine_name(name)
         with self._lock:
             if name in self._ips:
                 return self._ips[name]
-        done = self._dm("ip", name, timeout=60, check=False)
+        done = self._dm("ip", "--", name, timeout=60, check=False)
         if done.returncode != 0:
             self._raise_for(name, "read the address of", done)
-        ip = done.stdout.strip().splitlines()[-1].strip()
+        printed = done.stdout
+        line = printed[:-1] if printed.endswith("\n") else printed
+        try:
+            ip = ipaddress.ip_address(line)
+            usable = str(ip) == line and not (ip.is_unspecified or ip.is_loopback or ip.is_multicast)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ProviderUnavailable(
+                f"'docker-machine ip {name}' printed {printed[:200]!r}, which is not one address the "
+                f"other machines can reach {name} at; swarmlab uses nothing else. Run "
+                f"'docker-machine ip {name}' in a terminal to see what is wrong (and check that "
+                f"{self.docker_machine} is docker-machine), or remove the machine with "
+                f"lab.machine.rm({name!r}) and create it again.")
         with self._lock:
-            self._ips[name] = ip
-        return ip
+            self._ips[name] = line
+        return line
 
     def _raise_for(self, name: str, what: str, done: subprocess.CompletedProcess[str]) -> None:
         text = (done.stderr or done.stdout).strip()
@@ -425,8 +582,10 @@ class VirtualBoxProvider(Provider):
         raise DockerError(f"failed to {what} {name}: docker-machine said: {text[-2000:]}")
 
     def tls_config(self, name: str) -> dict[str, str]:
-        """What ``docker-machine config NAME`` reports: the TLS files and the engine URL."""
-        done = self._dm("config", name, timeout=60, check=False)
+        """What ``docker-machine config NAME`` reports: the TLS files (the machine's own, in
+        ``<storage>/machines/NAME/``) and the engine URL (``tcp://IP:PORT``, TLS verified)."""
+        check_machine_name(name)
+        done = self._dm("config", "--", name, timeout=60, check=False)
         if done.returncode != 0:
             text = (done.stderr or done.stdout)
             if "TLS" in text or "certificate" in text.lower():
@@ -436,13 +595,22 @@ class VirtualBoxProvider(Provider):
                     f"'docker-machine regenerate-certs -f {name}'."
                 )
             self._raise_for(name, "read the TLS settings of", done)
-        cfg = parse_config(done.stdout)
-        for key in ("tlscacert", "tlscert", "tlskey"):
-            if not Path(cfg[key]).is_file():
+        cfg = parse_config(done.stdout, name)
+        # docker-machine prints <storage>/machines/NAME/{ca,cert,key}.pem (commands/config.go)
+        folder = Path(os.path.realpath(self.storage() / "machines" / name))
+        for key, file in (("tlscacert", "ca.pem"), ("tlscert", "cert.pem"), ("tlskey", "key.pem")):
+            if Path(os.path.realpath(cfg[key])) != folder / file:
+                raise ProviderUnavailable(
+                    f"'docker-machine config {name}' names {cfg[key]!r} for {file}, not the file "
+                    f"docker-machine keeps for {name} ({folder / file}); swarmlab uses no other. Is "
+                    f"MACHINE_STORAGE_PATH (or storage_path=) the storage docker-machine uses? "
+                    f"'docker-machine regenerate-certs -f {name}' makes the machine's certificates again.")
+            if not (folder / file).is_file():
                 raise DockerError(f"docker-machine names {cfg[key]} for {name}, but it is missing")
         return cfg
 
     def client(self, name: str) -> docker.DockerClient:
+        check_machine_name(name)
         with self._lock:
             cached = self._clients.get(name)
         if cached is not None:
@@ -460,6 +628,18 @@ class VirtualBoxProvider(Provider):
             return self._clients.setdefault(name, client)
 
     def run(self, name: str, command: str) -> RunOutput:
+        check_machine_name(name)
+        if not isinstance(command, str) or not command.strip() or "\0" in command:
+            raise InvalidArgument(f"command {command!r}: give a shell command to run on {name}, "
+                                  f"e.g. 'docker node ls'")
+        if command.startswith("-"):
+            # docker-machine hands every word after the name to ssh, which reads a first word
+            # starting with '-' as one of ITS options (-oProxyCommand=... runs on this computer);
+            # '--' would end them for ssh but becomes part of the command with --native-ssh
+            raise InvalidArgument(
+                f"a command cannot start with '-' ({command[:80]!r}): 'docker-machine ssh {name}' "
+                f"would hand it to ssh as one of its own options. Start with the program to run, "
+                f"e.g. 'docker node ls'.")
         done = self._dm("ssh", name, command, timeout=600, check=False)
         out = done.stdout + done.stderr
         code = done.returncode
@@ -483,3 +663,5 @@ class VirtualBoxProvider(Provider):
     def close(self) -> None:
         for n in list(self._clients):
             self._forget(n)
+        with self._lock:
+            self._ips.clear()

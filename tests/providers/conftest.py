@@ -3,10 +3,13 @@ against Docker-in-Docker machines that also run sshd. Helpers here are importabl
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -30,3 +33,45 @@ def standin(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient)
     finally:
         mp.undo()
 
+
+
+#: Network rule for tests: traffic goes to loopback only. While ``loopback_only`` is in use,
+#: a connection (or a name lookup) for any other address is stopped before a packet leaves,
+#: and recorded, so a test can show that swarmlab did not even try.
+_GUARD: dict[str, Any] = {"on": False, "attempts": [], "installed": False}
+
+
+def _is_loopback(host: object) -> bool:
+    if host in ("localhost", None):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if not _GUARD["on"]:
+        return
+    if event == "socket.connect":
+        sock, address = args
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            _GUARD["attempts"].append(("connect", address[0]))
+            raise OSError(f"network rule of the tests: no connection to {address[0]}")
+    elif event == "socket.getaddrinfo" and not _is_loopback(args[0]):
+        _GUARD["attempts"].append(("lookup", args[0]))
+        raise OSError(f"network rule of the tests: no name lookup of {args[0]}")
+
+
+@pytest.fixture
+def loopback_only() -> Iterator[list[tuple[str, str]]]:
+    """Stop (and list) every connection or name lookup this process tries beyond loopback."""
+    if not _GUARD["installed"]:
+        sys.addaudithook(_audit)
+        _GUARD["installed"] = True
+    _GUARD["attempts"] = []
+    _GUARD["on"] = True
+    try:
+        yield _GUARD["attempts"]
+    finally:
+        _GUARD["on"] = False

@@ -16,7 +16,23 @@ command in the machine with ``docker exec`` (what cannot be faked is VirtualBox 
 What VirtualBox >= 6.1.28 does with a host-only network outside 192.168.56.0/21 is reproduced:
 ``create`` fails with E_ACCESSDENIED.
 
+Command lines are read as docker-machine 0.16's vendored codegangsta/cli reads them: a
+command's flags may follow its arguments (everything from the first ``-word`` on is parsed as
+flags, the words before it come after), ``--`` ends the flags, and ``ssh`` passes every word
+after the machine name to the ``ssh`` binary (docker-machine's default "external" client),
+which reads a first word starting with ``-`` as one of ITS OWN options: the stand-in logs such a
+word (``"ssh_option"``) and fails as ssh fails on a bad option (exit 255); what ssh would do
+with the option is not reproduced. ``ls`` lists every folder of ``machines/`` not starting with
+``.`` (a folder whose ``config.json`` cannot be read is a row with driver ``not found``, listed
+whatever the filters), named by the folder, as docker-machine's filestore does.
+
 Every invocation is appended, as JSON, to ``$SWARMLAB_STANDIN_LOG`` when that is set.
+
+For tests of what a caller does with output it must not trust, ``$SWARMLAB_STANDIN_TAMPER``
+(JSON: ``{"COMMAND": {"stdout": TEXT}}`` prints TEXT instead of running COMMAND,
+``{"COMMAND": {"append": TEXT}}`` prints TEXT after COMMAND's own output; ``{storage}`` in TEXT
+is the storage path) makes the stand-in print what a broken or hostile docker-machine might.
+It is never set otherwise: without it the stand-in prints only what docker-machine prints.
 """
 
 from __future__ import annotations
@@ -87,6 +103,25 @@ def parse(args: list[str], spec: dict[str, Any], command: str) -> tuple[dict[str
     return flags, args[i:]
 
 
+def reorder(args: list[str]) -> list[str]:
+    """What codegangsta/cli's Command.Run hands to Go's flag parser (SkipFlagParsing false):
+    the words from the first one starting with '-' up to '--', then the words before it, then
+    '--' and the rest."""
+    first_flag = terminator = -1
+    for i, a in enumerate(args):
+        if a == "--":
+            terminator = i
+            break
+        if a.startswith("-") and first_flag == -1:
+            first_flag = i
+    if first_flag == -1:
+        return list(args)
+    regular = args[:first_flag]
+    if terminator > -1:
+        return args[first_flag:terminator] + regular + args[terminator:]
+    return args[first_flag:] + regular
+
+
 def get(flags: dict[str, list[str]], *names: str, default: str | None = None) -> str | None:
     for n in names:
         if n in flags:
@@ -125,6 +160,12 @@ class Store:
         if not self.machines.is_dir():
             return []
         return sorted(p.name for p in self.machines.iterdir() if (p / "config.json").exists())
+
+    def listed(self) -> list[str]:
+        """What docker-machine's filestore lists: every folder not starting with '.'."""
+        if not self.machines.is_dir():
+            return []
+        return sorted(p.name for p in self.machines.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 # -- certificates (docker-machine makes one CA and one client certificate per storage) ------
@@ -222,6 +263,8 @@ def container_name(store: Store, name: str) -> str:
 def find_container(store: Store, name: str) -> Any | None:
     import docker.errors
 
+    if not NAME_RE.fullmatch(name):  # docker-machine never made a VM of that name
+        return None
     try:
         return host().containers.get(container_name(store, name))
     except docker.errors.NotFound:
@@ -290,7 +333,7 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
         raise Usage("Error: No machine name specified" if not args else "Invalid command line. Found extra arguments "
                     + str(args[1:]))
     name = args[0]
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):  # Go's $ is the end of the text
         raise Fail('Error creating machine: Invalid hostname specified. Allowed hostname chars are: 0-9a-zA-Z . -')
     if store.dir(name).exists():
         raise Fail(f'Docker machine "{name}" already exists')
@@ -448,8 +491,16 @@ def cmd_ls(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
         filters.setdefault(k.lower(), []).append(v)
     timeout = float(get(flags, "timeout", "t", default="10") or 10)
     names = []
-    for n in store.names():
-        cfg = store.config(n)
+    in_error: dict[str, str] = {}
+    for n in store.listed():
+        try:
+            cfg = store.config(n)
+        except Fail:
+            in_error[n] = f"open {store.dir(n) / 'config.json'}: no such file or directory"
+            continue
+        except ValueError as e:
+            in_error[n] = f"Error getting migrated host: {e}".replace("\n", "")
+            continue
         if "driver" in filters and not any(v.lower() == "virtualbox" for v in filters["driver"]):
             continue
         if "name" in filters and not any(re.search(v, n) for v in filters["name"]):
@@ -469,6 +520,11 @@ def cmd_ls(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
     rows = [machine_state(store, n, timeout) for n in names]
     if "state" in filters:
         rows = [r for r in rows if any(r["State"].lower() == s.lower() for s in filters["state"])]
+    # hosts that cannot be loaded are listed whatever the filters (newHostListItemInError)
+    rows += [{"Name": n, "Active": "", "ActiveHost": "false", "ActiveSwarm": "false", "DriverName": "not found",
+              "State": "Error", "URL": "", "Swarm": "", "DockerVersion": "", "Error": err, "SwarmOptions": "",
+              "EngineOptions": "", "ResponseTime": "0s"} for n, err in in_error.items()]
+    rows.sort(key=lambda r: r["Name"].lower())
     fmt = get(flags, "format", "f") or (
         "table {{ .Name }}\t{{ .Active }}\t{{ .DriverName}}\t{{ .State }}\t{{ .URL }}\t{{ .Swarm }}\t"
         "{{ .DockerVersion }}\t{{ .Error}}")
@@ -576,11 +632,23 @@ def cmd_env(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
 def cmd_ssh(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
     if not args:
         raise Fail('Error: No machine name(s) specified and no "default" machine exists')
+    if args[0] in ("-help", "--help", "-h"):
+        print("Usage: docker-machine ssh [arg...]\n\nLog into or run a command on a machine with SSH.")
+        return 0
     name, words = args[0], args[1:]
     store.config(name)
     c = find_container(store, name)
     if c is None or c.status != "running":
         raise Fail(f'Error: Cannot run SSH command: Host "{name}" is not running')
+    # the external client runs: ssh <its options> docker@IP -o ... -p PORT WORDS...; OpenSSH goes
+    # on reading options after the host, up to '--' or the first word not starting with '-'
+    if words and words[0] == "--":
+        words = words[1:]
+    elif words and words[0].startswith("-") and words[0] != "-":
+        _log({"ssh_option": words[0]})
+        print(f"ssh: the docker-machine stand-in does not reproduce ssh's own options: {words[0]!r} would be "
+              "one", file=sys.stderr)
+        raise Fail("exit status 255")  # what docker-machine prints when ssh exits 255
     if not words:
         raise Fail("this stand-in runs commands only (no interactive shell)")
     res = c.exec_run(["sh", "-c", " ".join(words)], demux=True)
@@ -694,11 +762,15 @@ COMMANDS = {"create": cmd_create, "ls": cmd_ls, "ip": cmd_ip, "url": cmd_url, "c
             "status": cmd_status, "version": cmd_version}
 
 
-def main(argv: list[str]) -> int:
+def _log(entry: dict[str, Any]) -> None:
     log = os.environ.get("SWARMLAB_STANDIN_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps({"argv": argv, "storage": os.environ.get("MACHINE_STORAGE_PATH", "")}) + "\n")
+            f.write(json.dumps(entry) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    _log({"argv": argv, "storage": os.environ.get("MACHINE_STORAGE_PATH", "")})
     if argv in (["--version"], ["-v"]):
         print(CLI["version"])
         return 0
@@ -714,14 +786,20 @@ def main(argv: list[str]) -> int:
             raise Fail(f"the docker-machine stand-in does not implement '{command}'")
         if spec.get("skip_flag_parsing"):
             flags, args = {}, rest
-        elif command == "create":
-            # create parses its own flags (SkipFlagParsing), shared ones plus the driver's
-            flags, args = parse(rest, spec, command)
         else:
-            flags, args = parse(rest, spec, command)
+            # create parses its own flags (SkipFlagParsing, then a second run without it),
+            # shared ones plus the driver's; the others directly
+            flags, args = parse(reorder(rest), spec, command)
         storage = get(gflags, "storage-path", "s") or os.environ.get("MACHINE_STORAGE_PATH") \
             or str(Path.home() / ".docker" / "machine")
-        return COMMANDS[command](Store(storage), flags, args)
+        tamper = json.loads(os.environ.get("SWARMLAB_STANDIN_TAMPER") or "{}").get(command)
+        if tamper and "stdout" in tamper:
+            sys.stdout.write(tamper["stdout"].replace("{storage}", storage))
+            return 0
+        code = COMMANDS[command](Store(storage), flags, args)
+        if tamper and "append" in tamper:
+            sys.stdout.write(tamper["append"].replace("{storage}", storage))
+        return code
     except Usage as e:
         print(f"Incorrect Usage. {e}", file=sys.stderr)
         return 1

@@ -5,7 +5,11 @@ swarmlab/node-sshd:bookworm, built by tests/providers/build-sshd-image), reached
 from __future__ import annotations
 
 import contextlib
+import shlex
+import shutil
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +20,7 @@ import docker.errors
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from labtest import labelled, unique_lab_name
+from labtest import WORKLOAD, labelled, unique_lab_name
 from tutorial import MACHINES, run_tutorial
 
 import swarmlab as sl
@@ -47,6 +51,36 @@ def test_inventory_forms(tmp_path: Path) -> None:
                 [{"target": "a@h", "adress": "1.2.3.4"}], str(tmp_path / "nope.yaml")):
         with pytest.raises(InvalidArgument):
             sshp.load_inventory(bad)
+
+
+#: inventory entries no host of a lab can have: each would once have reached a command line
+#: (ssh-keyscan advice, docker context create), a socket's file name or paramiko
+HOSTILE_ENTRIES = [
+    ["-oProxyCommand=touch /tmp/x@pc7"], ["learner@-oProxyCommand=x"], ["learner@pc7/../../x"],
+    ["learner@pc7;reboot"], ["learner@pc7\n"], ["learner@pc7:22\n"], ["learner@pc7:\u00b2"],
+    ["learner@pc7:0x16"], ["learner@[fe80::1%../../x]:22"], ["lea rner@pc7"], ["learner@"],
+    ["learner@pc7..lab"], ["-@pc7"], ["learner@pc7:"], {"manager1\n": "learner@pc7"},
+    {"-oFoo": "learner@pc7"}, [{"target": "learner@pc7", "address": "10.0.0.1\n"}],
+    [{"target": "learner@pc7", "address": "fe80::1%../x"}], [{"target": "learner@pc7", "name": "../x"}],
+    [{"target": "learner@pc7", "key": ["a", "b"]}], [{"target": 22}],
+]
+
+
+@pytest.mark.parametrize("entries", HOSTILE_ENTRIES, ids=range(len(HOSTILE_ENTRIES)))
+def test_inventory_entries_are_checked_whole(entries: object) -> None:
+    with pytest.raises(InvalidArgument):
+        sshp.load_inventory(entries)
+
+
+def test_inventory_file_settings_are_checked(tmp_path: Path) -> None:
+    """trust_new_hosts must be a true boolean: 'no' (a string) must not switch it on."""
+    for text, what in (('trust_new_hosts: "no"\n', "trust_new_hosts"), ("key: [1, 2]\n", "key"),
+                       ("known_hosts: 5\n", "known_hosts")):
+        (tmp_path / "lab.yaml").write_text(text + "hosts:\n  manager1: learner@10.0.0.1\n")
+        with pytest.raises(InvalidArgument, match=what):
+            sl.Lab(unique_lab_name("ssi"), provider="ssh", hosts=str(tmp_path / "lab.yaml"))
+    with pytest.raises(InvalidArgument, match="trust_new_hosts"):
+        sl.Lab(unique_lab_name("ssi"), provider="ssh", hosts=["learner@10.0.0.1"], trust_new_hosts="no")
 
 
 # -- real hosts ------------------------------------------------------------------------------
@@ -189,7 +223,7 @@ def test_the_whole_lab_over_ssh(hosts: Hosts, keys: dict, host: docker.DockerCli
             assert str(lab.machine.ip(h["name"])) == h["ip"]
             assert records(hosts, h) == [f"swarmlab-{lab.name}-{h['name']}"]
         again = lab.machine.create("manager1")
-        assert again.notes == [f"manager1: already adopted ({started[0]['target']}) (nothing to do)."]
+        assert again.notes == ["manager1: already running, nothing to do."]
         assert sl.Lab.attach(lab.name, provider="ssh", key=str(keys["key"]), known_hosts=str(kh),
                              hosts=[h["target"] for h in started]).provider.list()[0].name == "manager1"
 
@@ -266,6 +300,136 @@ def test_bad_hosts_get_clear_errors_and_nothing_is_left(hosts: Hosts, keys: dict
     with pytest.raises(InvalidArgument, match="no free host for 'worker2'"):
         lab_with([good["target"]]).machine.create("manager1", "worker2")
     assert records(hosts, good) == []
+
+
+def test_records_swarmlab_did_not_make_are_left_alone(hosts: Hosts, keys: dict) -> None:
+    """Volumes on a host that carry the lab's record labels but are not records swarmlab makes
+    (a machine label no machine can have, a record under another name): never a machine,
+    never removed; the host is adopted as a host without a record."""
+    (h,) = hosts.start("manager1")
+    kh = known_hosts(keys, [h])
+    lab = sl.Lab(unique_lab_name("ssr"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(kh), hosts=[h["target"]])
+    forged = {"forged-a": "-oFoo", "forged-b": "../x", "forged-c": "manager1"}
+    for volume, machine in forged.items():
+        labels = " ".join(f"--label {shlex.quote(f'{k}={v}')}" for k, v in {
+            "io.swarmlab.lab": lab.name, "io.swarmlab.role": "adopted", "io.swarmlab.provider": "ssh",
+            "io.swarmlab.machine": machine, "io.swarmlab.ssh.gwbridge": "made"}.items())
+        assert hosts.docker_in(h, f"docker volume create {labels} {volume}").strip() == volume
+    try:
+        assert lab.provider.list() == []
+        said = "\n".join(lab.provider.left_alone())
+        for volume in forged:
+            assert f"volume {volume!r}" in said, said
+        with pytest.raises(sl.LabNotFound):
+            sl.Lab.attach(lab.name, provider="ssh", key=str(keys["key"]), known_hosts=str(kh), hosts=[h["target"]])
+        created = lab.machine.create("manager1")
+        assert created.notes[0] == "Created manager1."
+        assert sorted(records(hosts, h)) == sorted([*forged, f"swarmlab-{lab.name}-manager1"])
+        assert [m.name for m in lab.provider.list()] == ["manager1"]
+        lab.destroy()
+        assert sorted(records(hosts, h)) == sorted(forged), "destroy removed volumes it did not make"
+        assert "left alone: volume 'forged-c'" in "\n".join(lab.provider.left_alone())
+    finally:
+        lab.destroy()
+        hosts.docker_in(h, f"docker volume rm {' '.join(forged)}")
+
+
+def test_destroy_keeps_a_swarm_the_lab_did_not_make(hosts: Hosts, keys: dict) -> None:
+    """A host leaves the lab's swarm and makes a swarm of its own, with a service: destroying
+    the lab releases the host but leaves that swarm and its task running."""
+    started = hosts.start("manager1", "worker1")
+    manager1, worker1 = started
+    kh = known_hosts(keys, started)
+    lab = sl.Lab(unique_lab_name("ssw"), provider="ssh", progress=False, key=str(keys["key"]),
+                 known_hosts=str(kh), hosts=[h["target"] for h in started])
+    try:
+        lab.machine.create("manager1", "worker1")
+        lab.swarm.init("manager1")
+        lab.swarm.join("worker1")
+        lab.image.load(WORKLOAD)
+        lab.service.create("lab-task", WORKLOAD, "sleep", "3600", mode="global")
+        lab_node = lab.client("worker1").info()["Swarm"]["NodeID"]
+        deadline = time.monotonic() + 60
+        while not hosts.docker_in(worker1, f"docker ps -q --filter label=com.docker.swarm.node.id={lab_node}"):
+            assert time.monotonic() < deadline, hosts.docker_in(worker1, "docker ps -a --format '{{.Labels}}'")
+            time.sleep(0.5)
+
+        # worker1 leaves (as its owner would, in its own shell) and makes its own swarm
+        assert "left the swarm" in hosts.docker_in(worker1, "docker swarm leave")
+        assert "Swarm initialized" in hosts.docker_in(worker1, "docker swarm init --advertise-addr 127.0.0.1")
+        hosts.docker_in(worker1, f"docker service create --detach --no-resolve-image --name other {WORKLOAD} "
+                                 "sleep 3600")
+        deadline = time.monotonic() + 60
+        while not (theirs := hosts.docker_in(
+                worker1, "docker ps -q --filter label=com.docker.swarm.service.name=other").split()):
+            assert time.monotonic() < deadline, hosts.docker_in(worker1, "docker service ps --no-trunc other")
+            time.sleep(0.5)
+        their_node = hosts.docker_in(worker1, "docker info --format '{{.Swarm.NodeID}}'").strip()
+
+        done = lab.destroy()
+
+        # worker1: still in its own swarm, its task the same container, running; the lab's gone
+        assert hosts.docker_in(worker1, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'"
+                               ).split() == ["active", their_node]
+        assert hosts.docker_in(worker1, "docker ps -q --filter label=com.docker.swarm.service.name=other"
+                               ).split() == theirs
+        ps = hosts.docker_in(worker1, "docker service ps other --filter desired-state=running "
+                                      "--format '{{.CurrentState}}'")
+        assert ps.startswith("Running"), ps
+        assert hosts.docker_in(worker1, f"docker ps -aq --filter label=com.docker.swarm.node.id={lab_node}") == ""
+        assert hosts.docker_in(worker1, "docker network ls -q --filter name=docker_gwbridge").split()
+        assert records(hosts, worker1) == []
+        # manager1: out of the lab's swarm, nothing of the lab left
+        assert hosts.docker_in(manager1, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
+        assert hosts.docker_in(manager1, "docker ps -aq") == "" and records(hosts, manager1) == []
+        assert hosts.docker_in(manager1, "docker volume ls -q --filter label=io.swarmlab.lab").split() == []
+        # and destroy says what it left, and why
+        assert done.data == {"hosts released": 2}
+        assert f"left alone: the swarm worker1 ({worker1['target']}) is in now, as node {their_node}" in str(done)
+    finally:
+        lab.destroy()
+
+
+def test_the_labs_folder_is_its_own_and_checked(hosts: Hosts, keys: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forwarded sockets live in the lab's own folder of the ssh provider (0700), which
+    destroy removes, and nothing else; a folder that is a symlink is refused before anything
+    is recorded on a host."""
+    top = Path(tempfile.mkdtemp(prefix="sl-"))
+    monkeypatch.setenv("SWARMLAB_HOME", str(top / "home"))
+    (h,) = hosts.start("manager1")
+    kh = known_hosts(keys, [h])
+    name = unique_lab_name("ssf")
+
+    def lab() -> sl.Lab:
+        return sl.Lab(name, provider="ssh", progress=False, key=str(keys["key"]), known_hosts=str(kh),
+                      hosts=[h["target"]])
+
+    try:
+        # what other providers keep for a lab of the same name is not the ssh provider's
+        shared = top / "home" / "labs" / name
+        shared.mkdir(parents=True, mode=0o700)
+        (shared / "keep").write_text("still here\n")
+        (top / "home").chmod(0o700)
+        (top / "home" / "labs").chmod(0o700)
+        one = lab()
+        one.machine.create("manager1")
+        folder = top / "home" / "labs" / "ssh" / name
+        assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert [p.suffix for p in folder.iterdir()] == [".sock"]
+        assert sorted(p.name for p in shared.iterdir()) == ["keep"]
+        one.destroy()
+        assert not folder.exists()
+        assert (shared / "keep").read_text() == "still here\n"
+
+        (top / "elsewhere").mkdir(mode=0o700)
+        folder.symlink_to(top / "elsewhere")
+        with pytest.raises(sl.InsecurePath, match="symlink"):
+            lab().machine.create("manager1")
+        assert records(hosts, h) == [] and list((top / "elsewhere").iterdir()) == []
+        assert folder.is_symlink()
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def _closed_port() -> int:
