@@ -1,0 +1,132 @@
+"""The host engine, as the dind provider sees it: where it runs (and so how swarmlab reaches
+the machines' engines), which node image it has, and which security mode it allows for a
+machine: ``--privileged``, or an explicit capability set where it refuses that."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+import urllib.parse
+from typing import Any
+
+import docker
+import docker.errors
+
+from ..._errors import ProviderUnavailable
+
+ONLINE_NODE_IMAGE = "docker:dind"
+OFFLINE_NODE_IMAGE = "swarmlab/node:bookworm"
+
+#: What replaces ``--privileged`` where the engine refuses it (no CAP_SYS_RESOURCE).
+CAPABILITY_MODE: dict[str, Any] = {
+    "cap_add": ["ALL"],
+    "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+    "cgroupns": "host",
+    "tmpfs": {"/run": "", "/tmp": ""},
+}
+#: :data:`CAPABILITY_MODE` as ``docker run`` flags (shown to the learner).
+CAPABILITY_FLAGS = (
+    "--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined "
+    "--security-opt apparmor=unconfined --security-opt systempaths=unconfined "
+    "--cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run"
+)
+
+# Which security mode each host engine accepts, learned once per process.
+_security_by_engine: dict[str, str] = {}
+_security_lock = threading.Lock()
+
+
+def default_node_image(host: docker.DockerClient) -> str:
+    """``SWARMLAB_NODE_IMAGE``; else the offline image when it was built; else docker:dind."""
+    env = os.environ.get("SWARMLAB_NODE_IMAGE")
+    if env:
+        return env
+    try:
+        host.images.get(OFFLINE_NODE_IMAGE)
+        return OFFLINE_NODE_IMAGE
+    except docker.errors.ImageNotFound:
+        return ONLINE_NODE_IMAGE
+
+
+def engine_location(base_url: str) -> str:
+    """Where the engine at ``base_url`` (a ``DOCKER_HOST`` URL, or docker-py's form of one)
+    runs: ``"unix"`` (a unix socket on this computer), ``"pipe"`` (a Windows named pipe on
+    this computer), ``"loopback"`` (TCP to this computer's loopback address) or
+    ``"remote"``. The URL is parsed, never searched: ``tcp://127.0.0.1.example.com`` is remote."""
+    try:
+        url = urllib.parse.urlsplit(base_url)
+        scheme, host = url.scheme.lower(), url.hostname
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        return "remote"
+    if scheme in ("unix", "http+unix"):
+        return "unix"
+    if scheme == "npipe":
+        return "pipe"
+    if scheme == "http+docker":  # docker-py's name for unix://, npipe:// and ssh:// engines
+        return {"localhost": "unix", "localnpipe": "pipe"}.get(host or "", "remote")
+    if scheme in ("tcp", "http", "https") and host:
+        if host == "localhost":
+            return "loopback"
+        try:
+            return "loopback" if ipaddress.ip_address(host).is_loopback else "remote"
+        except ValueError:  # a host name other than localhost
+            return "remote"
+    return "remote"
+
+
+def choose_api(host: docker.DockerClient, api: str) -> str:
+    """How swarmlab reaches the machines' engines (``"socket"`` or ``"tls"``) when asked for
+    ``api``: ``"auto"`` takes ``socket`` on a local Linux engine and ``tls`` on Docker Desktop
+    or a loopback TCP engine. An engine on another computer is refused."""
+    base = host.api.base_url
+    where = engine_location(base)
+    if where == "remote":
+        raise ProviderUnavailable(
+            f"the dind provider publishes each machine's engine on this computer's "
+            f"127.0.0.1, but DOCKER_HOST points at another computer "
+            f"({os.environ.get('DOCKER_HOST', base)}). Run swarmlab on the computer that "
+            f"runs Docker, or use provider='ssh' for remote hosts."
+        )
+    if api != "auto":
+        return api
+    if where != "unix":
+        return "tls"
+    desktop = "docker desktop" in str(host.info().get("OperatingSystem", "")).lower()
+    return "tls" if desktop else "socket"
+
+
+# -- security modes ----------------------------------------------------------------------
+def describe_security(mode: str) -> str:
+    """How machines started in ``mode`` run, for the learner."""
+    if mode == "privileged":
+        return "machines run with --privileged"
+    return (
+        "this engine does not permit --privileged (it lacks CAP_SYS_RESOURCE), so "
+        f"machines run with explicit capabilities instead: {CAPABILITY_FLAGS}"
+    )
+
+
+def privileged_refused(e: docker.errors.APIError) -> bool:
+    """Whether the engine refused to start a container because it cannot grant --privileged."""
+    text = str(e).lower()
+    return "operation not permitted" in text and any(w in text for w in ("caps", "privileged", "oci runtime"))
+
+
+def engine_id(host: docker.DockerClient) -> str:
+    return str(host.info().get("ID", ""))
+
+
+def remembered_security(host: docker.DockerClient) -> str:
+    """The mode this engine accepted earlier in this process, else ``"auto"`` (try both)."""
+    key = engine_id(host)
+    with _security_lock:
+        return _security_by_engine.get(key, "auto")
+
+
+def remember_security(host: docker.DockerClient, mode: str) -> None:
+    """Note that this engine started a machine in ``mode``: the next machines skip the other."""
+    key = engine_id(host)
+    with _security_lock:
+        _security_by_engine[key] = mode

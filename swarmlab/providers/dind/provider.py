@@ -1,0 +1,372 @@
+"""The dind provider: a lab's machines as Docker-in-Docker containers on the local engine.
+What each step does to the engine is here; names and trust are in :mod:`.names`, making one
+machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from ... import _home
+from ... import _tls as tls
+from ..._engine import engine_client, host_client
+from ..._errors import DockerError, ImageNotAvailable, InvalidArgument
+from ..._util import error_text, parallel_map
+from .._base import (
+    LABEL_MACHINE,
+    CreateOutcome,
+    MachineInfo,
+    Provider,
+    RunOutput,
+    check_machine_name,
+    check_machine_names,
+    owner,
+)
+from . import engine, machine
+from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
+from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
+from .names import (
+    LABEL_SECURITY,
+    LabNames,
+    found_containers,
+    found_networks,
+    found_volumes,
+    left_alone_notes,
+    the_container,
+)
+
+#: How long ``remove`` and ``destroy`` wait for another process changing the same lab.
+LOCK_WAIT = 300.0
+
+
+class DindProvider(Provider):
+    """Machines as Docker-in-Docker containers on the local engine."""
+
+    name = "dind"
+
+    def __init__(
+        self,
+        lab: str,
+        node_image: str | None = None,
+        security: str = "auto",
+        api: str = "auto",
+        host: docker.DockerClient | None = None,
+    ) -> None:
+        super().__init__(lab)
+        if security not in ("auto", "privileged", "capabilities"):
+            raise InvalidArgument(
+                f"security={security!r}: use 'auto', 'privileged' or 'capabilities'"
+            )
+        if api not in ("auto", "socket", "tls"):
+            raise InvalidArgument(f"api={api!r}: use 'auto', 'socket' or 'tls'")
+        #: who this lab belongs to on a shared engine (the owner label's value)
+        self.owner = owner()
+        #: what this lab's things are called, and whether a thing found is one of them
+        self.names = LabNames(self.lab, self.owner, self.name)
+        self.host = host or host_client()
+        #: how swarmlab reaches the machines' engines: "socket" or "tls"
+        self.api = engine.choose_api(self.host, api)
+        self.node_image = node_image or engine.default_node_image(self.host)
+        self._security = security
+        self._clients: dict[str, docker.DockerClient] = {}
+        self._lock = threading.Lock()
+
+    # -- names and places (see LabNames) --------------------------------------------------
+    @property
+    def network_name(self) -> str:
+        return self.names.network
+
+    def container_name(self, machine: str) -> str:
+        return self.names.container(machine)
+
+    def volume_name(self, machine: str) -> str:
+        return self.names.volume(machine)
+
+    def lab_dir(self, create: bool = False) -> Path:
+        return self.names.lab_dir(create)
+
+    def socket_path(self, machine: str) -> Path:
+        return self.names.socket_path(machine)
+
+    def tls_dir(self) -> Path:
+        return self.names.tls_dir()
+
+    def left_alone(self) -> list[str]:
+        return left_alone_notes(self.host, self.names)
+
+    def _found(self, machine: str | None = None) -> list[Any]:
+        return found_containers(self.host, self.names, machine)
+
+    def _container(self, machine: str) -> Any:
+        return the_container(self.host, self.names, machine)
+
+    @contextmanager
+    def _locked(self, timeout: float) -> Iterator[None]:
+        """One process (or thread) at a time changes this lab's machines."""
+        with _home.locked(lambda: self.lab_dir(create=True), f"the machines of lab {self.lab!r}", timeout):
+            yield
+
+    # -- security mode -------------------------------------------------------------------
+    def security(self) -> str:
+        """'privileged' or 'capabilities': how this lab's machines were started."""
+        for c in self._found():
+            return str(c.labels[LABEL_SECURITY])
+        return self._security
+
+    describe_security = staticmethod(engine.describe_security)
+
+    def _security_mode(self) -> str:
+        if self._security != "auto":
+            return self._security
+        return engine.remembered_security(self.host)
+
+    # -- machines ------------------------------------------------------------------------
+    def create(self, names: Sequence[str], timeout: float = 60.0) -> list[CreateOutcome]:
+        names = check_machine_names(names)
+        if self.api == "socket":
+            for n in names:
+                if len(str(self.socket_path(n)).encode()) > 107:  # sockaddr_un's limit
+                    raise InvalidArgument(
+                        f"the socket path for machine {n!r} ({self.socket_path(n)}) is longer than "
+                        f"unix sockets allow (107 bytes): use a shorter lab or machine name, or set "
+                        f"SWARMLAB_HOME to a shorter folder"
+                    )
+        # every folder (and the lab's CA) is checked before anything is made on the engine
+        folder = self.lab_dir(create=True)
+        if self.api == "socket":
+            for n in names:
+                if os.path.lexists(folder / n):
+                    _home.check_private_dir(folder / n, f"the socket folder of machine {n!r}")
+        else:
+            tls.client_certs(self.tls_dir())
+        with self._locked(max(LOCK_WAIT, 2 * timeout + 60)):
+            return self._create(names, timeout)
+
+    def _create(self, names: list[str], timeout: float) -> list[CreateOutcome]:
+        existing = {c.labels[LABEL_MACHINE]: c for c in self._found()}
+        todo = [n for n in names if n not in existing]
+        outcomes: dict[str, CreateOutcome] = {}
+        for n in names:
+            if n in existing:
+                c = existing[n]
+                if c.status != "running":
+                    self.start(n, timeout)
+                    outcomes[n] = CreateOutcome(n, False, "found it stopped; started it")
+                else:
+                    outcomes[n] = CreateOutcome(n, False, "already exists and is running")
+        if todo:
+            self._ensure_node_image()
+            made_network = self._ensure_network()
+            mode = self._security_mode()
+            made: dict[str, str | None] = {}  # machine -> the container this call made (id)
+            try:
+                modes = parallel_map(lambda n: machine.start_machine(self, n, mode, made), todo)
+                parallel_map(lambda n: machine.wait_ready(self, n, timeout), todo)
+            except BaseException:
+                # a half-made machine is no use to anyone: take away what this call made,
+                # and only that (another process may be using the rest)
+                self._undo(made, made_network)
+                raise
+            for n, m in zip(todo, modes):
+                note = self.describe_security(m) if n in made else "another program made it just now"
+                outcomes[n] = CreateOutcome(n, n in made, note)
+        return [outcomes[n] for n in names]
+
+    def _ensure_node_image(self) -> None:
+        try:
+            self.host.images.get(self.node_image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            self.host.images.pull(self.node_image)
+        except docker.errors.DockerException as e:
+            raise ImageNotAvailable(
+                f"the node image {self.node_image!r} is not on this computer and cannot be "
+                f"pulled ({error_text(e)}). Offline? Build the offline node image with "
+                f"'scripts/build-images' and use node_image={OFFLINE_NODE_IMAGE!r} "
+                f"(or set SWARMLAB_NODE_IMAGE)."
+            ) from None
+
+    def _ensure_network(self) -> bool:
+        """Make the lab's network unless it is there; return whether this call made it."""
+        if found_networks(self.host, self.names):
+            return False
+        try:
+            self.host.networks.create(
+                self.network_name,
+                driver="bridge",
+                labels=self.names.labels("network"),
+                check_duplicate=True,
+            )
+            return True
+        except docker.errors.APIError as e:
+            if e.status_code != 409:
+                raise DockerError(f"failed to create network {self.network_name}: {error_text(e)}") from None
+        # the engine has a network of that name: another process made it just now, or it is
+        # not swarmlab's at all
+        if not found_networks(self.host, self.names):
+            raise DockerError(
+                f"a network named {self.network_name!r} exists, but swarmlab did not make it "
+                f"(its labels don't match): remove it ('docker network rm {self.network_name}') "
+                f"or use another lab name"
+            )
+        return False
+
+    def _undo(self, made: dict[str, str | None], made_network: bool) -> None:
+        for name, cid in made.items():
+            self._drop_client(name)
+            if cid is not None:
+                with suppress(docker.errors.NotFound):
+                    self.host.api.remove_container(cid, force=True, v=True)
+            for v in found_volumes(self.host, self.names, name):
+                with suppress(docker.errors.APIError):  # in use: not this call's to take
+                    v.remove(force=True)
+            if self.api == "socket":
+                _home.remove_inside(self.lab_dir(), self.lab_dir() / name)
+        if made_network:
+            for net in found_networks(self.host, self.names):
+                net.reload()
+                if not net.attrs.get("Containers"):
+                    with suppress(docker.errors.APIError):  # a machine was connected meanwhile
+                        net.remove()
+
+    def list(self) -> list[MachineInfo]:
+        out = []
+        for c in self._found():
+            name = c.labels[LABEL_MACHINE]
+            state = {"running": "Running", "exited": "Stopped", "created": "Starting",
+                     "paused": "Paused"}.get(c.status, "Error")
+            out.append(
+                MachineInfo(
+                    name=name,
+                    driver=self.name,
+                    state=state,
+                    url=machine.engine_url(self, c, name),
+                    address=machine.ip(self._network_of(c).get("IPAddress")) if state == "Running" else "",
+                    details={"security": c.labels[LABEL_SECURITY],
+                             "container": c.name, "image": self.node_image},
+                )
+            )
+        return sorted(out, key=lambda m: m.name)
+
+    def _network_of(self, c: Any) -> dict[str, Any]:
+        return dict(c.attrs.get("NetworkSettings", {}).get("Networks", {}).get(self.network_name) or {})
+
+    def remove(self, names: Sequence[str]) -> None:
+        names = check_machine_names(names)
+        with self._locked(LOCK_WAIT):
+            self._remove(names)
+
+    def _remove(self, machines: Sequence[str]) -> None:
+        for n in machines:
+            self._drop_client(n)
+        parallel_map(self._remove_one, machines)
+
+    def _remove_one(self, name: str) -> None:
+        for c in self._found(name):
+            c.remove(force=True, v=True)
+        for v in found_volumes(self.host, self.names, name):
+            v.remove(force=True)
+        folder = self.lab_dir()
+        _home.remove_inside(folder, folder / check_machine_name(name))
+
+    def destroy(self) -> dict[str, int]:
+        with self._locked(LOCK_WAIT):
+            machines = [c.labels[LABEL_MACHINE] for c in self._found()]
+            self._remove(machines)
+            # only what this provider made for this user: another provider or user may keep
+            # a lab of the same name
+            volumes = found_volumes(self.host, self.names)
+            for v in volumes:
+                v.remove(force=True)
+            networks = found_networks(self.host, self.names)
+            for net in networks:
+                net.remove()
+            folder = self.lab_dir()
+            _home.remove_inside(folder, folder)  # the lock file too: it is held, not needed
+        return {"containers": len(machines), "volumes": len(machines) + len(volumes),
+                "networks": len(networks)}
+
+    def stop(self, name: str) -> None:
+        self._drop_client(name)
+        self._container(name).stop(timeout=10)
+
+    def start(self, name: str, timeout: float = 60.0) -> None:
+        self._drop_client(name)  # a restarted TLS machine gets a new port
+        c = self._container(name)
+        if c.status != "running":
+            c.start()
+        machine.wait_ready(self, name, timeout)
+
+    # -- one machine ---------------------------------------------------------------------
+    def address(self, name: str) -> str:
+        c = self._container(name)
+        ip = machine.ip(self._network_of(c).get("IPAddress"))
+        if c.status != "running" or not ip:
+            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        return ip
+
+    def client(self, name: str) -> docker.DockerClient:
+        check_machine_name(name)
+        with self._lock:
+            cached = self._clients.get(name)
+            if cached is not None:
+                return cached
+        try:
+            client = engine_client(**machine.client_kwargs(self, name))
+        except (NotYet, docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise DockerError(
+                f"cannot reach the engine of machine {name!r} ({e}); if it is stopped, start it "
+                f"with lab.machine.start({name!r})"
+            ) from None
+        with self._lock:
+            kept = self._clients.setdefault(name, client)
+        if kept is not client:
+            client.close()
+        return kept
+
+    def _drop_client(self, name: str) -> None:
+        with self._lock:
+            c = self._clients.pop(name, None)
+        if c is not None:
+            c.close()
+
+    def run(self, name: str, command: str) -> RunOutput:
+        c = self._container(name)
+        code, out = c.exec_run(["sh", "-c", command], environment={"DOCKER_HOST": ""})
+        return RunOutput(int(code), out.decode("utf-8", "replace"))
+
+    def logs(self, name: str, tail: int = 30) -> str:
+        return machine.machine_logs(self, name, tail)
+
+    def create_command(self, names: Sequence[str]) -> str:
+        """The ``docker run`` that makes each machine, with the flags actually used."""
+        mode = self._security_mode()
+        mode = self.security() if mode == "auto" else mode
+        flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
+        out = []
+        for n in names:
+            where = (f"-p 127.0.0.1::{TLS_PORT} " if self.api == "tls"
+                     else f"-v {self.socket_path(n).parent}:{SOCKET_DIR_IN_MACHINE} ")
+            daemon = ("dockerd -H unix:///var/run/docker.sock "
+                      + (f"-H tcp://0.0.0.0:{TLS_PORT} --tlsverify ..." if self.api == "tls"
+                         else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
+            out.append(
+                f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
+                f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "
+                f"{where}{self.node_image} {daemon}"
+            )
+        return "\n".join(out)
+
+    def close(self) -> None:
+        for n in list(self._clients):
+            self._drop_client(n)
