@@ -16,7 +16,9 @@ def test_every_step_is_safe_to_run_twice(make_lab) -> None:
     lab = make_lab("twice")
     lab.machine.create("manager1", "worker1")
     again = lab.machine.create("manager1", "worker1")
-    assert "manager1: already exists and is running (nothing to do)." in again.notes
+    # a re-run says so, alone: no note of how machines are made, nothing ran
+    assert again.notes == ["manager1, worker1: already running, nothing to do."]
+    assert again.details == []
     assert len(lab.machine.ls()) == 2
 
     lab.swarm.init("manager1")
@@ -64,8 +66,8 @@ def test_two_labs_side_by_side_do_not_see_each_other(make_lab, host: docker.Dock
     a.swarm.join("worker1")
     b.swarm.join("worker1")
     # each swarm has its own two nodes, on its own network
-    ids_a = {n["ID"] for n in a._client("manager1").api.nodes()}
-    ids_b = {n["ID"] for n in b._client("manager1").api.nodes()}
+    ids_a = {n["ID"] for n in a.client("manager1").api.nodes()}
+    ids_b = {n["ID"] for n in b.client("manager1").api.nodes()}
     assert len(ids_a) == len(ids_b) == 2 and not ids_a & ids_b
     net_a = a.machine.ip("manager1").rsplit(".", 1)[0]
     net_b = b.machine.ip("manager1").rsplit(".", 1)[0]
@@ -78,7 +80,7 @@ def test_two_labs_side_by_side_do_not_see_each_other(make_lab, host: docker.Dock
     assert connects(a, b.machine.ip("manager1")) in ("1", "124")  # refused or unanswered
     a.image.load(WORKLOAD)
     a.service.create("only-in-a", WORKLOAD, "ping", "127.0.0.1")
-    assert [s["Spec"]["Name"] for s in b._client("manager1").api.services()] == []
+    assert [s["Spec"]["Name"] for s in b.client("manager1").api.services()] == []
     # destroying one leaves the other whole
     a.destroy()
     assert labelled(host, a.name) == {"containers": 0, "volumes": 0, "networks": 0}
@@ -124,7 +126,7 @@ def test_a_failing_rolling_update_pauses_and_rolls_back(swarm3: sl.Lab) -> None:
     swarm3.service.create("web", WEB_V1, replicas=2, update_delay="1s")
     with pytest.raises(sl.UpdatePaused, match=r"update of web paused.*lab\.service\.rollback\('web'\)"):
         swarm3.service.update("web", image=WEB_V2, args=["sh", "-c", "exit 1"])
-    mgr = swarm3._client(swarm3.manager())
+    mgr = swarm3.manager_client()
     assert mgr.api.inspect_service("web")["UpdateStatus"]["State"] == "paused"
     back = swarm3.service.rollback("web")
     assert back.command == "docker service rollback web"
@@ -143,7 +145,7 @@ def test_a_stopped_machine_shows_down_and_steps_still_converge(swarm3: sl.Lab) -
     swarm3.service.create("steady", WORKLOAD, "ping", "127.0.0.1", replicas=3)
     swarm3.machine.stop("worker2")
     assert swarm3.machine.ls().df.set_index("NAME").loc["worker2", "STATE"] == "Stopped"
-    mgr = swarm3._client("manager1")
+    mgr = swarm3.client("manager1")
 
     def worker2_status() -> str:
         return [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker2"][0]["Status"]["State"]
