@@ -10,6 +10,7 @@
 >>> lab.destroy()
 """
 
+from . import _ipython  # noqa: F401 - in IPython, a SwarmlabError shows as its message alone
 from ._errors import (
     DockerError,
     EngineUnavailable,
