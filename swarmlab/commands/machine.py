@@ -33,9 +33,11 @@ class Machines(Command):
             notes.append(f"{', '.join(o.name for o in found)}: already running, nothing to do.")
         table = self.ls()
         table.notes = notes
-        table.command = self._lab.provider.create_command(checked)
-        # how the new machines were made and secured, for the curious; not shown
-        table.details = sorted({o.note for o in outcomes if o.created and o.note})
+        provider = self._lab.provider
+        table.command = provider.create_command(made or checked)
+        # what really ran for the new machines and how they were secured, for the curious
+        table.details = [*provider.create_details(made),
+                         *sorted({o.note for o in outcomes if o.created and o.note})] if made else []
         return table
 
     def ls(self) -> Table:

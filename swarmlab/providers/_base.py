@@ -183,8 +183,13 @@ class Provider(abc.ABC):
 
     # -- for the learner ------------------------------------------------------------
     def create_command(self, names: Sequence[str]) -> str:
-        """The docker-machine command a learner would type for ``create``."""
+        """The command a learner would type for ``create`` (``docker-machine create ...``)."""
         return " && ".join(f"docker-machine create -d {self.name} {n}" for n in names)
+
+    def create_details(self, names: Sequence[str]) -> Sequence[str]:
+        """What really runs underneath ``create_command``, when that differs (kept in a
+        result's ``.details``, not shown): e.g. the ``docker run`` of a dind machine."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional: providers without clients to close
         """Close cached clients."""

@@ -22,6 +22,11 @@ def test_the_whole_classic_lab(make_lab, host: docker.DockerClient) -> None:
     created = lab.machine.create("manager1", "worker1", "worker2")
     assert list(created["NAME"]) == ["manager1", "worker1", "worker2"]
     assert set(created["STATE"]) == {"Running"}
+    # the step is shown as the command it stands for; what really ran is kept aside
+    assert created.command == ("docker-machine create -d dind manager1 && docker-machine create -d dind "
+                               "worker1 && docker-machine create -d dind worker2")
+    runs = [d for d in created.details if d.startswith("docker run ")]
+    assert len(runs) == 3 and all(f"--hostname {m} " in r for m, r in zip(["manager1", "worker1", "worker2"], runs))
     assert labelled(host, lab.name)["containers"] == 3
     ip = lab.machine.ip("manager1")
     assert ip.command == "docker-machine ip manager1"

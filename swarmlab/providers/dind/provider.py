@@ -348,8 +348,9 @@ class DindProvider(Provider):
     def logs(self, name: str, tail: int = 30) -> str:
         return machine.machine_logs(self, name, tail)
 
-    def create_command(self, names: Sequence[str]) -> str:
-        """The ``docker run`` that makes each machine, with the flags actually used."""
+    def create_details(self, names: Sequence[str]) -> Sequence[str]:
+        """The ``docker run`` that makes each machine, with the flags actually used: what
+        ``docker-machine create`` stands for here."""
         mode = self._security_mode()
         mode = self.security() if mode == "auto" else mode
         flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
@@ -365,7 +366,7 @@ class DindProvider(Provider):
                 f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "
                 f"{where}{self.node_image} {daemon}"
             )
-        return "\n".join(out)
+        return out
 
     def close(self) -> None:
         for n in list(self._clients):
