@@ -11,6 +11,7 @@ import docker.errors
 
 from . import _home
 from ._errors import EngineUnavailable
+from ._util import error_text
 
 #: The Engine API version a client is built with before it has asked the engine which one it
 #: speaks (``/version`` and ``/_ping`` answer whatever the version). :func:`engine_client`
@@ -35,20 +36,13 @@ def host_client(timeout: int = 60) -> docker.DockerClient:
         client.ping()
     except docker.errors.DockerException as e:
         raise EngineUnavailable(
-            f"no Docker engine answers at {where}: {_short(e)}. Start Docker (Docker "
+            f"no Docker engine answers at {where}: {error_text(e)}. Start Docker (Docker "
             f"Desktop, or 'sudo systemctl start docker' / scripts/setup on Linux), or point "
             f"DOCKER_HOST at a running engine."
         ) from None
     except OSError as e:
         raise EngineUnavailable(f"no Docker engine answers at {where}: {e}") from None
     return client
-
-
-def _short(e: Exception) -> str:
-    text = str(e)
-    for marker in ("Error while fetching server API version: ", "Connection aborted."):
-        text = text.replace(marker, "")
-    return text.strip(" ()'\"") or type(e).__name__
 
 
 def engine_client(base_url: str, *, tls: Any = None, timeout: int = 60, **kwargs: Any) -> docker.DockerClient:
