@@ -25,7 +25,7 @@ def test_a_swarm_over_tls_engines(make_lab, host: docker.DockerClient) -> None:
     lab.image.load(WORKLOAD)
     lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=2)
     lab.service.scale(helloworld=4)
-    running = [t for t in lab._client("manager1").api.tasks(filters={"service": "helloworld"})
+    running = [t for t in lab.client("manager1").api.tasks(filters={"service": "helloworld"})
                if t["Status"]["State"] == "running"]
     assert len(running) == 4
 
