@@ -521,6 +521,7 @@ class SSHProvider(Provider):
         self._lock = threading.Lock()
         self._host_locks: dict[tuple[str, int], threading.Lock] = {}
         self._seen: list[str] | None = None  # left alone, as of the last look at the hosts
+        self._instance = os.urandom(3).hex()  # names this instance's sockets
         self._kept: list[str] = []  # left alone by the last release: swarms the lab did not make
 
     # -- connections -------------------------------------------------------------------------
@@ -580,7 +581,7 @@ class SSHProvider(Provider):
                 return conn
             folder = _home.lab_dir(self.name, self.lab)  # made 0700, or checked: refused if not ours
             sessions = _Sessions(lambda: self._open_ssh(host))
-            forwarder = _Forwarder(sessions, folder, folder / _socket_name(host))
+            forwarder = _Forwarder(sessions, folder, folder / _socket_name(host, self._instance))
             conn = _Connection(sessions, forwarder, lambda api, node_id: self._noted(host, api, node_id))
             with self._lock:
                 self._conns[hkey] = conn
@@ -1055,6 +1056,12 @@ class SSHProvider(Provider):
             self._conns.clear()
         for c in conns:
             c.close()
+        # the lab's folder holds only sockets: once none is left, it goes too (rmdir removes
+        # an empty folder and nothing else)
+        with contextlib.suppress(OSError, InsecurePath):
+            folder = _home.lab_dir(self.name, self.lab, create=False)
+            if not os.path.islink(folder) and os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
 
 
 @dataclass
@@ -1068,13 +1075,14 @@ class _Records:
     notes: list[str] = field(default_factory=list)  # what was left alone, one sentence each
 
 
-def _socket_name(host: Host) -> str:
-    """The forwarded socket's file name for a host (a checked host name; long ones hashed, as a
-    unix socket's path has at most 107 bytes)."""
+def _socket_name(host: Host, instance: str) -> str:
+    """The forwarded socket's file name for a host, of one provider instance (two notebooks
+    attached to one lab each have their own; a checked host name, long ones hashed, as a unix
+    socket's path has at most 107 bytes)."""
     name = host.hostname.replace(":", "_")
     if len(name) > 40:
         name = hashlib.sha256(host.hostname.encode()).hexdigest()[:16]
-    return _home.check_path_part(f"ssh-{name}-{host.port}.sock", "socket name")
+    return _home.check_path_part(f"ssh-{name}-{host.port}-{instance}.sock", "socket name")
 
 
 def _parallel(fn: Any, items: Sequence[Any]) -> list[Any]:

@@ -25,6 +25,7 @@ from tutorial import MACHINES, run_tutorial
 
 import swarmlab as sl
 from swarmlab._errors import EngineUnavailable, InvalidArgument, ProviderUnavailable, SwarmStateError
+from swarmlab._home import home as swarmlab_home
 from swarmlab.providers import ssh as sshp
 from swarmlab.providers.dind import CAPABILITY_MODE
 
@@ -252,6 +253,7 @@ def test_host_keys_are_checked_and_can_be_trusted(hosts: Hosts, keys: dict) -> N
         lab.machine.create("manager1")
     assert f"ssh-keyscan -p {h['port']} 127.0.0.1 >> {empty}" in str(e.value)
     assert records(hosts, h) == [] and not empty.exists()
+    lab.provider.close()
     # a wrong key in known_hosts: refused as CHANGED
     other_key = str(keys["wrong.pub"]).split()[1]  # some other ed25519 key
     wrong = known_hosts(keys, [{"known": h["known"].rsplit(" ", 1)[0] + " " + other_key}])
@@ -259,6 +261,7 @@ def test_host_keys_are_checked_and_can_be_trusted(hosts: Hosts, keys: dict) -> N
                  known_hosts=str(wrong), hosts=[h["target"]])
     with pytest.raises(ProviderUnavailable, match="CHANGED"):
         lab.machine.create("manager1")
+    lab.provider.close()
     # trust_new_hosts: recorded on first use, then checked
     lab = sl.Lab(unique_lab_name("ssk"), provider="ssh", progress=False, key=str(keys["key"]),
                  known_hosts=str(empty), trust_new_hosts=True, hosts=[h["target"]])
@@ -295,10 +298,13 @@ def test_bad_hosts_get_clear_errors_and_nothing_is_left(hosts: Hosts, keys: dict
         # nothing half-made: no host carries a record, the swarm host is still in its own swarm
         assert records(hosts, good) == [] and records(hosts, in_swarm) == []
         lab.provider.close()
+        assert not (swarmlab_home() / "labs" / "ssh" / lab.name).exists()  # its sockets' folder neither
     assert hosts.docker_in(in_swarm, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
     assert hosts.docker_in(good, "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "inactive"
+    lab = lab_with([good["target"]])
     with pytest.raises(InvalidArgument, match="no free host for 'worker2'"):
-        lab_with([good["target"]]).machine.create("manager1", "worker2")
+        lab.machine.create("manager1", "worker2")
+    lab.provider.close()
     assert records(hosts, good) == []
 
 
@@ -418,6 +424,14 @@ def test_the_labs_folder_is_its_own_and_checked(hosts: Hosts, keys: dict, monkey
         assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert [p.suffix for p in folder.iterdir()] == [".sock"]
         assert sorted(p.name for p in shared.iterdir()) == ["keep"]
+        # a second notebook attached to the lab has sockets of its own: closing it leaves ours
+        two = sl.Lab.attach(name, provider="ssh", key=str(keys["key"]), known_hosts=str(kh), hosts=[h["target"]])
+        assert two.client("manager1").ping()
+        assert len(list(folder.iterdir())) == 2
+        two.provider.close()
+        assert len(list(folder.iterdir())) == 1
+        one.client("manager1").api.close()  # the next request opens a new connection through our socket
+        assert one.client("manager1").ping()
         one.destroy()
         assert not folder.exists()
         assert (shared / "keep").read_text() == "still here\n"
