@@ -29,8 +29,11 @@ class Machines(Command):
         found = [o for o in outcomes if not o.created]
         if made:
             notes.append(f"Created {', '.join(made)}.")
-        if found:
-            notes.append(f"{', '.join(o.name for o in found)}: already running, nothing to do.")
+        # found as asked ("already ..."): one line; found and changed (started): its own line
+        idle = [o.name for o in found if not o.note or o.note.startswith("already")]
+        if idle:
+            notes.append(f"{', '.join(idle)}: already running, nothing to do.")
+        notes += [f"{o.name}: {o.note}." for o in found if o.name not in idle]
         table = self.ls()
         table.notes = notes
         provider = self._lab.provider
