@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench_dashboard.py --nodes 40 --tasks 400   # real swarm size
 
 A refresh is what the dashboard's background thread does every 1-2 s: ask the manager for
-nodes and tasks, build the picture, render its HTML (the widget's trait value).
+nodes, services and tasks, build the picture, render its HTML (the widget's trait value).
 
 1. recorded: real engine answers (tests/views/data/swarm_answers.json, from a 3-node swarm)
    scaled to 40 nodes and 400 live tasks (+ history), served as JSON over HTTP by a separate
@@ -14,7 +14,7 @@ nodes and tasks, build the picture, render its HTML (the widget's trait value).
 2. real: a DinD swarm of --nodes machines (default 10) running --tasks tasks (default 100) on
    the local engine; calls are counted on the client. The lab is destroyed afterwards.
 
-Target: at most two engine API calls and under 100 ms of kernel time per refresh.
+Target: at most three engine API calls and under 100 ms of kernel time per refresh.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def scaled_answers(n_nodes: int, n_tasks: int) -> dict:
 
 
 def measure(source: SwarmSource, rounds: int, calls_now) -> dict:
-    source.fetch()  # the first refresh also learns the service names (a third call)
+    source.fetch()  # a first refresh, not counted (connections are opened)
     walls, cpus, calls = [], [], []
     for _ in range(rounds):
         c0 = calls_now()
@@ -119,8 +119,8 @@ def report(title: str, r: dict) -> None:
     print(f"\n{title}")
     for k, v in r.items():
         print(f"  {k:<22} {v:.1f}" if isinstance(v, float) else f"  {k:<22} {v}")
-    ok = r["calls/refresh"] <= 2 and r["kernel CPU ms median"] < 100
-    print(f"  target (<=2 calls, <100 ms kernel time): {'met' if ok else 'NOT met'}")
+    ok = r["calls/refresh"] <= 3 and r["kernel CPU ms median"] < 100
+    print(f"  target (<=3 calls, <100 ms kernel time): {'met' if ok else 'NOT met'}")
 
 
 def recorded(rounds: int) -> None:

@@ -12,16 +12,56 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
+#: Colours by level, for the light and the dark JupyterLab themes: text in these colours keeps
+#: a WCAG AA contrast (4.5:1) on each theme's backgrounds, and white text keeps it on the light
+#: ones (badges and task cards). Views read them as CSS variables (``var(--swarmlab-good)``).
+LEVELS = {
+    "good": ("#1b5e20", "#81c784"),
+    "warn": ("#8a4b00", "#ffb74d"),
+    "bad": ("#b71c1c", "#ef9a9a"),
+    "muted": ("#555555", "#bdbdbd"),
+    "bad-bg": ("#fdecea", "#3b1a1a"),
+}
+
+#: The containers every swarmlab view is drawn in; the theme's variables are set on them.
+VIEW_CLASSES = (".swarmlab-result", ".swarmlab-dash", ".swarmlab-rollout", ".swarmlab-check",
+                ".swarmlab-dashboard")
+
+
+def theme_css() -> str:
+    """CSS variables of the level colours: light by default, dark under JupyterLab's dark
+    theme (``body[data-jp-theme-light=false]``)."""
+    light = ";".join(f"--swarmlab-{k}:{v[0]}" for k, v in LEVELS.items())
+    dark = ";".join(f"--swarmlab-{k}:{v[1]}" for k, v in LEVELS.items())
+    scoped = ",".join(f'body[data-jp-theme-light="false"] {c}' for c in VIEW_CLASSES)
+    return f"{','.join(VIEW_CLASSES)}{{{light}}}{scoped}{{{dark}}}"
+
+
+def level_css(scope: str) -> str:
+    """Text colour classes (``swarmlab-good`` ...) inside ``scope``."""
+    return "".join(f"{scope} .swarmlab-{k}{{color:var(--swarmlab-{k});font-weight:bold}}"
+                   for k in ("good", "warn", "bad"))
+
+
+# JupyterLab styles every table in an output (`.jp-RenderedHTMLCommon td`: right-aligned,
+# wrapped, padded; specificity 0,2,1 for th). These selectors are more specific (0,2,2), so
+# swarmlab's tables read left-aligned, as the CLI prints them, wherever they are shown.
+_T = ".swarmlab-result table.swarmlab-table"
 _STYLE = (
     "<style>"
-    ".swarmlab-result{font-family:var(--jp-code-font-family,monospace);font-size:12px}"
-    ".swarmlab-cmd{color:#555;margin:0 0 4px 0}"
-    ".swarmlab-cmd code{background:none}"
-    ".swarmlab-result table{border-collapse:collapse}"
-    ".swarmlab-result th,.swarmlab-result td{padding:2px 10px;text-align:left;"
-    "border-bottom:1px solid #ddd;white-space:pre}"
-    ".swarmlab-result pre{margin:0}"
-    ".swarmlab-note{color:#555}"
+    + theme_css()
+    + ".swarmlab-result{font-family:var(--jp-code-font-family,monospace);font-size:12px}"
+    ".swarmlab-cmd{color:var(--swarmlab-muted);margin:0 0 4px 0}"
+    ".swarmlab-cmd code{background:none;color:inherit}"
+    f"{_T}{{border-collapse:collapse;table-layout:auto;margin:0;font-size:12px;"
+    "font-family:var(--jp-code-font-family,monospace)}"
+    f"{_T} th,{_T} td{{padding:2px 10px;text-align:left;vertical-align:top;"
+    "border-bottom:1px solid var(--jp-border-color2,#ddd);white-space:pre;line-height:1.4}"
+    f"{_T} td.swarmlab-wrap{{white-space:normal;min-width:24ch}}"
+    f"{_T} td[title]{{cursor:help}}"
+    + level_css(_T)
+    + ".swarmlab-result pre{margin:0}"
+    ".swarmlab-note{color:var(--swarmlab-muted)}"
     "</style>"
 )
 
@@ -32,26 +72,65 @@ _WARN = re.compile(r"^(preparing|starting|pending|assigned|accepted|new|pause|pa
 _BAD = re.compile(r"^(failed|rejected|down|unreachable|error|orphaned|remove|rollback)", re.I)
 
 
-def state_colour(value: str) -> str | None:
+def state_level(value: str) -> str | None:
+    """'good', 'warn' or 'bad' for a state word (running, pending, failed, ...)."""
     v = value.strip()
     if _BAD.match(v):
-        return "#c62828"
+        return "bad"
     if _GOOD.match(v):
-        return "#2e7d32"
+        return "good"
     if _WARN.match(v):
-        return "#b26a00"
+        return "warn"
     return None
 
 
-def replicas_colour(value: str) -> str | None:
-    """'3/3' green, '1/3' amber, '0/3' red; anything else uncoloured."""
+def replicas_level(value: str) -> str | None:
+    """'3/3' good, '1/3' warn, '0/3' bad; anything else None."""
     m = re.match(r"^\s*(\d+)/(\d+)\b", value)
     if not m:
         return None
     running, want = int(m.group(1)), int(m.group(2))
     if running == want:
-        return "#2e7d32"
-    return "#c62828" if running == 0 else "#b26a00"
+        return "good"
+    return "bad" if running == 0 else "warn"
+
+
+def state_colour(value: str) -> str | None:
+    """The light theme's colour for a state word (see :data:`LEVELS`)."""
+    level = state_level(value)
+    return LEVELS[level][0] if level else None
+
+
+def replicas_colour(value: str) -> str | None:
+    level = replicas_level(value)
+    return LEVELS[level][0] if level else None
+
+
+#: Longer cells are shortened in HTML tables (the whole value on hover and in ``.df``).
+CELL_MAX = 40
+
+
+def shorten(value: str, limit: int = CELL_MAX) -> str:
+    """A long value without spaces, shortened in the middle so its start and end stay:
+    'unix:///root/.swarmlab/labs/tutorial/manager1/docker.sock' ->
+    'unix://…/tutorial/manager1/docker.sock'."""
+    if len(value) <= limit:
+        return value
+    scheme, sep, rest = value.partition("://")
+    head = scheme + sep if sep else ""
+    body = rest if sep else value
+    if "/" in body:
+        parts = body.rstrip("/").split("/")
+        tail = parts[-1]
+        for p in reversed(parts[:-1]):
+            if len(head) + len(tail) + len(p) + 3 > limit:
+                break
+            tail = f"{p}/{tail}"
+        short = f"{head}…/{tail}"
+        if len(short) <= limit:
+            return short
+    keep = limit - 1
+    return value[: keep // 2] + "…" + value[-(keep - keep // 2):]
 
 
 def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], min_width: int = 0) -> str:
@@ -72,20 +151,33 @@ def text_table(columns: Sequence[str], rows: Iterable[Sequence[object]], min_wid
 
 
 def html_table(columns: Sequence[str], rows: Iterable[Sequence[object]], colour: Sequence[str] = ()) -> str:
-    """An escaped HTML table; cells of the columns named in ``colour`` are coloured by state."""
+    """An escaped HTML table; cells of the columns named in ``colour`` are coloured by state.
+
+    A long value without spaces (a socket URL, an ID) is shortened in the middle, with the
+    whole value in its ``title`` (shown on hover); a long text with spaces wraps."""
     e = html.escape
     head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
-    out = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
+    out = [f'<table class="swarmlab-table"><thead><tr>{head}</tr></thead><tbody>']
     coloured = {i for i, c in enumerate(columns) if c in colour}
     for r in rows:
         cells = []
         for i, v in enumerate(r):
             text = "" if v is None else str(v)
-            col = state_colour(text) if i in coloured else None
+            level = state_level(text) if i in coloured else None
             if columns[i] == "REPLICAS":  # `docker service ls`: 3/3 converged, 1/3 not yet
-                col = replicas_colour(text)
-            style = f' style="color:{col};font-weight:bold"' if col else ""
-            cells.append(f"<td{style}>{e(text)}</td>")
+                level = replicas_level(text)
+            classes = [f"swarmlab-{level}"] if level else []
+            attrs = ""
+            shown = text
+            if len(text) > CELL_MAX:
+                if " " in text:
+                    classes.append("swarmlab-wrap")
+                else:
+                    shown = shorten(text)
+                    attrs = f' title="{e(text)}"'
+            if classes:
+                attrs = f' class="{" ".join(classes)}"' + attrs
+            cells.append(f"<td{attrs}>{e(shown)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)

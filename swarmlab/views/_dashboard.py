@@ -44,6 +44,11 @@ def in_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
+def gone_note(lab: Any) -> str:
+    """What the dashboard says, calmly, once its lab was destroyed."""
+    return f"lab {lab.name} is gone (destroyed): no machines, no swarm left to show"
+
+
 def lab_gone(lab: Any) -> bool:
     """True when the lab has no running machine left (destroyed, or every machine removed)."""
     try:
@@ -141,7 +146,8 @@ def dashboard(lab: Any, refresh: float = DEFAULT_REFRESH, *, history: bool = Fal
         try:
             picture = source.fetch(history=history)
         except Exception as e:  # noqa: BLE001
-            picture = Picture([], [], error=f"cannot read the swarm: {e}")
+            picture = (Picture([], [], note=gone_note(lab)) if lab_gone(lab)
+                       else Picture([], [], error=f"cannot read the swarm: {e}"))
         return Snapshot(picture, title_for(lab))
     old = _live.get(lab.name)
     if old is not None:

@@ -1,7 +1,7 @@
 """The picture of a swarm: nodes as columns, tasks as cards. Pure data, no engine, no widgets.
 
-Built from what two Engine API calls return (``GET /nodes`` and ``GET /tasks``) plus the
-service names, which tasks do not carry (the caller keeps them cached).
+Built from what the Engine API returns for ``GET /nodes`` and ``GET /tasks``, and the services
+(``GET /services``): their names, which tasks do not carry, and the replicas they ask for.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 LIVE_DESIRED = ("running", "ready")
 
 #: Card colours: picked from the service name's CRC32, so a service keeps its colour across
-#: refreshes, kernels and machines.
+#: refreshes, kernels and machines. Each keeps white text at 5:1 or more (WCAG AA asks 4.5:1).
 PALETTE = (
-    "#1e88e5", "#43a047", "#8e24aa", "#f4511e", "#00897b", "#c0ca33",
-    "#6d4c41", "#d81b60", "#3949ab", "#fb8c00", "#00acc1", "#7cb342",
+    "#1565c0", "#2e7d32", "#8e24aa", "#bf360c", "#00695c", "#5d6b00",
+    "#6d4c41", "#c2185b", "#3949ab", "#a84300", "#006064", "#33691e",
 )
 
 
@@ -82,6 +82,7 @@ class Picture:
     unassigned: list[Card] = field(default_factory=list)   # tasks no node took (yet)
     history: bool = False
     error: str = ""     # why this picture may be stale (engine unreachable, ...)
+    note: str = ""      # a calm word instead of a picture (the lab was destroyed)
 
     @property
     def cards(self) -> list[Card]:
@@ -104,11 +105,16 @@ _ROLE_ORDER = {"leader": 0, "manager": 1, "worker": 2}
 
 
 def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
-                  service_names: Mapping[str, str], history: bool = False) -> Picture:
+                  service_names: Mapping[str, str], history: bool = False,
+                  replicas: Mapping[str, int] | None = None) -> Picture:
     """Nodes (managers first, then by hostname) with a card per task.
 
     Live tasks only, unless ``history``: then finished, failed and shut-down tasks too (dimmed
-    in the views). ``service_names`` maps service IDs to names; unknown IDs show their ID."""
+    in the views). ``service_names`` maps the IDs of the services that exist to their names:
+    tasks of any other service (removed, its tasks still stopping) are left out, so a removed
+    service is gone from the picture at once. ``replicas`` maps replicated services' IDs to
+    the replicas their spec asks for (the "3" of ``docker service ls``'s 2/3); without it, a
+    service's live tasks are counted instead."""
     columns: dict[str, Column] = {}
     for n in nodes:
         columns[n["ID"]] = Column(
@@ -122,7 +128,9 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
     per_service: dict[str, dict[str, Any]] = {}
     for t in tasks:
         sid = t.get("ServiceID", "")
-        name = service_names.get(sid) or sid[:12]
+        name = service_names.get(sid)
+        if name is None:  # a service removed (or made after the services were read)
+            continue
         live = t.get("DesiredState") in LIVE_DESIRED
         state = t.get("Status", {}).get("State", "") or ""
         image = short_image(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
@@ -154,16 +162,16 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
         col.cards.sort(key=card_key)
     unassigned.sort(key=card_key)
     ordered = sorted(columns.values(), key=lambda c: (_ROLE_ORDER.get(c.role, 3), c.hostname))
-    services = sorted(
-        (ServiceSummary(v["name"], sid, v["running"], v["desired"],
-                        sorted(v["images"]), service_colour(v["name"]))
-         for sid, v in per_service.items()),
-        key=lambda s: s.name,
-    )
-    # services with no task at all (scaled to 0) still get a row
+    want = replicas or {}
+    services = [
+        ServiceSummary(v["name"], sid, v["running"], want.get(sid, v["desired"]),
+                       sorted(v["images"]), service_colour(v["name"]))
+        for sid, v in per_service.items()
+    ]
+    # services with no task at all (scaled to 0, or just made) still get a row
     seen = {s.service_id for s in services}
-    for sid, name in sorted(service_names.items(), key=lambda kv: kv[1]):
+    for sid, name in service_names.items():
         if sid not in seen:
-            services.append(ServiceSummary(name, sid, 0, 0, [], service_colour(name)))
+            services.append(ServiceSummary(name, sid, 0, want.get(sid, 0), [], service_colour(name)))
     services.sort(key=lambda s: s.name)
     return Picture(ordered, services, unassigned, history)

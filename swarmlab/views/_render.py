@@ -12,43 +12,51 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from .._format import state_colour
+from .._format import state_colour, state_level, theme_css
 from ._model import Card, Column, Picture
 
 _e = html.escape
 
 DASH_CSS = (
     "<style>"
-    ".swarmlab-dash{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px}"
+    + theme_css()
+    + ".swarmlab-dash{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;"
+    "color:var(--jp-ui-font-color1,#212121)}"
     ".swarmlab-dash .swarmlab-fallback{display:none}"
     ".swarmlab-nodes{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start}"
-    ".swarmlab-node{min-width:150px;max-width:210px;border:1px solid #bbb;border-radius:6px;"
-    "padding:4px;background:var(--jp-layout-color1,#fff)}"
-    ".swarmlab-node.swarmlab-down{border-color:#c62828;background:#fdecea}"
-    ".swarmlab-node h4{margin:0 0 2px 0;font-size:13px}"
+    ".swarmlab-node{box-sizing:border-box;flex:0 1 210px;min-width:150px;max-width:210px;"
+    "border:1px solid var(--jp-border-color1,#bbb);border-radius:6px;padding:4px;"
+    "background:var(--jp-layout-color1,#fff)}"
+    ".swarmlab-node.swarmlab-down{border-color:var(--swarmlab-bad);background:var(--swarmlab-bad-bg)}"
+    ".swarmlab-node h4{margin:0 0 2px 0;font-size:13px;color:inherit}"
     ".swarmlab-badges{margin-bottom:4px}"
-    ".swarmlab-badge{display:inline-block;border-radius:3px;padding:0 4px;margin:1px 2px 1px 0;"
-    "font-size:11px;color:#fff}"
+    ".swarmlab-badge{display:inline-block;border-radius:3px;padding:0 4px;margin:1px 3px 1px 0;"
+    "font-size:11px;line-height:16px;color:#fff}"
     ".swarmlab-task{border-radius:4px;padding:2px 5px;margin:3px 0;color:#fff;line-height:1.3}"
-    ".swarmlab-task.swarmlab-old{opacity:.45}"
+    ".swarmlab-task.swarmlab-old{background:var(--jp-layout-color2,#eee)!important;"
+    "color:var(--jp-ui-font-color1,#212121);border-left:4px solid var(--swarmlab-card);"
+    "text-decoration:line-through}"
     ".swarmlab-task .swarmlab-state{float:right;font-size:10px;background:rgba(0,0,0,.25);"
-    "border-radius:3px;padding:0 3px}"
-    ".swarmlab-services{margin-top:6px;color:#444}"
+    "border-radius:3px;padding:0 3px;text-decoration:none}"
+    ".swarmlab-task.swarmlab-old .swarmlab-state{background:none}"
+    ".swarmlab-services{margin-top:6px;color:inherit}"
     ".swarmlab-swatch{display:inline-block;width:9px;height:9px;border-radius:2px;"
     "margin-right:3px}"
-    ".swarmlab-msg{color:#c62828}"
+    ".swarmlab-msg{color:var(--swarmlab-bad)}"
+    ".swarmlab-final{color:var(--swarmlab-muted);padding:4px 0}"
     "</style>"
 )
 
+#: Badge backgrounds (white text on them keeps 4.5:1 or more).
 _BADGE_COLOURS = {
-    "leader": "#283593", "manager": "#3f51b5", "worker": "#607d8b",
-    "active": "#2e7d32", "pause": "#b26a00", "drain": "#b26a00",
-    "ready": "#2e7d32", "down": "#c62828", "disconnected": "#c62828", "unknown": "#757575",
+    "leader": "#283593", "manager": "#3949ab", "worker": "#546e7a",
+    "active": "#1b5e20", "pause": "#8a4b00", "drain": "#8a4b00",
+    "ready": "#1b5e20", "down": "#b71c1c", "disconnected": "#b71c1c", "unknown": "#616161",
 }
 
 
 def _badge(kind: str, value: str) -> str:
-    colour = _BADGE_COLOURS.get(value) or state_colour(value) or "#757575"
+    colour = _BADGE_COLOURS.get(value) or state_colour(value) or "#616161"
     return (f'<span class="swarmlab-badge swarmlab-{_e(kind)}" data-{_e(kind)}="{_e(value)}" '
             f'style="background:{colour}">{_e(value)}</span>')
 
@@ -62,7 +70,8 @@ def _card_html(c: Card) -> str:
         title += f" — {c.error}"
     return (
         f'<div class="{classes}" data-service="{_e(c.service)}" data-task="{_e(c.task_id)}" '
-        f'data-state="{_e(c.state)}" title="{_e(title)}" style="background:{c.colour}">'
+        f'data-state="{_e(c.state)}" title="{_e(title)}" '
+        f'style="background:{c.colour};--swarmlab-card:{c.colour}">'
         f'<span class="swarmlab-state">{_e(c.state)}</span>'
         f"<b>{_e(c.label)}</b><br>{_e(c.image)}</div>"
     )
@@ -89,6 +98,8 @@ def picture_html(p: Picture, title: str = "", command_note: str = "") -> str:
         parts.append(f"<div><b>{_e(title)}</b></div>")
     if p.error:
         parts.append(f'<div class="swarmlab-msg">{_e(p.error)}</div>')
+    if p.note:
+        parts.append(f'<div class="swarmlab-final">{_e(p.note)}</div>')
     parts.append('<div class="swarmlab-nodes">')
     parts += [_column_html(c) for c in p.columns]
     if p.unassigned:
@@ -119,6 +130,8 @@ def picture_text(p: Picture, title: str = "") -> str:
     lines = [title] if title else []
     if p.error:
         lines.append(f"! {p.error}")
+    if p.note:
+        lines.append(p.note)
     for col in p.columns:
         lines.append(f"{col.hostname}  [{col.role}, {col.availability}, {col.status}]")
         if not col.cards:
@@ -139,11 +152,17 @@ def picture_text(p: Picture, title: str = "") -> str:
 
 ROLLOUT_CSS = (
     "<style>"
-    ".swarmlab-rollout{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px}"
+    + theme_css()
+    + ".swarmlab-rollout{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;"
+    "color:var(--jp-ui-font-color1,#212121)}"
     ".swarmlab-rollout .swarmlab-fallback{display:none}"
-    ".swarmlab-bar{width:320px;height:12px;background:#ddd;border-radius:3px;overflow:hidden;"
-    "display:inline-block;vertical-align:middle;margin-right:6px}"
+    ".swarmlab-bar{width:320px;height:12px;background:var(--jp-layout-color3,#ddd);border-radius:3px;"
+    "overflow:hidden;display:inline-block;vertical-align:middle;margin-right:6px}"
     ".swarmlab-bar div{height:100%;background:#43a047}"
+    ".swarmlab-rollout .swarmlab-chart{color:inherit}"
+    ".swarmlab-rollout .swarmlab-good{color:var(--swarmlab-good)}"
+    ".swarmlab-rollout .swarmlab-warn{color:var(--swarmlab-warn)}"
+    ".swarmlab-rollout .swarmlab-bad{color:var(--swarmlab-bad)}"
     "</style>"
 )
 
@@ -195,9 +214,10 @@ def rollout_svg(image: str, samples: Sequence[dict], want: int,
            f'height="{height + 16 * len(images)}" role="img">']
     out.append(f'<line x1="{left}" y1="{y(0):.1f}" x2="{left + w}" y2="{y(0):.1f}" stroke="#999"/>')
     out.append(f'<line x1="{left}" y1="{pad_top}" x2="{left}" y2="{y(0):.1f}" stroke="#999"/>')
-    out.append(f'<text x="{left - 4}" y="{y(top) + 4:.1f}" font-size="10" text-anchor="end">{top}</text>')
-    out.append(f'<text x="{left - 4}" y="{y(0) + 4:.1f}" font-size="10" text-anchor="end">0</text>')
-    out.append(f'<text x="{left + w}" y="{y(0) + 14:.1f}" font-size="10" text-anchor="end">'
+    small = 'font-size="10" fill="currentColor" text-anchor="end"'
+    out.append(f'<text x="{left - 4}" y="{y(top) + 4:.1f}" {small}>{top}</text>')
+    out.append(f'<text x="{left - 4}" y="{y(0) + 4:.1f}" {small}>0</text>')
+    out.append(f'<text x="{left + w}" y="{y(0) + 14:.1f}" {small}>'
                f"{t_end:.0f}s</text>")
     for i, img in enumerate(images):
         colour = _LINE_COLOURS[0] if img == image else _LINE_COLOURS[1 + (i - 1) % 4]
@@ -213,7 +233,7 @@ def rollout_svg(image: str, samples: Sequence[dict], want: int,
                    f'data-image="{_e(img)}" points="{" ".join(pts)}"/>')
         ly = height + 12 * (i + 1) + 2 * i
         out.append(f'<rect x="{left}" y="{ly - 8}" width="10" height="8" fill="{colour}"/>')
-        out.append(f'<text x="{left + 14}" y="{ly}" font-size="11">{_e(img)}'
+        out.append(f'<text x="{left + 14}" y="{ly}" font-size="11" fill="currentColor">{_e(img)}'
                    f'{" (new)" if img == image else ""}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -225,7 +245,7 @@ def rollout_html(name: str, image: str, samples: Sequence[dict], want: int,
     new = int(last["images"].get(image, 0))
     pct = 100 * new / want if want else 100
     state = _state_label(last["state"])
-    colour = state_colour(state) or "#555"
+    level = state_level(state) or "warn"
     parts = [ROLLOUT_CSS, f'<div class="swarmlab-rollout" data-service="{_e(name)}" '
              f'data-state="{_e(last["state"])}" data-new="{new}" data-want="{want}">']
     if command:
@@ -233,7 +253,7 @@ def rollout_html(name: str, image: str, samples: Sequence[dict], want: int,
     parts.append(f"<div>rolling update of <b>{_e(name)}</b> to <b>{_e(image)}</b></div>")
     parts.append(f'<div><span class="swarmlab-bar"><div style="width:{pct:.0f}%"></div></span>'
                  f"{new}/{want} tasks on the new image · "
-                 f'<b style="color:{colour}">{_e(state)}</b></div>')
+                 f'<b class="swarmlab-{level}">{_e(state)}</b></div>')
     if last.get("message"):
         parts.append(f"<div>why: {_e(str(last['message']))}</div>")
     if chart and len(samples) > 1:

@@ -1,8 +1,9 @@
-"""Where the dashboard's picture comes from: the manager's Engine API, two calls a refresh.
+"""Where the dashboard's picture comes from: the manager's Engine API, three calls a refresh.
 
-A refresh asks ``GET /nodes`` and ``GET /tasks``. Tasks carry their service's ID, not its
-name, so names come from ``GET /services``, asked only when a task of an unknown service
-shows up (a service was created) and kept until then.
+A refresh asks ``GET /nodes``, ``GET /services`` and ``GET /tasks``. Asking for the services
+every time (not only when a task of an unknown one shows up) is what keeps the picture true:
+a service created or removed anywhere (a cell, the CLI on a machine, another kernel) shows or
+goes within one refresh, even one with no task (scaled to 0) or whose tasks are still stopping.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from ._model import Picture, build_picture
 
 class SwarmSource:
     """Fetches pictures of a lab's swarm. ``api`` is a docker-py ``APIClient`` (or anything with
-    ``nodes()``, ``tasks()`` and ``services()``); without one, the lab's manager is asked, and
+    ``nodes()``, ``services()`` and ``tasks()``); without one, the lab's manager is asked, and
     looked up again after an error (a manager that went away)."""
 
     def __init__(self, lab: Any = None, api: Any = None) -> None:
         self._lab = lab
         self._api = api
         self._fixed = api is not None
-        self._names: dict[str, str] = {}
         self._lock = threading.Lock()
         self.calls = 0           # engine API calls made so far (for the benchmark and tests)
 
@@ -45,16 +45,12 @@ class SwarmSource:
             api = self.api()
             try:
                 nodes = self._call(api.nodes)
+                services = self._call(api.services)
                 tasks = self._call(api.tasks)
-                if any(t.get("ServiceID") not in self._names for t in tasks):
-                    self.refresh_names(api)
             except Exception:
                 self.forget_manager()
                 raise
-            return build_picture(nodes, tasks, self._names, history=history)
-
-    def refresh_names(self, api: Any = None) -> dict[str, str]:
-        """Ask for the services again (after a create, rm or a control's action)."""
-        services = self._call((api or self.api()).services)
-        self._names = {s["ID"]: s["Spec"]["Name"] for s in services}
-        return self._names
+            names = {s["ID"]: s["Spec"]["Name"] for s in services}
+            replicas = {s["ID"]: int(s["Spec"]["Mode"]["Replicated"].get("Replicas", 0))
+                        for s in services if "Replicated" in (s["Spec"].get("Mode") or {})}
+            return build_picture(nodes, tasks, names, history=history, replicas=replicas)

@@ -10,12 +10,19 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._errors import SwarmlabError
-from ._dashboard import Refresher, lab_gone, title_for
+from ._dashboard import Refresher, gone_note, lab_gone, title_for
 from ._model import Picture
 from ._render import picture_html, picture_text
 from ._source import SwarmSource
 
 _e = html.escape
+
+#: A row of controls: it wraps rather than running out of the notebook's width.
+_ROW = {"flex_flow": "row wrap", "align_items": "center"}
+
+#: The image box's placeholder: short, so that it is never cut off; what the chosen service
+#: runs now is shown beside the box (it may be long: it wraps there).
+IMAGE_HINT = "new image:tag"
 
 
 class DashboardWidget(widgets.VBox):
@@ -31,6 +38,7 @@ class DashboardWidget(widgets.VBox):
         self._source = source
         self._title = title_for(lab)
         self.picture: Picture | None = None
+        self.gone = False
         self.commands: list[str] = []
         self._log_lines: list[str] = []
 
@@ -45,8 +53,11 @@ class DashboardWidget(widgets.VBox):
         self._replicas = widgets.BoundedIntText(value=1, min=0, max=200, description="replicas",
                                                 layout=widgets.Layout(width="150px"))
         self._scale_btn = widgets.Button(description="scale", tooltip="docker service scale")
-        self._image = widgets.Text(description="image", placeholder="e.g. swarmlab/web:2",
-                                   layout=widgets.Layout(width="260px"))
+        self._image = widgets.Text(description="image", placeholder=IMAGE_HINT,
+                                   style={"description_width": "initial"},
+                                   layout=widgets.Layout(width="240px"))
+        self._now = widgets.HTML()
+        self._now.add_class("swarmlab-image-now")
         self._update_btn = widgets.Button(description="rolling update",
                                           tooltip="docker service update --image")
         self._node = widgets.Dropdown(description="node", options=[],
@@ -72,10 +83,11 @@ class DashboardWidget(widgets.VBox):
 
         super().__init__(children=[
             self._view,
-            widgets.HBox([self._history, self._status]),
+            widgets.HBox([self._history, self._status], layout=_ROW),
             widgets.HBox([self._service, self._replicas, self._scale_btn, self._image,
-                          self._update_btn]),
-            widgets.HBox([self._node, self._drain_btn, self._activate_btn, self._pause_btn]),
+                          self._update_btn, self._now], layout=_ROW),
+            widgets.HBox([self._node, self._drain_btn, self._activate_btn, self._pause_btn],
+                         layout=_ROW),
             self._log,
         ])
         self.add_class("swarmlab-dashboard")
@@ -116,8 +128,8 @@ class DashboardWidget(widgets.VBox):
     def close(self) -> None:
         self.refresher.stop()
         for w in [self._view, self._history, self._status, self._service, self._replicas,
-                  self._scale_btn, self._image, self._update_btn, self._node, self._drain_btn,
-                  self._activate_btn, self._pause_btn, self._log]:
+                  self._scale_btn, self._image, self._update_btn, self._now, self._node,
+                  self._drain_btn, self._activate_btn, self._pause_btn, self._log]:
             w.close()
         super().close()
 
@@ -132,6 +144,8 @@ class DashboardWidget(widgets.VBox):
         return self._source.fetch(history=bool(self._history.value))
 
     def _apply(self, picture: Picture) -> None:
+        if self.gone:  # a refresh that was under way when the lab went
+            return
         self.picture = picture
         with self.hold_sync():
             self._view.value = picture_html(picture, self._title)
@@ -145,14 +159,13 @@ class DashboardWidget(widgets.VBox):
                 keep = self._node.value
                 self._node.options = hosts
                 self._node.value = keep if keep in hosts else (hosts[0] if hosts else None)
+            self._show_now(self._service.value)
             self._set_status(time.strftime("%H:%M:%S"))
 
     def _failed(self, error: Exception) -> bool:
         """A refresh failed: say why. False (stop refreshing) once the lab is gone."""
         if lab_gone(self._lab):
-            self.refresher.stop()
-            self._status.value = (f"<i>lab {_e(self._lab.name)} is gone (destroyed): "
-                                  "the dashboard stopped</i>")
+            self._gone()
             return False
         why = f"cannot read the swarm right now ({str(error)[:200]}); retrying"
         if self.picture is not None:
@@ -163,7 +176,27 @@ class DashboardWidget(widgets.VBox):
             self._view.value = picture_html(Picture([], [], error=why), self._title)
         return True
 
+    def _gone(self) -> None:
+        """The lab was destroyed: one calm final state. No node, no service, no error: a
+        sentence saying so; the controls are off and refreshing stops."""
+        self.refresher.stop()
+        self.gone = True
+        self.picture = Picture([], [], note=gone_note(self._lab))
+        with self.hold_sync():
+            self._view.value = picture_html(self.picture, self._title)
+            self._service.options = ()
+            self._node.options = ()
+            for w in self._controls():
+                w.disabled = True
+            self._status.value = f"<small>{_e(f'stopped: lab {self._lab.name} is gone')}</small>"
+
+    def _controls(self) -> list[Any]:
+        return [self._service, self._replicas, self._scale_btn, self._image, self._update_btn,
+                self._node, self._drain_btn, self._activate_btn, self._pause_btn, self._history]
+
     def _set_status(self, when: str = "") -> None:
+        if self.gone:
+            return
         if self.refresher.running:
             text = f"live, every {self.refresher.interval:g}s"
         elif self.live and self.refresher.thread.ident is not None:
@@ -171,7 +204,7 @@ class DashboardWidget(widgets.VBox):
         else:
             text = "not live (lab.dashboard(live=True) refreshes by itself)"
         if when:
-            text += f" · last {when}"
+            text += f" · updated at {when}"
         self._status.value = f"<small>{_e(text)}</small>"
 
     def _refresh_soon(self) -> None:
@@ -188,8 +221,13 @@ class DashboardWidget(widgets.VBox):
         for s in (self.picture.services if self.picture else []):
             if s.name == name:
                 self._replicas.value = s.desired
-                if s.images and not self._image.value:
-                    self._image.placeholder = f"now {', '.join(s.images)}"
+        self._show_now(name)
+
+    def _show_now(self, name: str | None) -> None:
+        """Beside the image box: what the chosen service runs now."""
+        images = next((s.images for s in (self.picture.services if self.picture else [])
+                       if s.name == name), [])
+        self._now.value = f"<small>{_e(name or '')} runs {_e(', '.join(images))}</small>" if images else ""
 
     # -- controls: each runs one lab step, without waiting, and logs its command ---------
     def _run(self, step: Callable[[], Any], fallback_command: str) -> Any:
@@ -202,15 +240,14 @@ class DashboardWidget(widgets.VBox):
         self.commands.append(command)
         notes = "; ".join(getattr(result, "notes", []) or [])
         self._log_line(command, notes, ok=True)
-        self._source.refresh_names()
         self._refresh_soon()
         return result
 
     def _log_line(self, command: str, note: str, ok: bool) -> None:
-        colour = "#555" if ok else "#c62828"
+        level = "muted" if ok else "bad"
         line = f"<div><code>$ {_e(command)}</code>"
         if note:
-            line += f' <span style="color:{colour}">{_e(note)}</span>'
+            line += f' <span class="swarmlab-{level}" style="color:var(--swarmlab-{level})">{_e(note)}</span>'
         self._log_lines = (self._log_lines + [line + "</div>"])[-6:]
         self._log.value = "".join(self._log_lines)
 

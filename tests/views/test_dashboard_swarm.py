@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import html
 import html.parser
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import WEB_V1, WEB_V2
+from labtest import WEB_V1, WEB_V2, WORKLOAD
 
 import swarmlab as sl
 from swarmlab.views import Snapshot, dashboard
@@ -204,19 +208,86 @@ def test_rollout_view_says_why_an_update_paused(swarm3: sl.Lab) -> None:
         swarm3.service.rm("web")
 
 
-def test_dashboard_stops_when_the_lab_is_destroyed(make_lab: Callable[..., sl.Lab]) -> None:
+def refreshed(board: Any, times: int = 2) -> None:
+    """Wait for ``times`` more finished refreshes: with two, one began after the caller's step."""
+    n = board.refresher.refreshes
+    until(lambda: board.refresher.refreshes >= n + times, what=f"{times} more refreshes")
+
+
+def shown_services(board: Any) -> dict[str, tuple[int, int]]:
+    """name -> (running, desired), as the dashboard's summary shows them."""
+    return {s.name: (s.running, s.desired) for s in board.picture.services}
+
+
+def test_services_made_and_removed_anywhere_show_within_one_refresh(swarm3: sl.Lab, board: Any) -> None:
+    """A service created or removed from a cell, from the CLI on a machine, or from another
+    kernel (another process with its own Lab) is shown, or gone, one refresh later: in the
+    picture, in the summary and in the service list of the controls."""
+    def offered() -> tuple[str, ...]:
+        return tuple(board._service.options)
+
+    swarm3.service.create("cell-svc", WEB_V1, replicas=2)  # a cell
+    refreshed(board)
+    assert shown_services(board)["cell-svc"] == (2, 2) and "cell-svc" in offered()
+    out = swarm3.ssh("manager1", "docker service create --detach --no-resolve-image "
+                                 f"--name cli-svc --replicas 0 {WEB_V1}")  # the CLI, no task at all
+    assert out.ok, out
+    refreshed(board)
+    assert shown_services(board)["cli-svc"] == (0, 0) and "cli-svc" in offered()
+    other = subprocess.run(  # another kernel
+        [sys.executable, "-c", "import swarmlab as sl; "
+         f"sl.Lab.attach({swarm3.name!r}, provider='dind', progress=False).service.rm('cell-svc')"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(sl.__file__).parent.parent)})
+    assert other.returncode == 0, other.stderr
+    refreshed(board)
+    assert "cell-svc" not in shown_services(board) and "cell-svc" not in offered()
+    assert not [c for c in board.picture.cards if c.service == "cell-svc"]
+    assert 'data-summary="cell-svc"' not in board._view.value
+    swarm3.service.scale(**{"cli-svc": 1})
+    out = swarm3.ssh("manager1", "docker service rm cli-svc")  # the CLI does not wait
+    assert out.ok, out
+    refreshed(board)
+    assert "cli-svc" not in shown_services(board) and "cli-svc" not in offered()
+    assert 'data-service="cli-svc"' not in board._view.value
+
+
+def test_a_service_removed_from_a_cell_is_gone_at_once(swarm3: sl.Lab, board: Any) -> None:
+    swarm3.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=3)
+    refreshed(board)
+    board._service.value = "helloworld"
+    swarm3.service.rm("helloworld")
+    refreshed(board)
+    assert "helloworld" not in shown_services(board)  # not "helloworld 0/0"
+    assert "helloworld" not in board._service.options
+    assert "helloworld" not in board._view.value
+
+
+def test_a_destroyed_lab_leaves_one_calm_final_state(make_lab: Callable[..., sl.Lab]) -> None:
     lab = make_lab("dash")
-    lab.machine.create("manager1")
+    lab.machine.create("manager1", "worker1")
     lab.swarm.init("manager1")
+    lab.swarm.join("worker1")
     b = dashboard(lab, refresh=0.5, widget=True, live=True)
     try:
-        assert [c.hostname for c in b.picture.columns] == ["manager1"]
+        assert [c.hostname for c in b.picture.columns] == ["manager1", "worker1"]
         assert b.running
         lab.destroy()
-        until(lambda: not b.running, timeout=20, what="refresher stopped")
-        assert "is gone" in b._status.value
-        assert not b.refresher.thread.is_alive() or until(
-            lambda: not b.refresher.thread.is_alive(), timeout=5)
+        until(lambda: not b.refresher.thread.is_alive(), timeout=30, what="refresher stopped")
+        final = b._view.value
+        p = b.picture
+        assert p.columns == [] and p.services == [] and p.error == ""
+        assert f"lab {lab.name} is gone" in p.note
+        tags = Tags(final)
+        classes = {c for _, a in tags.tags for c in (a.get("class") or "").split()}
+        assert not classes & {"swarmlab-node", "swarmlab-task", "swarmlab-msg"}, "no node, no red error"
+        assert "is gone" in tags.text and "cannot read" not in tags.text
+        assert "stopped" in b._status.value and "is gone" in b._status.value
+        assert b._service.options == () and b._node.options == ()
+        assert b._scale_btn.disabled and b._drain_btn.disabled
+        assert b._view.value == final  # nothing changes it any more
+        snap = lab.dashboard()  # and a snapshot taken now says the same
+        assert isinstance(snap, Snapshot) and "is gone" in repr(snap) and "cannot read" not in repr(snap)
     finally:
         b.close()
 

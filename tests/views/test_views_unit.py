@@ -138,19 +138,34 @@ class CountingAPI:
 
     def services(self) -> list:
         self.calls.append("services")
-        return [{"ID": k, "Spec": {"Name": v}} for k, v in self.answers["names"].items()]
+        return [{"ID": k, "Spec": {"Name": v, "Mode": {"Replicated": {"Replicas": 7}}}}
+                for k, v in self.answers["names"].items()]
 
 
-def test_a_refresh_is_two_calls_once_names_are_known(answers: dict) -> None:
+def test_a_refresh_is_three_calls_services_included(answers: dict) -> None:
+    """Nodes, services and tasks every time: a service made or removed anywhere shows (or goes)
+    at the next refresh."""
     api = CountingAPI(answers)
     src = SwarmSource(api=api)
-    src.fetch()
-    assert api.calls == ["nodes", "tasks", "services"]  # first sight of the services
-    api.calls.clear()
     for _ in range(5):
-        src.fetch()
-    assert api.calls == ["nodes", "tasks"] * 5
-    assert src.calls == 13
+        p = src.fetch()
+    assert api.calls == ["nodes", "services", "tasks"] * 5
+    assert src.calls == 15
+    assert {s.desired for s in p.services} == {7}  # what the spec asks, as docker service ls
+    gone = next(iter(answers["names"]))
+    del api.answers["names"][gone]  # removed: its tasks may still be listed
+    p = src.fetch()
+    assert gone not in {s.service_id for s in p.services}
+    assert answers["names"] and all(c.service in answers["names"].values() for c in p.cards)
+
+
+def test_tasks_of_a_removed_service_are_left_out(answers: dict) -> None:
+    names = dict(answers["names"])
+    sid, name = next((k, v) for k, v in names.items() if v == "web")
+    del names[sid]
+    p = build_picture(answers["nodes"], answers["tasks"], names, history=True)
+    assert "web" not in {c.service for c in p.cards} and "web" not in {s.name for s in p.services}
+    assert sid[:12] not in picture_text(p)
 
 
 def test_refresher_survives_errors_and_stops() -> None:
@@ -224,12 +239,50 @@ def test_rollout_chart_steps_follow_the_counts() -> None:
 
 
 def test_service_ls_replicas_are_coloured_by_convergence() -> None:
-    from swarmlab._format import html_table, replicas_colour
+    from swarmlab._format import LEVELS, html_table, replicas_colour, replicas_level
 
-    assert replicas_colour("3/3") == "#2e7d32"
-    assert replicas_colour("1/3") == "#b26a00"
-    assert replicas_colour("0/3") == "#c62828"
-    assert replicas_colour("x") is None
+    assert [replicas_level(v) for v in ("3/3", "1/3", "0/3", "x")] == ["good", "warn", "bad", None]
+    assert replicas_colour("1/3") == LEVELS["warn"][0]
     out = html_table(["NAME", "REPLICAS"], [("web", "1/3"), ("<b>", "2/2")])
-    assert 'style="color:#b26a00;font-weight:bold">1/3<' in out
+    assert '<td class="swarmlab-warn">1/3<' in out and '<td class="swarmlab-good">2/2<' in out
     assert "&lt;b&gt;" in out and "<b>" not in out
+
+
+def test_long_cells_are_shortened_with_the_whole_value_on_hover() -> None:
+    from swarmlab._format import html_table, shorten
+
+    url = "unix:///root/.swarmlab/labs/tutorial/manager1/docker.sock"
+    assert shorten(url) == "unix://…/tutorial/manager1/docker.sock" and len(shorten(url)) <= 40
+    assert shorten("short") == "short"
+    long_id = "x" * 30 + "y" * 30
+    assert len(shorten(long_id)) == 40 and shorten(long_id).startswith("x") and shorten(long_id).endswith("y")
+    prose = "a long error message with spaces in it, which wraps instead of being cut"
+    out = html_table(["URL", "ERRORS"], [(url, prose)])
+    parsed = Parsed(out)
+    (td_url, td_err) = [a for t, a in parsed.tags if t == "td"]
+    assert td_url["title"] == url and "unix://…/tutorial/manager1/docker.sock" in parsed.text
+    assert td_err == {"class": "swarmlab-wrap"} and prose in parsed.text
+    assert "&lt;" in html_table(["X"], [("<" + "z" * 50 + ">",)])  # title and text escaped
+
+
+def test_palette_and_badges_keep_white_text_readable() -> None:
+    """WCAG AA (4.5:1) for white on every card colour and badge (helloworld's was 1.79:1)."""
+    from swarmlab._format import LEVELS
+    from swarmlab.views._render import _BADGE_COLOURS
+
+    def lum(h: str) -> float:
+        c = [int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    def ratio(a: str, b: str) -> float:
+        x, y = lum(a), lum(b)
+        return (max(x, y) + 0.05) / (min(x, y) + 0.05)
+
+    for colour in (*PALETTE, *_BADGE_COLOURS.values()):
+        assert ratio("#ffffff", colour) >= 4.5, colour
+    for level in ("good", "warn", "bad", "muted"):
+        light, dark = LEVELS[level]
+        assert min(ratio(light, bg) for bg in ("#ffffff", "#f5f5f5", "#eeeeee")) >= 4.5, level
+        assert min(ratio(dark, bg) for bg in ("#111111", "#212121", "#2c2c2c")) >= 4.5, level
+    assert ratio("#ffffff", service_colour("helloworld")) >= 4.5
