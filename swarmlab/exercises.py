@@ -10,7 +10,10 @@ commands a learner could type there), and says what is right and what is still m
     ex.check_nothing_left("tutorial")           # label query on this computer's engine
 
 A check never raises for an unfinished exercise: it returns a :class:`Check` that is falsy and
-lists what is missing, so a learner can run it as often as they like.
+lists what is missing, so a learner can run it as often as they like, and its hint is a step
+that works from the state it found (after Run All, after an exercise done twice, after a cell
+run out of order). The answer keys (``answer_scale`` ...) live here, not in the lessons: a
+lesson runs them only when its ``solve`` parameter is True (teachers, CI).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from .lab import Lab
 __all__ = [
     "Check",
     "LessonImages",
+    "answer_drain",
+    "answer_rollback",
+    "answer_scale",
     "check_drain",
     "check_nothing_left",
     "check_rollback",
@@ -46,7 +52,9 @@ __all__ = [
 
 def _boxed(text: str, colour: str) -> str:
     """Escaped text with a coloured bar beside it (green: done, amber/red: not yet)."""
-    return f'<pre style="border-left:4px solid {colour};padding-left:8px">{html.escape(text)}</pre>'
+    return (f'<pre class="swarmlab-check" style="border-left:4px solid {colour};padding-left:8px">'
+            f"{html.escape(text)}</pre>")
+
 
 @dataclass(frozen=True)
 class LessonImages:
@@ -124,8 +132,12 @@ class Check:
     def __bool__(self) -> bool:
         return self.ok
 
-    def add(self, ok: bool, sentence: str) -> bool:
+    def add(self, ok: bool, sentence: str, hint: str = "") -> bool:
+        """Record a finding; the first failed finding that names a hint sets the check's hint
+        (the next step from the state found)."""
         self.findings.append((bool(ok), sentence))
+        if not ok and hint and not self.hint:
+            self.hint = hint
         return bool(ok)
 
     def text(self) -> str:
@@ -139,7 +151,7 @@ class Check:
         return self.text()
 
     def _repr_html_(self) -> str:
-        return _boxed(self.text(), "#2e7d32" if self.ok else "#c62828")
+        return _boxed(self.text(), "#2e7d32" if self.ok else "#b71c1c")
 
 
 def _docker_json(lab: Lab, machine: str, command: str, lines: bool = False) -> Any | None:
@@ -155,28 +167,36 @@ def _docker_json(lab: Lab, machine: str, command: str, lines: bool = False) -> A
     return json.loads(text) if text else []
 
 
+#: The hint when there is no swarm: the catch-up cell every lesson starts with makes it again.
+CATCH_UP = "run the catch-up cell at the top of this notebook: it makes the machines and the swarm again"
+#: When the swarm is still converging, the next step is to look again.
+AGAIN = "the swarm is still on its way: run this check again in a moment"
+
+
 def _manager(lab: Lab, check: Check) -> str | None:
     try:
         return lab.manager()
     except SwarmlabError as e:
-        check.add(False, f"there is no swarm to look at ({e})")
+        check.add(False, f"there is no swarm to look at ({e})", CATCH_UP)
         return None
 
 
-def _service(lab: Lab, mgr: str, name: str, check: Check) -> dict[str, Any] | None:
+def _service(lab: Lab, mgr: str, name: str, check: Check, create: str) -> dict[str, Any] | None:
     found = _docker_json(lab, mgr, f"docker service inspect {shlex.quote(name)}")
     if not found:
-        check.add(False, f"there is no service {name!r} (docker service inspect {name} finds nothing)")
+        check.add(False, f"there is no service {name!r} (docker service inspect {name} finds nothing)",
+                  f"create it again first: {create}")
         return None
     return dict(found[0])
 
 
-def _manager_and_service(lab: Lab, service: str, check: Check) -> tuple[str, dict[str, Any]] | None:
+def _manager_and_service(lab: Lab, service: str, check: Check,
+                         create: str) -> tuple[str, dict[str, Any]] | None:
     """The manager and the service, or None (the check then says which is missing)."""
     mgr = _manager(lab, check)
     if mgr is None:
         return None
-    svc = _service(lab, mgr, service, check)
+    svc = _service(lab, mgr, service, check, create)
     return None if svc is None else (mgr, svc)
 
 
@@ -190,79 +210,114 @@ def _running_tasks(lab: Lab, mgr: str, name: str) -> list[dict[str, Any]]:
     return [r for r in rows if str(r.get("CurrentState", "")).startswith("Running")]
 
 
+def _image(spec: dict[str, Any]) -> str:
+    return image_ref(spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", ""))
+
+
 def check_scale(lab: Lab, service: str = "helloworld", replicas: int = 3) -> Check:
     """Exercise: ``docker service scale SERVICE=REPLICAS``, every task running."""
-    cli = f"docker service scale {service}={replicas}"
-    check = Check(f"scale {service} to {replicas}",
-                  hint=f"lab.service.scale({service}={replicas})   # {cli}")
-    found = _manager_and_service(lab, service, check)
+    check = Check(f"scale {service} to {replicas}")
+    create = (f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas={replicas})"
+              f"   # docker service create --replicas {replicas} --name {service} ...")
+    found = _manager_and_service(lab, service, check, create)
     if found is None:
         return check
     mgr, svc = found
     want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
     wrong = "" if want == replicas else f" (not {replicas})"
-    check.add(want == replicas, f"{service} asks for {want} replicas{wrong}")
+    check.add(want == replicas, f"{service} asks for {want} replicas{wrong}",
+              f"lab.service.scale({service}={replicas})   # docker service scale {service}={replicas}")
     running = _running_tasks(lab, mgr, service)
     check.add(len(running) == replicas,
-              f"{len(running)} of its tasks are running (docker service ps {service})")
+              f"{len(running)} of its tasks are running (docker service ps {service})",
+              f"{AGAIN} (lab.service.ps({service!r}) shows why a task is not running)")
     return check
+
+
+def answer_scale(lab: Lab, service: str = "helloworld", replicas: int = 3) -> Any:
+    """The answer key of :func:`check_scale` (teachers, CI)."""
+    return lab.service.scale(wait=True, timeout=None, **{service: replicas})
 
 
 def check_rollback(lab: Lab, service: str = "redis", old: str = "redis:7.2",
                    new: str = "redis:7.4") -> Check:
     """Exercise: ``docker service rollback SERVICE`` after an update from OLD to NEW."""
-    check = Check(f"roll {service} back from {new} to {old}",
-                  hint=f"lab.service.rollback({service!r})   # docker service rollback {service}")
-    found = _manager_and_service(lab, service, check)
+    check = Check(f"roll {service} back from {new} to {old}")
+    rollback = f"lab.service.rollback({service!r})   # docker service rollback {service}"
+    to_new = f"lab.service.update({service!r}, image={new!r})"
+    create = f"lab.service.create({service!r}, {old!r}, replicas=3), then {to_new}, then {rollback}"
+    found = _manager_and_service(lab, service, check, create)
     if found is None:
         return check
     mgr, svc = found
-    image = image_ref(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", ""))
-    wrong = "" if image == image_ref(old) else f" (not {old})"
-    check.add(image == image_ref(old), f"{service} is set to run {image}{wrong}")
+    image = _image(svc["Spec"])
+    prev_image = _image(svc.get("PreviousSpec") or {})
     state = (svc.get("UpdateStatus") or {}).get("State", "")
+    # the step that works from here: a rollback goes back to the previous spec
+    if image == image_ref(new) and prev_image == image_ref(old):
+        hint = rollback
+    elif image == image_ref(old):
+        hint = f"update it to the new image first: {to_new}, then {rollback}"
+    else:
+        hint = (f"go back to the start of the exercise: lab.service.update({service!r}, image={old!r}), "
+                f"then {to_new}, then {rollback}")
+    wrong = "" if image == image_ref(old) else f" (not {old})"
+    check.add(image == image_ref(old), f"{service} is set to run {image}{wrong}", hint)
     check.add(state == "rollback_completed",
               f"its last change was {state.replace('_', ' ') or 'no update at all'}"
-              + ("" if state == "rollback_completed" else " (not a completed rollback)"))
-    prev = svc.get("PreviousSpec") or {}
-    prev_image = image_ref(prev.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", ""))
-    check.add(prev_image == image_ref(new), f"the version it went back from ran {prev_image or 'nothing'}")
+              + ("" if state == "rollback_completed" else " (not a completed rollback)"), hint)
+    check.add(prev_image == image_ref(new), f"the version it went back from ran {prev_image or 'nothing'}",
+              hint)
     want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
     running = _running_tasks(lab, mgr, service)
     on_old = [r for r in running if image_ref(str(r.get("Image", ""))) == image_ref(old)]
     others = len(running) - len(on_old)
     rest = f", {others} run another image" if others else ""
-    check.add(len(on_old) == want == len(running), f"{len(on_old)} of {want} tasks run {old}{rest}")
+    check.add(len(on_old) == want == len(running), f"{len(on_old)} of {want} tasks run {old}{rest}",
+              f"{AGAIN} (lab.service.ps({service!r}) shows the tasks)")
     return check
 
 
-def check_drain(lab: Lab, node: str = "worker2", service: str = "redis") -> Check:
-    """Exercise: ``docker node update --availability drain NODE``; SERVICE keeps its replicas."""
-    check = Check(f"drain {node}",
-                  hint=f"lab.node.drain({node!r})   # docker node update --availability drain {node}")
+def answer_rollback(lab: Lab, service: str = "redis") -> Any:
+    """The answer key of :func:`check_rollback` (teachers, CI)."""
+    return lab.service.rollback(service)
+
+
+def check_drain(lab: Lab, node: str = "worker2", service: str = "redis", old: str = "redis:7.2") -> Check:
+    """Exercise: ``docker node update --availability drain NODE``; SERVICE keeps its replicas.
+    ``old`` is the image to create SERVICE with again, should it be gone."""
+    check = Check(f"drain {node}")
     mgr = _manager(lab, check)
     if mgr is None:
         return check
     found = _docker_json(lab, mgr, f"docker node inspect {shlex.quote(node)}")
     if not found:
-        check.add(False, f"the swarm has no node {node!r} (docker node inspect {node} finds nothing)")
+        check.add(False, f"the swarm has no node {node!r} (docker node inspect {node} finds nothing)",
+                  f"lab.machine.create({node!r}), then lab.swarm.join({node!r})")
         return check
     availability = found[0]["Spec"].get("Availability", "")
     wrong = "" if availability == "drain" else " (not drain)"
-    check.add(availability == "drain", f"{node} is {availability}{wrong}")
+    check.add(availability == "drain", f"{node} is {availability}{wrong}",
+              f"lab.node.drain({node!r})   # docker node update --availability drain {node}")
     on_node = _docker_json(
         lab, mgr,
         f"docker node ps {shlex.quote(node)} --filter desired-state=running --format '{{{{json .}}}}'",
         lines=True,
     ) or []
-    check.add(not on_node, f"{len(on_node)} task(s) still meant to run on {node}")
-    svc = _service(lab, mgr, service, check)
+    check.add(not on_node, f"{len(on_node)} task(s) still meant to run on {node}", AGAIN)
+    svc = _service(lab, mgr, service, check, f"lab.service.create({service!r}, {old!r}, replicas=3)")
     if svc is not None:
         want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
         running = _running_tasks(lab, mgr, service)
         check.add(len(running) == want,
-                  f"{service} still has {len(running)} of {want} replicas running, on the other nodes")
+                  f"{service} still has {len(running)} of {want} replicas running, on the other nodes",
+                  f"{AGAIN} (lab.service.ps({service!r}) shows where its tasks are)")
     return check
+
+
+def answer_drain(lab: Lab, node: str = "worker2") -> Any:
+    """The answer key of :func:`check_drain` (teachers, CI)."""
+    return lab.node.drain(node)
 
 
 def check_nothing_left(lab_name: str) -> Check:

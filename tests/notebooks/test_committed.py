@@ -110,20 +110,44 @@ def test_every_lesson_has_a_parameters_cell(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in ("03", "04", "05")],
                          ids=lambda p: p.stem)
-def test_exercises_have_a_blank_cell_a_hidden_answer_key_and_a_check(path: Path) -> None:
+def test_exercises_have_a_blank_cell_then_a_check_and_no_answer_in_sight(path: Path) -> None:
+    """An empty cell for the learner, the check right under it; the answer key is not a cell
+    of the lesson (not even a hidden one, one click away): the check cell calls it from
+    swarmlab.exercises only when ``solve`` is True."""
     nb = nbformat.read(path, as_version=4)
     ids = [c.get("id", "") for c in nb.cells]
     ex = [i for i in ids if i.startswith("exercise-")]
     assert len(ex) == 1
     topic = ex[0].removeprefix("exercise-")
     pos = ids.index(ex[0])
-    assert ids[pos + 1:pos + 3] == [f"answer-{topic}", f"check-{topic}"]
-    blank, answer, check = nb.cells[pos:pos + 3]
+    assert ids[pos + 1] == f"check-{topic}"
+    blank, check = nb.cells[pos:pos + 2]
     assert blank.source.strip() == "# your line here"
-    assert answer.metadata["jupyter"]["source_hidden"] is True
-    assert answer.source.splitlines()[1] == "if solve:"
-    assert check.source.startswith("ex.check_") and nbtools.CHECK_TAG in check.metadata["tags"]
+    lines = check.source.splitlines()
+    assert lines[0].startswith("if solve:") and lines[1].strip().startswith(f"ex.answer_{topic}(")
+    assert lines[-1].startswith(f"ex.check_{topic}(") and nbtools.CHECK_TAG in check.metadata["tags"]
+    assert not [c for c in nb.cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    assert not [i for i in ids if i.startswith("answer-")]
     assert "solve = False" in nb.cells[ids.index("parameters")].source
+    import swarmlab.exercises as exercises
+
+    assert callable(getattr(exercises, f"answer_{topic}"))
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in ("03", "04", "05")],
+                         ids=lambda p: p.stem)
+def test_no_cell_after_an_exercise_removes_what_it_needs(path: Path) -> None:
+    """After Run All the exercise can still be done: no later cell removes its service (the
+    lesson's services go in 06-cleanup), and its node is left as the exercise needs it."""
+    nb = nbformat.read(path, as_version=4)
+    ids = [c.get("id", "") for c in nb.cells]
+    pos = ids.index(next(i for i in ids if i.startswith("check-")))
+    later = "\n".join(c.source for c in nb.cells[pos + 1:] if c.cell_type == "code")
+    for service in ("helloworld", "redis"):
+        assert not re.search(rf"service\.rm\([^)]*[\"']{service}[\"']", later), (path.name, service)
+        assert not re.search(rf"service\.(update|rollback|scale)\([^)]*[\"']{service}[\"'](,|\))", later), \
+            (path.name, service)
+    assert "lab.destroy()" not in later
 
 
 def test_every_step_of_the_classic_lab_is_in_a_lesson() -> None:

@@ -171,9 +171,12 @@ def test_join_tokens_are_never_shown_in_full(run: Run) -> None:
         assert not FULL_TOKEN.search(nbformat.writes(nb)), f"{name} shows a full join token"
 
 
-def test_03_helloworld_scaled_to_5_then_3_then_removed(run: Run) -> None:
+def test_03_helloworld_scaled_to_5_then_3_and_kept(run: Run) -> None:
     assert "swarmlab/busybox:latest ping 127.0.0.1" in run.text("03-services", "images")
     assert "helloworld   replicated   1/1" in run.text("03-services", "service-ls")
+    board = run.cell("03-services", "dashboard")["outputs"][0]["data"]
+    assert board["text/plain"] == f"<swarmlab dashboard of lab {run.lab!r}>"
+    assert 'data-service="helloworld"' in board["text/html"]
     after_scale = run.text("03-services", "ps-after-scale")
     running = [line for line in after_scale.splitlines() if re.search(r"Running\s+Running", line)]
     assert len(running) == 5, after_scale
@@ -183,9 +186,8 @@ def test_03_helloworld_scaled_to_5_then_3_then_removed(run: Run) -> None:
     assert run.text("03-services", "check-scale").startswith("✓ scale helloworld to 3: done.")
     assert "Args:          ping 127.0.0.1" in run.text("03-services", "service-inspect")
     eng = run.engine["03-services"]
-    assert "helloworld" not in eng["services"]
-    assert eng["helloworld_containers"] == {"manager1": "0", "worker1": "0", "worker2": "0"}
-    assert "{'manager1': 0, 'worker1': 0, 'worker2': 0}" in run.text("03-services", "containers-after-rm")
+    assert eng["services"]["helloworld"]["Replicas"] == "3/3"  # kept for the next lessons
+    assert len(eng["tasks"]["helloworld"]) == 3
 
 
 def test_04_rolling_update_history_failure_and_rollback(run: Run) -> None:
@@ -196,9 +198,11 @@ def test_04_rolling_update_history_failure_and_rollback(run: Run) -> None:
     assert run.text("04-rolling-update", "check-rollback").startswith(
         f"✓ roll redis back from {WEB_V2} to {WEB_V1}: done.")
     assert run.text("04-rolling-update", "failed-update").startswith("The update paused:")
+    assert "redis-test" in run.text("04-rolling-update", "failed-update")
     assert "task: non-zero exit (1)" in run.text("04-rolling-update", "ps-after-failure")
     assert re.search(r"State:\s+paused", run.text("04-rolling-update", "update-status"))
     eng = run.engine["04-rolling-update"]
+    assert sorted(eng["services"]) == ["helloworld", "redis"]  # redis-test went at the end
     redis = eng["inspect"]["redis"]
     assert redis["UpdateStatus"]["State"] == "rollback_completed"
     assert redis["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(WEB_V1)
@@ -214,7 +218,7 @@ def test_05_drain_moves_tasks_and_keeps_the_replicas(run: Run) -> None:
     ps = run.text("05-drain", "ps-after-drain")
     live = [line for line in ps.splitlines()[2:] if line.split()[1] != "\\_"]
     assert len(live) == 3 and not any(" worker1 " in line for line in live), ps
-    assert "redis   replicated   3/3" in run.text("05-drain", "ls-after-drain")
+    assert re.search(r"\bredis\s+replicated\s+3/3", run.text("05-drain", "ls-after-drain"))
     assert re.search(r"worker1\s+Ready\s+Drain", run.text("05-drain", "nodes-after-drain"))
     assert re.search(r"Availability:\s+Drain", run.text("05-drain", "node-inspect"))
     assert run.text("05-drain", "check-drain").startswith("✓ drain worker2: done.")
@@ -224,7 +228,10 @@ def test_05_drain_moves_tasks_and_keeps_the_replicas(run: Run) -> None:
     assert all(t["CurrentState"].startswith("Running") for t in eng["tasks"]["redis"])
 
 
-def test_06_cleanup_leaves_nothing(run: Run) -> None:
+def test_06_cleanup_removes_the_services_then_everything(run: Run) -> None:
+    removed = run.text("06-cleanup", "rm-services")
+    assert removed.startswith("$ docker service rm helloworld redis"), removed
+    assert "{'manager1': 0, 'worker1': 0, 'worker2': 0}" in run.text("06-cleanup", "containers-after-rm")
     assert run.engine["06-cleanup"] == {"labelled": {"containers": 0, "volumes": 0, "networks": 0}}
     assert run.text("06-cleanup", "check-clean").startswith(f"✓ nothing of lab '{run.lab}' is left: done.")
     assert run.text("06-cleanup", "ls-after-destroy").splitlines()[1].split() == [
@@ -245,4 +252,5 @@ def test_lessons_run_again_reach_the_same_state(run: Run) -> None:
             a, b = a["State"], b["State"]
         assert a == b
     assert run.engine["06-cleanup-again"] == run.engine["06-cleanup"]
-    assert "no swarm (any more): nothing to remove" in run.text("06-cleanup-again", "rm-redis")
+    assert "no swarm (any more): nothing to remove" in run.text("06-cleanup-again", "rm-services")
+    assert run.text("06-cleanup-again", "containers-after-rm").strip() == "{}"
