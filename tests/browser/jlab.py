@@ -43,9 +43,13 @@ def answering(port: int) -> bool:
         return False
 
 
-def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
+def isolated_env(tmp: Path, every_cell_rendered: bool = True, **extra: str) -> dict[str, str]:
     """The environment of a JupyterLab of its own: config, data (the notebook trust database),
-    runtime and IPython folders under ``tmp``; swarmlab importable from this checkout."""
+    runtime and IPython folders under ``tmp``; swarmlab importable from this checkout.
+
+    ``every_cell_rendered``: JupyterLab skips rendering cells out of view by default
+    (``content-visibility: auto``), which hides their text from the page; the tests turn that
+    off (``windowingMode: none``) so that every output can be read and measured."""
     env = dict(os.environ)
     env.update({
         "JUPYTER_CONFIG_DIR": str(tmp / "config"),
@@ -53,6 +57,8 @@ def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
         "IPYTHONDIR": str(tmp / "ipython"),
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
+        # the settings scripts/lessons gives learners (widget state saved with the notebook)
+        "JUPYTER_CONFIG_PATH": str(ROOT / "scripts" / "jupyter"),
     })
     env.update(extra)
     # no "get notified about Jupyter news?" pop-up over the notebook (nor a request for news)
@@ -60,6 +66,10 @@ def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
     labconfig.mkdir(parents=True, exist_ok=True)
     (labconfig / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    if every_cell_rendered:
+        settings = tmp / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     return env
 
 
@@ -213,7 +223,8 @@ class Lab:
             self.page.goto(self.server.url(notebook))
         else:
             self.page.evaluate(
-                "async (p) => { await window.jupyterapp.commands.execute('application:close-all');"
+                "async (p) => { await window.jupyterapp.commands.execute('docmanager:save-all');"
+                " await window.jupyterapp.commands.execute('application:close-all');"
                 " window.jupyterapp.commands.execute('docmanager:open', {path: p}); }", notebook)
         self.page.wait_for_function(
             f"(p) => {{ const w = window.jupyterapp && {_CURRENT};"
@@ -224,7 +235,8 @@ class Lab:
 
     def shutdown_kernels(self) -> None:
         """Close every tab and shut down every kernel this JupyterLab runs."""
-        self.page.evaluate("async () => { await window.jupyterapp.commands.execute('application:close-all');"
+        self.page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save-all');"
+                           " await window.jupyterapp.commands.execute('application:close-all');"
                            " await window.jupyterapp.serviceManager.sessions.shutdownAll(); }")
 
     def reload(self, timeout: float = 90) -> None:
@@ -285,8 +297,8 @@ class Lab:
         """What a cell's output area shows, as text on screen."""
         return str(self.js(
             "const c = nb.content.widgets.find(c => c.model.id === arg);"
-            " const o = c.node.querySelector('.jp-OutputArea');"
-            " return o ? o.innerText : '';", cell_id))
+            " return Array.from(c.node.querySelectorAll('.jp-OutputArea-output'))"
+            ".map(o => o.innerText).join('\\n');", cell_id))
 
     def output(self, cell_id: str) -> Any:
         """The cell's output area as a Playwright locator."""
