@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import docker.errors
 
-from .._engine import host_client
 from .._errors import ImageNotAvailable, InvalidArgument, MachineNotFound
 from .._results import Table
 from .._util import parallel_map
@@ -28,7 +27,7 @@ class Images(Command):
         lab = self._lab
         if not images:
             raise InvalidArgument("name at least one image, e.g. lab.image.load('swarmlab/busybox')")
-        host = getattr(lab.provider, "host", None) or host_client()
+        host = lab.provider.host_engine()  # where images are saved from (docker save)
         targets = check_machine_names(machines) if machines else lab.machines()
         known = {m.name for m in lab.provider.list()}
         missing = [m for m in targets if m not in known]

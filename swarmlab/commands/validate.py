@@ -1,6 +1,6 @@
 """Validators for what a learner passes in: each returns the checked value or raises
 :class:`~swarmlab.InvalidArgument` saying what to give instead. Nothing is changed before they
-have all passed. (Machine and lab names: :mod:`swarmlab.providers._base`.)"""
+have all passed. (Machine and lab names: :mod:`swarmlab.providers.base`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from .._errors import InvalidArgument
-from ..providers._base import check_lab_name, check_machine_name, check_machine_names
+from ..providers.base import check_lab_name, check_machine_name, check_machine_names
 
 _SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 AVAILABILITIES = ("active", "pause", "drain")

@@ -1,4 +1,6 @@
-"""Providers: where a lab's machines come from. See :mod:`swarmlab.providers._base`."""
+"""Providers: where a lab's machines come from. The contract every provider keeps is
+:mod:`swarmlab.providers.base`; code they share is :mod:`swarmlab.providers.common`; each
+provider is a package (``dind``, ``virtualbox``, ``ssh``) split by concern."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import importlib
 from typing import Any
 
 from .._errors import UnknownProvider
-from ._base import MachineInfo, Provider, RunOutput
+from .base import CreateOutcome, MachineInfo, Provider, RunOutput
 
 #: provider name -> "module:Class", imported only when used
 PROVIDERS: dict[str, str] = {
@@ -28,4 +30,4 @@ def get_provider(name: str, lab: str, **options: Any) -> Provider:
     return getattr(importlib.import_module(module), cls)(lab, **options)
 
 
-__all__ = ["PROVIDERS", "MachineInfo", "Provider", "RunOutput", "get_provider"]
+__all__ = ["PROVIDERS", "CreateOutcome", "MachineInfo", "Provider", "RunOutput", "get_provider"]

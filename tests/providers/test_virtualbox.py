@@ -58,7 +58,7 @@ def test_missing_docker_machine_names_the_fork_and_dind(tmp_path: Path) -> None:
 
 def test_missing_virtualbox_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(HERE / "bin"))  # docker-machine, but no VBoxManage...
-    monkeypatch.setattr(vb, "find_vboxmanage", lambda: None)  # ...anywhere
+    monkeypatch.setattr(vb.command, "find_vboxmanage", lambda: None)  # ...anywhere
     with pytest.raises(ProviderUnavailable, match="VirtualBox is not installed.*provider='dind'"):
         sl.Lab("t-vbox", provider="virtualbox")
 

@@ -28,7 +28,7 @@ from swarmlab.commands.clitext import (
 from swarmlab.commands.spec import create_command, update_config
 from swarmlab.commands.validate import check_replicas, check_service_name, image_ref
 from swarmlab.providers import get_provider
-from swarmlab.providers._base import check_lab_name, check_machine_names
+from swarmlab.providers.base import check_lab_name, check_machine_names
 
 
 def test_text_table_aligns_like_the_cli() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 import swarmlab as sl
 from swarmlab import _home
-from swarmlab.providers._base import check_machine_name, owner, owner_tag
+from swarmlab.providers.base import check_machine_name, owner, owner_tag
 from swarmlab.providers.dind import engine_location
 
 

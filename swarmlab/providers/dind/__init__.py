@@ -2,7 +2,7 @@
 dockerd (Docker-in-Docker), the way kind makes Kubernetes nodes.
 
 - Names carry the lab, the machine and the owner (``u<uid>``, see
-  :func:`~swarmlab.providers._base.owner_tag`): machine ``manager1`` of lab ``tutorial`` of
+  :func:`~swarmlab.providers.base.owner_tag`): machine ``manager1`` of lab ``tutorial`` of
   user 1000 is the container ``tutorial.manager1.u1000`` (hostname ``manager1``) with the
   volume ``tutorial.manager1.u1000.var-lib-docker``, on the lab's bridge network
   ``swarmlab-tutorial-u1000``. A machine's address on that network is what it advertises to
@@ -53,7 +53,7 @@ The modules, by concern:
 
 from __future__ import annotations
 
-from .._base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE
+from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE
 from .engine import (
     CAPABILITY_FLAGS,
     CAPABILITY_MODE,

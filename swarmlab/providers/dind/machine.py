@@ -201,7 +201,7 @@ def wait_ready(site: Site, machine: str, timeout: float) -> None:
             last = "the engine answered, but not OK"
         except (docker.errors.DockerException, OSError, NotYet) as e:
             # (requests' ConnectionError is an OSError too)
-            last = str(e) or type(e).__name__
+            last = error_text(e)
         checks += 1
         if checks % 20 == 0:  # now and then, see whether the machine died
             status = the_container(site.host, site.names, machine).status

@@ -17,7 +17,7 @@ import docker
 
 from ... import _home
 from ..._errors import InvalidArgument, MachineNotFound
-from .._base import (
+from ..base import (
     LABEL_LAB,
     LABEL_MACHINE,
     LABEL_OWNER,

@@ -5,7 +5,6 @@ machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,7 +19,7 @@ from ... import _tls as tls
 from ..._engine import engine_client, host_client
 from ..._errors import DockerError, ImageNotAvailable, InvalidArgument
 from ..._util import error_text, parallel_map
-from .._base import (
+from ..base import (
     LABEL_MACHINE,
     CreateOutcome,
     MachineInfo,
@@ -30,6 +29,7 @@ from .._base import (
     check_machine_names,
     owner,
 )
+from ..common import ClientCache
 from . import engine, machine
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
@@ -71,13 +71,13 @@ class DindProvider(Provider):
         self.owner = owner()
         #: what this lab's things are called, and whether a thing found is one of them
         self.names = LabNames(self.lab, self.owner, self.name)
+        #: the engine the machines run on (also :meth:`host_engine`)
         self.host = host or host_client()
         #: how swarmlab reaches the machines' engines: "socket" or "tls"
         self.api = engine.choose_api(self.host, api)
         self.node_image = node_image or engine.default_node_image(self.host)
         self._security = security
-        self._clients: dict[str, docker.DockerClient] = {}
-        self._lock = threading.Lock()
+        self._clients = ClientCache()
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property
@@ -317,28 +317,23 @@ class DindProvider(Provider):
 
     def client(self, name: str) -> docker.DockerClient:
         check_machine_name(name)
-        with self._lock:
-            cached = self._clients.get(name)
-            if cached is not None:
-                return cached
+        return self._clients.get(name, lambda: self._connect(name))
+
+    def _connect(self, name: str) -> docker.DockerClient:
         try:
-            client = engine_client(**machine.client_kwargs(self, name))
+            return engine_client(**machine.client_kwargs(self, name))
         except (NotYet, docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise DockerError(
-                f"cannot reach the engine of machine {name!r} ({e}); if it is stopped, start it "
+                f"cannot reach the engine of machine {name!r} ({error_text(e)}); if it is stopped, start it "
                 f"with lab.machine.start({name!r})"
             ) from None
-        with self._lock:
-            kept = self._clients.setdefault(name, client)
-        if kept is not client:
-            client.close()
-        return kept
 
     def _drop_client(self, name: str) -> None:
-        with self._lock:
-            c = self._clients.pop(name, None)
-        if c is not None:
-            c.close()
+        self._clients.drop(name)
+
+    def host_engine(self) -> docker.DockerClient:
+        """The engine the machines run on: images are saved from it for ``lab.image.load``."""
+        return self.host
 
     def run(self, name: str, command: str) -> RunOutput:
         c = self._container(name)
@@ -369,5 +364,5 @@ class DindProvider(Provider):
         return out
 
     def close(self) -> None:
-        for n in list(self._clients):
-            self._drop_client(n)
+        self._clients.close()
+        super().close()

@@ -1,0 +1,254 @@
+"""The provider contract: where a lab's machines come from.
+
+A provider knows machines only: create, list, remove, stop/start, the address a machine
+advertises, a docker-py client for its engine, a shell command on it, its logs, and this
+computer's engine (where images are saved from). No Swarm logic lives here: every Swarm step
+is written once, over docker-py, in :mod:`swarmlab.commands`, so every provider gets it.
+
+A provider instance is bound to one lab (``Provider(lab_name, **options)``). Everything it
+creates carries the labels from :func:`lab_labels`, which are the only state: listing,
+re-attaching and cleanup are label queries. Code shared by several providers (the client
+cache) is in :mod:`swarmlab.providers.common`.
+"""
+
+from __future__ import annotations
+
+import abc
+import getpass
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from .._engine import host_client
+from .._errors import InvalidArgument, ProviderUnavailable
+from .common import ClientCache
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL_LAB = "io.swarmlab.lab"
+LABEL_ROLE = "io.swarmlab.role"
+LABEL_MACHINE = "io.swarmlab.machine"
+LABEL_PROVIDER = "io.swarmlab.provider"
+#: who made it: the user id (``os.getuid()``), or the user name where there are no user ids.
+#: Two users of one engine who both call their lab ``tutorial`` each see only their own.
+LABEL_OWNER = "io.swarmlab.owner"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+_LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+
+
+def check_machine_name(name: object) -> str:
+    """Validate a machine name (a hostname label, as docker-machine requires)."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.endswith("-"):
+        raise InvalidArgument(
+            f"invalid machine name {name!r}: use letters, digits and '-' "
+            "(start with a letter or digit, at most 63 characters), e.g. 'manager1'"
+        )
+    return name
+
+
+def check_machine_names(names: Sequence[object]) -> list[str]:
+    """Validate a list of machine names: each valid, none twice."""
+    checked = [check_machine_name(n) for n in names]
+    seen: set[str] = set()
+    twice = sorted({n for n in checked if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if twice:
+        raise InvalidArgument(
+            f"machine name given twice: {', '.join(twice)}; give each machine once"
+        )
+    return checked
+
+
+def check_lab_name(name: object) -> str:
+    """Validate a lab name: lower-case letters, digits and '-', at most 30 characters."""
+    if not isinstance(name, str) or not _LAB_RE.fullmatch(name) or name.endswith("-"):
+        raise InvalidArgument(
+            f"invalid lab name {name!r}: use lower-case letters, digits and '-' "
+            "(start with a letter or digit, at most 30 characters), e.g. 'tutorial'"
+        )
+    return name
+
+
+def owner() -> str:
+    """This user, as the owner label says it: the user id, else the user name in lower-case
+    letters and digits (``user`` when there is none)."""
+    if hasattr(os, "getuid"):
+        return str(os.getuid())
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name in the environment or database
+        name = ""
+    return re.sub(r"[^a-z0-9]", "", name.lower())[:32] or "user"
+
+
+def owner_tag(who: str) -> str:
+    """The owner as a part of a name (no '-' or '.', so names split back unambiguously):
+    ``u1000`` for user id 1000, else the user name as :func:`owner` gives it."""
+    return f"u{who}" if who.isdigit() else who
+
+
+def lab_labels(lab: str, role: str, provider: str, machine: str | None = None) -> dict[str, str]:
+    """The labels on everything a provider makes for a lab (a machine's also name it)."""
+    labels = {LABEL_LAB: lab, LABEL_ROLE: role, LABEL_PROVIDER: provider}
+    if machine is not None:
+        labels[LABEL_MACHINE] = machine
+    return labels
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """One machine as a provider sees it (a row of ``docker-machine ls``)."""
+
+    name: str
+    driver: str
+    state: str  # "Running", "Stopped", "Error", ...
+    url: str = ""
+    address: str = ""
+    docker_version: str = ""
+    error: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "Running"
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """What ``create`` did for one machine: made it, or found it already there."""
+
+    name: str
+    created: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """The result of a shell command on a machine."""
+
+    exit_code: int
+    output: str
+
+
+class Provider(abc.ABC):
+    """Machines for one lab. Subclasses set ``name`` and implement the abstract methods.
+
+    Errors: bad input raises :class:`~swarmlab.InvalidArgument` before anything changes, an
+    unknown machine :class:`~swarmlab.MachineNotFound`, a missing tool or setting
+    :class:`~swarmlab.ProviderUnavailable`, an engine that does not answer
+    :class:`~swarmlab.EngineUnavailable`; docker-py's own errors may pass through (the
+    commands wrap them)."""
+
+    #: the provider's name, as ``Lab(provider=...)`` takes it; also its label value
+    name: ClassVar[str]
+    #: the image machines are made from, where the provider makes them from one (dind: the
+    #: node image, which the setup check looks for on :meth:`host_engine`); "" for the others
+    node_image: str = ""
+
+    def __init__(self, lab: str) -> None:
+        """Bind the provider to lab ``lab`` (checked); nothing is made or connected yet."""
+        #: the lab's name, in every label and name the provider gives
+        self.lab = check_lab_name(lab)
+        self._local = ClientCache()  # this computer's engine, for host_engine()
+
+    # -- machines -------------------------------------------------------------------
+    @abc.abstractmethod
+    def create(self, names: Sequence[str], timeout: float) -> list[CreateOutcome]:
+        """Create the machines not already there (in parallel), wait until each engine
+        answers, and report per machine, in the order given, whether it was created or
+        found (a stopped one found is started). Safe to run twice; a failed create takes
+        away what it made."""
+
+    def left_alone(self) -> list[str]:
+        """What carries the lab's labels but is not what swarmlab makes, one sentence each
+        (``left alone: container X (...)``): never used, never removed, reported."""
+        return []
+
+    @abc.abstractmethod
+    def list(self) -> list[MachineInfo]:
+        """The lab's machines, sorted by name, running or not (``docker-machine ls``)."""
+
+    @abc.abstractmethod
+    def remove(self, names: Sequence[str]) -> None:
+        """Remove these machines and everything made for them (``docker-machine rm -y``);
+        their cached clients are closed."""
+
+    @abc.abstractmethod
+    def destroy(self) -> dict[str, int]:
+        """Remove everything the lab made; return counts by kind (containers, ...)."""
+
+    def stop(self, name: str) -> None:
+        """Stop a machine, keeping it (``docker-machine stop``). Default: not possible."""
+        raise ProviderUnavailable(f"the {self.name} provider cannot stop machines")
+
+    def start(self, name: str, timeout: float) -> None:
+        """Start a stopped machine and wait until its engine answers (``docker-machine
+        start``). Default: not possible."""
+        raise ProviderUnavailable(f"the {self.name} provider cannot start machines")
+
+    # -- one machine --------------------------------------------------------------
+    @abc.abstractmethod
+    def address(self, name: str) -> str:
+        """The IP this machine advertises to the other machines of the lab
+        (``docker-machine ip``); the swarm's ``--advertise-addr``."""
+
+    @abc.abstractmethod
+    def client(self, name: str) -> docker.DockerClient:
+        """A docker-py client for this machine's engine, made on first use and cached until
+        the machine is removed, stopped or started, or the provider is closed."""
+
+    @abc.abstractmethod
+    def run(self, name: str, command: str) -> RunOutput:
+        """Run a shell command on the machine (``docker-machine ssh NAME COMMAND``); a
+        command that fails is an exit code in the result, not an exception."""
+
+    def logs(self, name: str, tail: int = 30) -> str:
+        """The last lines of the machine's engine log, for error messages; never raises
+        for a machine that does not answer (says so instead)."""
+        return ""
+
+    # -- this computer --------------------------------------------------------------
+    def host_engine(self) -> docker.DockerClient:
+        """The Docker engine on this computer: ``lab.image.load`` saves images from it
+        (``docker save``). By default the local engine (``DOCKER_HOST``, else the default
+        socket), as ``docker`` in a terminal finds it: connected on first use, checked to
+        answer (else :class:`~swarmlab.EngineUnavailable`), closed by :meth:`close`. The
+        dind provider's is the engine its machines run on."""
+        return self._local.get("host", host_client)
+
+    # -- for the learner ------------------------------------------------------------
+    def create_command(self, names: Sequence[str]) -> str:
+        """The command a learner would type for ``create`` (``docker-machine create ...``)."""
+        return " && ".join(f"docker-machine create -d {self.name} {n}" for n in names)
+
+    def create_details(self, names: Sequence[str]) -> Sequence[str]:
+        """What really runs underneath ``create_command``, when that differs (kept in a
+        result's ``.details``, not shown): e.g. the ``docker run`` of a dind machine."""
+        return []
+
+    def close(self) -> None:
+        """Close cached clients (a subclass closes its own, then calls this). The machines
+        stay; the provider may be used again (clients are made anew)."""
+        self._local.close()
+
+
+__all__ = [
+    "LABEL_LAB",
+    "LABEL_MACHINE",
+    "LABEL_OWNER",
+    "LABEL_PROVIDER",
+    "LABEL_ROLE",
+    "CreateOutcome",
+    "MachineInfo",
+    "Provider",
+    "RunOutput",
+    "check_lab_name",
+    "check_machine_name",
+    "check_machine_names",
+    "lab_labels",
+    "owner",
+    "owner_tag",
+]
