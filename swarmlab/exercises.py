@@ -324,7 +324,7 @@ def check_nothing_left(lab_name: str) -> Check:
     """After ``lab.destroy()``: nothing on this computer's engine carries the lab's label."""
     import docker
 
-    from .providers._base import LABEL_LAB
+    from .providers.base import LABEL_LAB
 
     check = Check(f"nothing of lab {lab_name!r} is left",
                   hint="lab.destroy()   # docker-machine rm -y manager1 worker1 worker2")
@@ -386,7 +386,7 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
     check.add(True, f"a Docker engine answers: {version.get('Version')} (API {version.get('ApiVersion')})")
     try:
         lab = Lab("setup-probe", provider=provider, progress=False)
-        node_image = getattr(lab.provider, "node_image", "")
+        node_image = lab.provider.node_image
     except SwarmlabError as e:
         check.add(False, f"the {provider} provider cannot work here: {e}")
         return check
