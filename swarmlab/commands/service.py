@@ -320,12 +320,12 @@ class Services(Command):
                 post_spec(client, svc["ID"], svc["Version"]["Index"], spec)
         lines = [name]
         if wait:
-            lines += self._wait_rollout(name, spec_replicas(spec), cs["Image"], spec, timeout)
+            lines += self._wait_rollout(name, spec_replicas(spec), cs["Image"], spec, timeout, cmd)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
                     data={"image": cs["Image"], "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
-                      timeout: float | None) -> list[str]:
+                      timeout: float | None, command: str = "") -> list[str]:
         lab = self._lab
         uc = spec.get("UpdateConfig") or {}
         delay = float(uc.get("Delay", 0)) / 1e9
@@ -363,7 +363,7 @@ class Services(Command):
 
         # a global service: one task a node
         shown_want = want if want is not None else service_progress(reader.read(name), name, None).total
-        watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress)
+        watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress, command=command)
         try:
             done = wait_for(check, what=f"rolling update of {name}", timeout=budget,
                             progress=lab.progress, interval=0.5, logs=lambda: lab.engine_logs(tail=8),

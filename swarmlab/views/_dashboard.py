@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ._model import Picture
+from ._protocol import LabView
 from ._render import picture_html, picture_text
 from ._source import SwarmSource
 
@@ -44,12 +44,12 @@ def in_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
-def gone_note(lab: Any) -> str:
+def gone_note(lab: LabView) -> str:
     """What the dashboard says, calmly, once its lab was destroyed."""
     return f"lab {lab.name} is gone (destroyed): no machines, no swarm left to show"
 
 
-def lab_gone(lab: Any) -> bool:
+def lab_gone(lab: LabView) -> bool:
     """True when the lab has no running machine left (destroyed, or every machine removed)."""
     try:
         return not lab.machines(running=True)
@@ -74,7 +74,7 @@ class Snapshot:
         return picture_html(self.picture, self.title)
 
 
-def title_for(lab: Any) -> str:
+def title_for(lab: LabView) -> str:
     return f"swarm of lab {lab.name}"
 
 
@@ -132,7 +132,7 @@ class Refresher:
 _live: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
-def dashboard(lab: Any, refresh: float = DEFAULT_REFRESH, *, history: bool = False,
+def dashboard(lab: LabView, refresh: float = DEFAULT_REFRESH, *, history: bool = False,
               live: bool | None = None, widget: bool | None = None) -> Any:
     """The dashboard of ``lab`` (see :meth:`swarmlab.Lab.dashboard`)."""
     source = SwarmSource(lab)
@@ -156,13 +156,3 @@ def dashboard(lab: Any, refresh: float = DEFAULT_REFRESH, *, history: bool = Fal
                             live=live_default(live))
     _live[lab.name] = board
     return board
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` (a helper for tests and notebooks)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._dashboard import in_kernel
 from ._model import short_image
+from ._protocol import LabView
 from ._render import rollout_html, rollout_text
 
 
@@ -55,7 +56,7 @@ class RolloutWatch:
     """Samples a service during its rolling update; shows the rollout view when ``show`` and
     a kernel is there to show it in. Never fails the update it watches."""
 
-    def __init__(self, lab: Any, service: str, image: str, want: int, *, show: bool = False,
+    def __init__(self, lab: LabView, service: str, image: str, want: int, *, show: bool = False,
                  command: str = "") -> None:
         self._lab = lab
         self.service = service

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._model import Picture, build_picture
+from ._protocol import LabView
 
 
 class SwarmSource:
@@ -20,7 +21,7 @@ class SwarmSource:
     ``nodes()``, ``services()`` and ``tasks()``); without one, the lab's manager is asked, and
     looked up again after an error (a manager that went away)."""
 
-    def __init__(self, lab: Any = None, api: Any = None) -> None:
+    def __init__(self, lab: LabView | None = None, api: Any = None) -> None:
         self._lab = lab
         self._api = api
         self._fixed = api is not None
@@ -29,6 +30,8 @@ class SwarmSource:
 
     def api(self) -> Any:
         if self._api is None:
+            if self._lab is None:
+                raise ValueError("a SwarmSource needs a lab or an api")
             self._api = self._lab.manager_client().api
         return self._api
 

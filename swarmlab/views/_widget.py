@@ -12,6 +12,7 @@ import ipywidgets as widgets
 from .._errors import SwarmlabError
 from ._dashboard import Refresher, gone_note, lab_gone, title_for
 from ._model import Picture
+from ._protocol import LabView
 from ._render import picture_html, picture_text
 from ._source import SwarmSource
 
@@ -32,7 +33,7 @@ class DashboardWidget(widgets.VBox):
     ``update`` are what the buttons call; each logs the command it stands for under the
     controls. ``stop()`` ends refreshing, ``close()`` also removes the widget."""
 
-    def __init__(self, lab: Any, source: SwarmSource, *, refresh: float, history: bool,
+    def __init__(self, lab: LabView, source: SwarmSource, *, refresh: float, history: bool,
                  live: bool) -> None:
         self._lab = lab
         self._source = source
