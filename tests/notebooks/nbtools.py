@@ -30,6 +30,8 @@ from typing import Any
 
 import nbformat
 
+from swarmlab.lessons import LESSONS
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -55,7 +57,8 @@ def new_lab_name() -> str:
 
 
 def notebooks() -> list[Path]:
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+    """The lessons' notebooks, in class order (swarmlab.lessons.LESSONS)."""
+    return [NOTEBOOK_DIR / lesson.notebook for lesson in LESSONS]
 
 
 def reference_of(path: Path) -> Path:

@@ -14,6 +14,8 @@ import nbtools
 import pytest
 import yaml
 
+from swarmlab.lessons import LESSONS as ALL_LESSONS
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -29,6 +31,12 @@ def test_there_is_a_setup_check_and_one_lesson_per_part() -> None:
     assert [p.name for p in LESSONS] == [
         "00-setup-check.ipynb", "01-machines.ipynb", "02-swarm.ipynb", "03-services.ipynb",
         "04-rolling-update.ipynb", "05-drain.ipynb", "06-cleanup.ipynb"]
+    # the folder holds exactly the listed lessons, and the lessons' table lists each, in order
+    on_disk = sorted(p.name for p in nbtools.NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+    assert on_disk == sorted(p.name for p in LESSONS)
+    table = [line for line in (nbtools.NOTEBOOK_DIR / "README.md").read_text().splitlines()
+             if line.startswith("| [")]
+    assert table == [f"| [{lesson.name}]({lesson.notebook}) | {lesson.part} |" for lesson in ALL_LESSONS]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)

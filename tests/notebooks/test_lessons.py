@@ -118,10 +118,7 @@ def run(host: docker.DockerClient) -> Iterator[Run]:
 
 
 def test_every_lesson_ran_without_an_error_output(run: Run) -> None:
-    assert [p.stem for p in nbtools.notebooks()] == [
-        "00-setup-check", "01-machines", "02-swarm", "03-services", "04-rolling-update",
-        "05-drain", "06-cleanup"]
-    assert len(run.notebooks) == 7 + len(RUN_TWICE)
+    assert len(run.notebooks) == len(nbtools.notebooks()) + len(RUN_TWICE)
     for name, nb in run.notebooks.items():
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"

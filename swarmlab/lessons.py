@@ -1,0 +1,29 @@
+"""The lessons, in class order: the one list that the lesson runner, the tests and the README
+tables are checked against. Each is a notebook ``notebooks/<name>.ipynb``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str  #: the notebook's name without ``.ipynb``, e.g. ``01-machines``
+    part: str  #: the part of the original lab it teaches (notebooks/README.md's table)
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.name}.ipynb"
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson("00-setup-check", "what the lessons need here: a Docker engine, the node image, images for the services"),
+    Lesson("01-machines", "1. machines"),
+    Lesson("02-swarm", "2–3. create the swarm, add workers"),
+    Lesson("03-services", "4–5. deploy, inspect and scale a service; watch it on the dashboard"),
+    Lesson("04-rolling-update", "6. rolling update, failed update, rollback"),
+    Lesson("05-drain", "7. drain a node, bring it back"),
+    Lesson("06-cleanup", "5, 8. remove the services, clean up"),
+)
+
+__all__ = ["LESSONS", "Lesson"]
