@@ -40,14 +40,17 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 
 
+def _check_name(name: object, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """``name`` if the whole string matches ``pattern`` and does not end with '-'."""
+    if not isinstance(name, str) or not pattern.fullmatch(name) or name.endswith("-"):
+        raise InvalidArgument(f"invalid {what} name {name!r}: {rule}")
+    return name
+
+
 def check_machine_name(name: object) -> str:
     """Validate a machine name (a hostname label, as docker-machine requires)."""
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name.endswith("-"):
-        raise InvalidArgument(
-            f"invalid machine name {name!r}: use letters, digits and '-' "
-            "(start with a letter or digit, at most 63 characters), e.g. 'manager1'"
-        )
-    return name
+    return _check_name(name, _NAME_RE, "machine", "use letters, digits and '-' (start with a letter "
+                       "or digit, at most 63 characters), e.g. 'manager1'")
 
 
 def check_machine_names(names: Sequence[object]) -> list[str]:
@@ -64,12 +67,8 @@ def check_machine_names(names: Sequence[object]) -> list[str]:
 
 def check_lab_name(name: object) -> str:
     """Validate a lab name: lower-case letters, digits and '-', at most 30 characters."""
-    if not isinstance(name, str) or not _LAB_RE.fullmatch(name) or name.endswith("-"):
-        raise InvalidArgument(
-            f"invalid lab name {name!r}: use lower-case letters, digits and '-' "
-            "(start with a letter or digit, at most 30 characters), e.g. 'tutorial'"
-        )
-    return name
+    return _check_name(name, _LAB_RE, "lab", "use lower-case letters, digits and '-' (start with a "
+                       "letter or digit, at most 30 characters), e.g. 'tutorial'")
 
 
 def owner() -> str:
@@ -153,6 +152,7 @@ class Provider(abc.ABC):
         #: the lab's name, in every label and name the provider gives
         self.lab = check_lab_name(lab)
         self._local = ClientCache()  # this computer's engine, for host_engine()
+        self._clients = ClientCache()  # a client per machine, made by connect()
 
     # -- machines -------------------------------------------------------------------
     @abc.abstractmethod
@@ -195,10 +195,17 @@ class Provider(abc.ABC):
         """The IP this machine advertises to the other machines of the lab
         (``docker-machine ip``); the swarm's ``--advertise-addr``."""
 
-    @abc.abstractmethod
     def client(self, name: str) -> docker.DockerClient:
-        """A docker-py client for this machine's engine, made on first use and cached until
-        the machine is removed, stopped or started, or the provider is closed."""
+        """A docker-py client for this machine's engine, made on first use (:meth:`connect`)
+        and cached until the machine is removed, stopped or started, or the provider is
+        closed. A provider whose clients are not one per machine overrides this."""
+        check_machine_name(name)
+        return self._clients.get(name, lambda: self.connect(name))
+
+    def connect(self, name: str) -> docker.DockerClient:
+        """Make a new client for this machine's engine (for :meth:`client`'s cache); raise
+        a :class:`~swarmlab.SwarmlabError` saying what to do when it does not answer."""
+        raise NotImplementedError(f"the {self.name} provider makes its clients in client()")
 
     @abc.abstractmethod
     def run(self, name: str, command: str) -> RunOutput:
@@ -232,6 +239,7 @@ class Provider(abc.ABC):
     def close(self) -> None:
         """Close cached clients (a subclass closes its own, then calls this). The machines
         stay; the provider may be used again (clients are made anew)."""
+        self._clients.close()
         self._local.close()
 
 

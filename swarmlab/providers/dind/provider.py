@@ -29,7 +29,6 @@ from ..base import (
     check_machine_names,
     owner,
 )
-from ..common import ClientCache
 from . import engine, machine
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
@@ -77,7 +76,6 @@ class DindProvider(Provider):
         self.api = engine.choose_api(self.host, api)
         self.node_image = node_image or engine.default_node_image(self.host)
         self._security = security
-        self._clients = ClientCache()
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property
@@ -315,11 +313,7 @@ class DindProvider(Provider):
             raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
         return ip
 
-    def client(self, name: str) -> docker.DockerClient:
-        check_machine_name(name)
-        return self._clients.get(name, lambda: self._connect(name))
-
-    def _connect(self, name: str) -> docker.DockerClient:
+    def connect(self, name: str) -> docker.DockerClient:
         try:
             return engine_client(**machine.client_kwargs(self, name))
         except (NotYet, docker.errors.DockerException, requests.exceptions.RequestException) as e:
@@ -363,6 +357,3 @@ class DindProvider(Provider):
             )
         return out
 
-    def close(self) -> None:
-        self._clients.close()
-        super().close()

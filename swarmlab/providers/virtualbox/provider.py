@@ -36,7 +36,6 @@ from ..base import (
     check_machine_names,
     lab_labels,
 )
-from ..common import ClientCache
 from .command import DockerMachine, failure, find_tools
 from .output import LS_FORMAT, parse_config, parse_ip, parse_ls
 from .settings import (
@@ -83,7 +82,6 @@ class VirtualBoxProvider(Provider):
         #: the docker-machine executable (see :mod:`.command`)
         self.docker_machine = find_tools(docker_machine)
         self._dm = DockerMachine(self.docker_machine, self.storage_path)
-        self._clients = ClientCache()
         self._ips: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -319,11 +317,7 @@ class VirtualBoxProvider(Provider):
                 raise DockerError(f"docker-machine names {cfg[key]} for {name}, but it is missing")
         return cfg
 
-    def client(self, name: str) -> docker.DockerClient:
-        check_machine_name(name)
-        return self._clients.get(name, lambda: self._connect(name))
-
-    def _connect(self, name: str) -> docker.DockerClient:
+    def connect(self, name: str) -> docker.DockerClient:
         cfg = self.tls_config(name)
         tls = docker.tls.TLSConfig(client_cert=(cfg["tlscert"], cfg["tlskey"]),
                                    ca_cert=cfg["tlscacert"], verify=True)
@@ -369,7 +363,6 @@ class VirtualBoxProvider(Provider):
         return out.output.rstrip()
 
     def close(self) -> None:
-        self._clients.close()
         with self._lock:
             self._ips.clear()
         super().close()
