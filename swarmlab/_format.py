@@ -57,7 +57,8 @@ _STYLE = (
     "font-family:var(--jp-code-font-family,monospace)}"
     f"{_T} th,{_T} td{{padding:2px 10px;text-align:left;vertical-align:top;"
     "border-bottom:1px solid var(--jp-border-color2,#ddd);white-space:pre;line-height:1.4}"
-    f"{_T} td.swarmlab-wrap{{white-space:normal;min-width:24ch}}"
+    f"{_T} td.swarmlab-wrap{{white-space:normal}}"
+    f"{_T} td.swarmlab-long{{min-width:24ch}}"
     f"{_T} td[title]{{cursor:help}}"
     + level_css(_T)
     + ".swarmlab-result pre{margin:0}"
@@ -154,7 +155,8 @@ def html_table(columns: Sequence[str], rows: Iterable[Sequence[object]], colour:
     """An escaped HTML table; cells of the columns named in ``colour`` are coloured by state.
 
     A long value without spaces (a socket URL, an ID) is shortened in the middle, with the
-    whole value in its ``title`` (shown on hover); a long text with spaces wraps."""
+    whole value in its ``title`` (shown on hover); a text with spaces may wrap, so that a wide
+    table (``docker service ps``) still fits the notebook."""
     e = html.escape
     head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
     out = [f'<table class="swarmlab-table"><thead><tr>{head}</tr></thead><tbody>']
@@ -169,12 +171,13 @@ def html_table(columns: Sequence[str], rows: Iterable[Sequence[object]], colour:
             classes = [f"swarmlab-{level}"] if level else []
             attrs = ""
             shown = text
-            if len(text) > CELL_MAX:
-                if " " in text:
-                    classes.append("swarmlab-wrap")
-                else:
-                    shown = shorten(text)
-                    attrs = f' title="{e(text)}"'
+            if " " in text.strip():  # "Running 5 seconds ago": may wrap when the table is wide
+                classes.append("swarmlab-wrap")
+                if len(text) > CELL_MAX:
+                    classes.append("swarmlab-long")
+            elif len(text) > CELL_MAX:
+                shown = shorten(text)
+                attrs = f' title="{e(text)}"'
             if classes:
                 attrs = f' class="{" ".join(classes)}"' + attrs
             cells.append(f"<td{attrs}>{e(shown)}</td>")

@@ -164,6 +164,8 @@ def test_lesson_03_run_all_then_the_exercise(lab: Lab) -> None:
     lab.run("exercise-scale")
     lab.run("check-scale")
     assert lab.output_text("check-scale").startswith("✓ scale helloworld to 3: done.")
+    wide = fits(lab)  # docker service ps too: its CURRENT STATE wraps rather than overflow
+    assert len(wide) >= 4 and all(w["scroll"] <= w["client"] for w in wide), wide
     lab.page.wait_for_function(
         "() => document.querySelectorAll('.swarmlab-dashboard .swarmlab-task"
         "[data-service=\"helloworld\"][data-state=\"running\"]').length === 3", timeout=60_000)

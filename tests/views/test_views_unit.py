@@ -261,7 +261,7 @@ def test_long_cells_are_shortened_with_the_whole_value_on_hover() -> None:
     parsed = Parsed(out)
     (td_url, td_err) = [a for t, a in parsed.tags if t == "td"]
     assert td_url["title"] == url and "unix://…/tutorial/manager1/docker.sock" in parsed.text
-    assert td_err == {"class": "swarmlab-wrap"} and prose in parsed.text
+    assert td_err == {"class": "swarmlab-wrap swarmlab-long"} and prose in parsed.text
     assert "&lt;" in html_table(["X"], [("<" + "z" * 50 + ">",)])  # title and text escaped
 
 
