@@ -25,6 +25,17 @@ def labelled(host: docker.DockerClient, lab: str) -> dict[str, int]:
     }
 
 
+def remove_labelled(host: docker.DockerClient, lab: str) -> None:
+    """Remove, as a test's own cleanup, whatever carries the lab's label (whoever made it)."""
+    f = {"label": f"io.swarmlab.lab={lab}"}
+    for c in host.containers.list(all=True, filters=f):
+        c.remove(force=True, v=True)
+    for v in host.volumes.list(filters=f):
+        v.remove(force=True)
+    for n in host.networks.list(filters=f):
+        n.remove()
+
+
 def unique_lab_name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from labtest import WORKLOAD, labelled, unique_lab_name
+from labtest import WORKLOAD, labelled, remove_labelled, unique_lab_name
 
 import swarmlab as sl
 
@@ -207,9 +207,4 @@ def test_an_untrustworthy_folder_is_refused_before_anything_is_made(
         assert canary_intact(place)
     finally:
         # whatever a failed check let through is removed by the test itself, not by swarmlab
-        for c in host.containers.list(all=True, filters={"label": f"{LABEL_LAB}={name}"}):
-            c.remove(force=True, v=True)
-        for v in host.volumes.list(filters={"label": f"{LABEL_LAB}={name}"}):
-            v.remove(force=True)
-        for n in host.networks.list(filters={"label": f"{LABEL_LAB}={name}"}):
-            n.remove()
+        remove_labelled(host, name)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from labtest import labelled, unique_lab_name
+from labtest import labelled, remove_labelled, unique_lab_name
 
 import swarmlab as sl
 
@@ -133,9 +133,4 @@ def test_two_users_with_the_same_lab_name_keep_apart(host: docker.DockerClient, 
         assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
     finally:
         # whatever either user left is removed by the test itself
-        for c in host.containers.list(all=True, filters={"label": f"{LABEL_LAB}={name}"}):
-            c.remove(force=True, v=True)
-        for v in host.volumes.list(filters={"label": f"{LABEL_LAB}={name}"}):
-            v.remove(force=True)
-        for n in host.networks.list(filters={"label": f"{LABEL_LAB}={name}"}):
-            n.remove()
+        remove_labelled(host, name)
