@@ -336,7 +336,3 @@ def parse_duration(value: object, what: str) -> float:
 def format_duration(seconds: float) -> str:
     """Seconds -> the Go duration text the CLI prints ('10s', '1m30s', '500ms')."""
     return go_duration(round(seconds * 1e9))
-
-
-def short_id(value: str, n: int = 12) -> str:
-    return value[:n]
