@@ -48,7 +48,7 @@ class _Bar:
 
                 # no desc= here: a notebook bar would show it as HTML before its first
                 # (escaping) refresh; set afterwards, every label and state it shows is escaped
-                self._bar = tqdm(total=1, leave=False, bar_format="{desc}: {n}/{total} {postfix}")
+                self._bar = tqdm(total=1, leave=False, bar_format="{desc}: {n}/{total}{postfix}")
                 self._bar.set_description_str(what, refresh=False)
             except Exception:  # progress is a nicety: never fail a step for it
                 self._bar = None

@@ -26,6 +26,7 @@ The commands, views and exercises use only the public API below (``client``, ``m
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import threading
 import warnings
@@ -47,6 +48,19 @@ from .commands.service import Services
 from .commands.swarm import Swarm
 from .commands.validate import check_lab_name, check_machine_name
 from .providers import Provider, get_provider
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
+
+
+def as_typed(command: str) -> str:
+    """A shell command as a person would type it after ``docker-machine ssh NAME``: as it is
+    when every word is plain, in double quotes when that needs no escapes, else quoted."""
+    words = command.split()
+    if words and all(_PLAIN.fullmatch(w) for w in words):
+        return " ".join(words)
+    if not any(c in command for c in '"$`\\!'):
+        return f'"{command}"'
+    return shlex.quote(command)
 
 
 class Lab:
@@ -117,7 +131,7 @@ class Lab:
         check_machine_name(machine)
         with engine_errors(f"run a command on {machine}"):
             out = self.provider.run(machine, command)
-        return Output(out.output, f"docker-machine ssh {machine} {shlex.quote(command)}", out.exit_code)
+        return Output(out.output, f"docker-machine ssh {machine} {as_typed(command)}", out.exit_code)
 
     def info(self, machine: str) -> Text:
         """``docker info`` on a machine, its Swarm section first."""

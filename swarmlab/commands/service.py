@@ -413,11 +413,12 @@ class Services(Command):
             with engine_errors(f"remove service {n}"):
                 client.api.remove_service(services[n]["ID"])
         if wait and present:
-            wait_for(lambda: self._containers_gone(present), what="service rm", timeout=timeout,
+            seen: list[int] = []  # the most task containers seen: the bar counts them going
+            wait_for(lambda: self._containers_gone(present, seen), what="service rm", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
 
-    def _containers_gone(self, names: list[str]) -> Progress:
+    def _containers_gone(self, names: list[str], seen: list[int]) -> Progress:
         lab = self._lab
         machines = lab.machines()
 
@@ -428,4 +429,7 @@ class Services(Command):
                        if c["Labels"].get("com.docker.swarm.service.name") in names)
 
         left = sum(parallel_map(count, machines))
-        return Progress(left == 0, 0 if left else 1, 1, f"{left} task container(s) still on the machines")
+        seen.append(left)
+        total = max(seen)
+        return Progress(left == 0, total - left, total,
+                        f"{left} task container(s) still on the machines" if left else "all removed")

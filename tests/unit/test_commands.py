@@ -14,3 +14,11 @@ def test_another_number_or_another_word_is_no_typo() -> None:
     assert did_you_mean("worker9", ["manager1", "worker1", "worker2"]) is None
     assert did_you_mean("nope", ["helloworld"]) is None
     assert did_you_mean("x", []) is None
+
+
+def test_a_command_on_a_machine_is_shown_as_a_person_types_it() -> None:
+    from swarmlab.lab import as_typed
+
+    assert as_typed("docker node ls") == "docker node ls"
+    assert as_typed("docker ps --format '{{.Names}}'") == "\"docker ps --format '{{.Names}}'\""
+    assert as_typed('echo "$HOME"') == "'echo \"$HOME\"'"
