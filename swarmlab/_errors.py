@@ -18,6 +18,7 @@
     ├── UpdatePaused                                  a rolling update stopped on failures
     ├── WaitTimeout              (also TimeoutError)  a step did not converge in time
     └── DockerError                                   the engine refused a request
+        └── NoQuorum                                  the swarm has no leader (too few managers)
 
 Every error raised on bad input is raised before anything is changed.
 """
@@ -93,3 +94,9 @@ class WaitTimeout(SwarmlabError, TimeoutError):
 
 class DockerError(SwarmlabError):
     """The Docker engine refused a request; the message says which and why."""
+
+
+class NoQuorum(DockerError):
+    """The swarm has no leader: fewer than a majority of its managers are online, so Raft
+    cannot agree on any change. The running tasks keep running; nothing can be changed until
+    a majority is back (or the swarm is rebuilt with ``force_new_cluster=True``)."""

@@ -201,3 +201,59 @@ def nodes_ready(nodes: list[dict[str, Any]], node_ids: list[str]) -> Progress:
                for i in node_ids if i not in ready]
     return Progress(len(ready) == len(node_ids), len(ready), len(node_ids),
                     f"waiting for {', '.join(waiting)}" if waiting else "all Ready")
+
+
+def roles_settled(snap: Snapshot, node_ids: list[str], role: str) -> Progress:
+    """Have these nodes taken ``role``? A manager once it is a reachable member of the Raft
+    group; a worker once it has left it (no manager status any more)."""
+    by_id = {n["ID"]: n for n in snap.nodes}
+
+    def settled(n: dict[str, Any]) -> bool:
+        ms = n.get("ManagerStatus") or {}
+        if role == "manager":
+            return bool(ms.get("Leader")) or ms.get("Reachability") == "reachable"
+        return not ms and (n.get("Spec") or {}).get("Role") == "worker"
+
+    done = [i for i in node_ids if settled(by_id.get(i, {}))]
+    waiting = [by_id.get(i, {}).get("Description", {}).get("Hostname", i[:12])
+               for i in node_ids if i not in done]
+    return Progress(not waiting, len(done), len(node_ids),
+                    f"waiting for {', '.join(waiting)} to become a {role}" if waiting
+                    else f"every node is a {role}", snapshot=snap)
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """The Raft group as the managers' list says it: how many managers, how many of them
+    are reachable, how many a majority needs, and who leads."""
+
+    managers: int
+    reachable: int
+    leader: str  # the leader's hostname; '' when there is none
+
+    @property
+    def needed(self) -> int:
+        """A majority: more than half of the managers."""
+        return self.managers // 2 + 1
+
+    @property
+    def has_quorum(self) -> bool:
+        return self.managers > 0 and self.reachable >= self.needed
+
+    @property
+    def tolerates(self) -> int:
+        """How many more managers may be lost with the swarm still able to change: of N
+        managers a swarm tolerates (N-1)/2 losses, so 2 tolerate no more than 1 do."""
+        return max(0, self.reachable - self.needed)
+
+
+def quorum_of(nodes: list[dict[str, Any]]) -> Quorum:
+    """Count the managers of ``GET /nodes``: reachable ones (the leader too) and the leader."""
+    # the Raft group: nodes with a manager status (after --force-new-cluster the lost managers
+    # keep their role in their spec, but are no members any more)
+    managers = [n for n in nodes if n.get("ManagerStatus") is not None]
+    reachable = [n for n in managers if (n.get("ManagerStatus") or {}).get("Leader")
+                 or (n.get("ManagerStatus") or {}).get("Reachability") == "reachable"]
+    leader = next(((n.get("Description") or {}).get("Hostname", "") for n in managers
+                   if (n.get("ManagerStatus") or {}).get("Leader")), "")
+    return Quorum(len(managers), len(reachable), leader)

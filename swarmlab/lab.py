@@ -18,6 +18,9 @@ so every provider gets it. Each method returns a result that knows the command i
     lab.node.drain("worker1")
     lab.destroy()
 
+Beyond the classic lab: ``lab.up(managers=3, workers=2)`` makes a whole swarm at once, and
+``lab.machine.kill / disconnect / reconnect`` make real failures to watch it survive.
+
 The commands, views and exercises use only the public API below (``client``, ``manager``,
 ``manager_client``, ``machines``, ``swarm_info``, ``engine_logs``, ``use_manager``,
 ``forget_manager``).
@@ -35,8 +38,8 @@ from typing import Any
 
 import docker
 
-from ._errors import LabNotFound, SwarmStateError
-from ._results import Output, Text, mask_token
+from ._errors import InvalidArgument, LabNotFound, SwarmStateError
+from ._results import Output, Result, Table, Text, mask_token
 from ._util import env_flag, parallel_map
 from ._wait import progress_enabled
 from .commands._base import UNREACHABLE, engine_errors
@@ -45,7 +48,7 @@ from .commands.image import Images
 from .commands.machine import Machines
 from .commands.node import Nodes
 from .commands.service import Services
-from .commands.swarm import Swarm
+from .commands.swarm import Swarm, has_leader
 from .commands.validate import check_lab_name, check_machine_name
 from .providers import Provider, get_provider
 
@@ -157,6 +160,41 @@ class Lab:
             notes=left_alone,
         )
 
+    def up(self, managers: int = 1, workers: int = 2, *, timeout: float = 120.0) -> Table:
+        """A whole swarm in one call, for a lesson's start: machines ``manager1`` ..
+        ``managerN`` and ``worker1`` .. ``workerM``, the swarm initialised on ``manager1``,
+        the other managers joined as managers and the workers as workers.
+
+        It is ``lab.machine.create`` + ``lab.swarm.init`` + ``lab.swarm.join`` (each shown in
+        ``.command``), so it is safe to run twice and grows a smaller lab: machines, members
+        and roles already right are kept; a ``managerN`` that is a worker is promoted. It
+        never removes or demotes anything. Returns ``docker node ls``."""
+        for what, n, least in (("managers", managers, 1), ("workers", workers, 0)):
+            if isinstance(n, bool) or not isinstance(n, int) or not least <= n <= 99:
+                raise InvalidArgument(f"{what}={n!r}: give a whole number from {least} to 99")
+        mgrs = [f"manager{i}" for i in range(1, managers + 1)]
+        wkrs = [f"worker{i}" for i in range(1, workers + 1)]
+        steps: list[Result] = [self.machine.create(*mgrs, *wkrs, timeout=timeout)]
+        try:  # a swarm already managed from another machine of the lab is the one to grow
+            first = self.manager()
+        except SwarmStateError:
+            first = mgrs[0]
+            steps.append(self.swarm.init(first, timeout=timeout))
+        if first not in mgrs:
+            mgrs = [first, *mgrs]
+        others = [m for m in mgrs if m != first]
+        if others:
+            steps.append(self.swarm.join(*others, role="manager", timeout=timeout))
+            workers_now = [m for m in others if not (self.swarm_info(m) or {}).get("ControlAvailable")]
+            if workers_now:  # members already, as workers: promoted, as `up` asks
+                steps.append(self.node.promote(*workers_now, timeout=timeout))
+        if wkrs:
+            steps.append(self.swarm.join(*wkrs, timeout=timeout))
+        table = self.node.ls()
+        table.command = "\n".join(r.command for r in steps)
+        table.notes = [n for r in steps for n in r.notes if not n.startswith("on ")]
+        return table
+
     def dashboard(self, refresh: float = 1.5, *, history: bool = False,
                   live: bool | None = None) -> Any:
         """A live picture of the swarm: a column per node, a card per task, with controls.
@@ -184,14 +222,17 @@ class Lab:
             cached = self._manager
         if cached is not None:
             info = self.swarm_info(cached)
-            if info and info.get("ControlAvailable"):
+            if info and info.get("ControlAvailable") and has_leader(info):
                 return cached
         machines = self.machines()
         infos = parallel_map(self.swarm_info, machines)
-        for m, info in zip(machines, infos):
-            if info and info.get("ControlAvailable"):
-                self.use_manager(m)
-                return m
+        able = [m for m, info in zip(machines, infos) if info and info.get("ControlAvailable")]
+        leading = [m for m, info in zip(machines, infos) if m in able and has_leader(info)]
+        if leading:  # a manager that sees a leader: the one init ran on, when it is one
+            self.use_manager(leading[0] if cached not in leading else cached)
+            return leading[0] if cached not in leading else cached
+        if able:  # managers, but no leader: the step gets the engine's own error (NoQuorum)
+            return cached if cached in able else able[0]
         hint = machines[0] if machines else "manager1"
         raise SwarmStateError(
             f"lab {self.name!r} has no swarm yet: run lab.swarm.init({hint!r}) first"

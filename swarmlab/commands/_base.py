@@ -10,10 +10,29 @@ from typing import TYPE_CHECKING
 import docker.errors
 import requests
 
-from .._errors import DockerError, EngineUnavailable, ProviderUnavailable, SwarmlabError
+from .._errors import DockerError, EngineUnavailable, NoQuorum, ProviderUnavailable, SwarmlabError
 
 if TYPE_CHECKING:
     from ..lab import Lab
+
+
+#: What a manager answers to any change (and to most reads) while the swarm has no leader.
+NO_LEADER = "The swarm does not have a leader"
+QUORUM_ADVICE = (
+    "The swarm has lost its quorum: Raft needs a majority of the managers (2 of 3, 3 of 5) "
+    "online to agree on any change, and fewer are. The tasks that run keep running, but "
+    "nothing can be changed. Bring managers back (lab.machine.start(...), "
+    "lab.machine.reconnect(...)); if they are lost for good, rebuild the swarm from one "
+    "manager with lab.swarm.init(<manager>, force_new_cluster=True)."
+)
+
+#: What a manager answers when it asked the other managers and got no answer in time.
+RAFT_SILENT = "DeadlineExceeded"
+RAFT_SILENT_ADVICE = (
+    "The manager waited for the other managers (Raft) and got no answer in time: a manager is "
+    "down or cut off, or an election is under way. Try again in a few seconds; "
+    "lab.swarm.quorum() says how many managers answer."
+)
 
 
 @contextmanager
@@ -24,7 +43,12 @@ def engine_errors(what: str) -> Iterator[None]:
     except SwarmlabError:
         raise
     except docker.errors.APIError as e:
-        raise DockerError(f"failed to {what}: {e.explanation or e}") from None
+        said = str(e.explanation or e)
+        if NO_LEADER in said:
+            raise NoQuorum(f"failed to {what}: {said}\n{QUORUM_ADVICE}") from None
+        if RAFT_SILENT in said:
+            said += f"\n{RAFT_SILENT_ADVICE}"
+        raise DockerError(f"failed to {what}: {said}") from None
     except (requests.exceptions.ConnectionError, ConnectionError) as e:
         raise EngineUnavailable(f"failed to {what}: the engine did not answer ({e})") from None
     except requests.exceptions.RequestException as e:  # a read timeout, a broken answer

@@ -7,6 +7,8 @@ from typing import Any
 from .._errors import InvalidArgument
 from .._results import Output, Table, Text
 from .._util import parallel_map
+from .._wait import Progress, wait_for
+from ..converge import Snapshot, nodes_ready, roles_settled
 from ._base import UNREACHABLE, Command, engine_errors
 from .validate import check_machine_name, check_machine_names
 
@@ -98,11 +100,78 @@ class Machines(Command):
         return Text(command=f"docker-machine stop {name}", body=f'Stopping "{name}"...\nMachine "{name}" was stopped.')
 
     def start(self, name: str, timeout: float = 90.0) -> Text:
-        """``docker-machine start NAME``: start a stopped machine and wait for its engine."""
+        """``docker-machine start NAME``: start a stopped machine and wait for its engine; if
+        it is a member of the swarm, wait also until the managers list its node Ready again
+        (and, for a manager, Reachable)."""
         check_machine_name(name)
         with engine_errors(f"start machine {name}"):
             self._lab.provider.start(name, timeout)
+        self._back_in_swarm(name, timeout)
         return Text(command=f"docker-machine start {name}", body=f'Starting "{name}"...\nMachine "{name}" was started.')
+
+    # -- failures, for real --------------------------------------------------------------
+    def kill(self, name: str, wait: bool = True, timeout: float = 60.0) -> Text:
+        """``docker-machine kill NAME``: stop a machine at once, as a power cut would. Its
+        engine says nothing to the swarm: the managers notice only when its heartbeats stop.
+        For a worker, ``wait=True`` waits until they do (its node is Down), so what comes next
+        sees the loss; a manager's loss shows in :meth:`Swarm.leader` / ``quorum`` instead.
+        ``lab.machine.start`` brings it back. On dind this is ``docker kill`` of its container
+        (in ``.details``)."""
+        check_machine_name(name)
+        lab = self._lab
+        info = lab.swarm_info(name) or {}
+        with engine_errors(f"kill machine {name}"):
+            done = lab.provider.kill(name)
+        lab.forget_manager(name)
+        node_id = info.get("NodeID")
+        if wait and node_id and info.get("LocalNodeState") == "active" and not info.get("ControlAvailable"):
+            def noticed() -> Progress:
+                nodes = {n["ID"]: n for n in lab.manager_client().api.nodes()}
+                state = (nodes.get(node_id, {}).get("Status") or {}).get("State", "unknown")
+                return Progress(state != "ready", state=f"the managers list {name} as {state}")
+
+            wait_for(noticed, what=f"the managers noticing that {name} is gone", timeout=timeout,
+                     progress=lab.progress)
+        return Text(command=f"docker-machine kill {name}", details=[done],
+                    body=f'Killing "{name}"...\nMachine "{name}" was killed.')
+
+    def disconnect(self, name: str) -> Text:
+        """Cut a machine off the lab's network, leaving it running: a network partition.
+        On dind, ``docker network disconnect <lab network> <machine's container>``; the other
+        providers have no such step (unplug the machine, or a firewall rule on it)."""
+        check_machine_name(name)
+        with engine_errors(f"disconnect machine {name}"):
+            done = self._lab.provider.disconnect(name)
+        self._lab.forget_manager(name)
+        return Text(command=done, body=f"{name} is cut off the lab's network (it keeps running).")
+
+    def reconnect(self, name: str, timeout: float = 120.0) -> Text:
+        """Put a machine cut off by :meth:`disconnect` back on the lab's network, at its own
+        address (``docker network connect --ip ...``), and wait until its node is back in the
+        swarm (as :meth:`start` does)."""
+        check_machine_name(name)
+        with engine_errors(f"reconnect machine {name}"):
+            done = self._lab.provider.reconnect(name)
+        self._back_in_swarm(name, timeout)
+        return Text(command=done, body=f"{name} is back on the lab's network.")
+
+    def _back_in_swarm(self, name: str, timeout: float) -> None:
+        lab = self._lab
+        info = lab.swarm_info(name) or {}
+        node_id = info.get("NodeID")
+        if info.get("LocalNodeState") != "active" or not node_id:
+            return  # not a member: nothing more to wait for
+        role = "manager" if info.get("ControlAvailable") else "worker"
+
+        def back() -> Progress:
+            nodes = lab.manager_client().api.nodes()
+            ready = nodes_ready(nodes, [node_id])
+            if not ready.done or role == "worker":
+                return ready
+            return roles_settled(Snapshot([], [], list(nodes)), [node_id], "manager")
+
+        wait_for(back, what=f"{name} back in the swarm", timeout=timeout, progress=lab.progress,
+                 logs=lambda: lab.engine_logs([name]))
 
     def ssh(self, name: str, command: str) -> Output:
         """``docker-machine ssh NAME COMMAND`` (the same as ``lab.ssh``)."""

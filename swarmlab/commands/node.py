@@ -1,4 +1,4 @@
-"""``docker node``: ls, inspect, update (drain / activate / pause)."""
+"""``docker node``: ls, inspect, update (drain / activate / pause), promote / demote, rm."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import copy
 import json
 from typing import Any
 
-from .._errors import InvalidArgument, NodeNotFound
+from .._errors import DockerError, InvalidArgument, NodeNotFound
 from .._results import Table, Text
 from .._wait import wait_for
-from ..converge import SwarmReader, drained
+from ..converge import SwarmReader, drained, roles_settled
 from ._base import Command, engine_errors
 from .clitext import NODE_LS_COLUMNS, CliTable, format_node_pretty, node_ls_rows
 from .validate import AVAILABILITIES, check_choice, did_you_mean
 
 
 class Nodes(Command):
-    """``docker node``: ls, inspect, update (drain / activate / pause)."""
+    """``docker node``: ls, inspect, update (drain / activate / pause), promote / demote, rm."""
 
     def _all(self) -> list[dict[str, Any]]:
         with engine_errors("list the swarm's nodes"):
@@ -103,3 +103,84 @@ class Nodes(Command):
     def pause(self, name: str) -> Text:
         """``docker node update --availability pause NAME``: keep its tasks, take no new ones."""
         return self.update(name, availability="pause")
+
+    # -- roles ----------------------------------------------------------------------------
+    def promote(self, *names: str, wait: bool = True, timeout: float = 60.0) -> Text:
+        """``docker node promote NAME...``: make workers managers. Waits until each one is a
+        reachable member of the Raft group (MANAGER STATUS ``Reachable``)."""
+        return self._set_role(names, "manager", wait, timeout)
+
+    def demote(self, *names: str, wait: bool = True, timeout: float = 60.0) -> Text:
+        """``docker node demote NAME...``: make managers workers (the engine refuses to
+        demote the last manager). Waits until each one has left the Raft group."""
+        return self._set_role(names, "worker", wait, timeout)
+
+    def _set_role(self, names: tuple[str, ...], role: str, wait: bool, timeout: float) -> Text:
+        verb = "promote" if role == "manager" else "demote"
+        if not names:
+            raise InvalidArgument(f"name at least one node, e.g. lab.node.{verb}('worker1')")
+        lab = self._lab
+        nodes = self._all()
+        found = [self._find(n, nodes) for n in names]  # every name checked before any change
+        client = lab.manager_client()
+        notes, body, changed = [], [], []
+        for name, node in zip(names, found):
+            if node["Spec"].get("Role") == role:
+                notes.append(f"{name} is already a {role} (nothing to change).")
+                continue
+            with engine_errors(f"{verb} node {name}"):
+                fresh = client.api.inspect_node(node["ID"])
+                spec = copy.deepcopy(fresh["Spec"])
+                spec["Role"] = role
+                client.api.update_node(node["ID"], fresh["Version"]["Index"], spec)
+            changed.append(node["ID"])
+            body.append(f"Node {name} {verb}d to a {role} in the swarm.")
+        if wait and changed:
+            reader = SwarmReader(lab)
+            wait_for(lambda: roles_settled(reader.read(), changed, role), what=f"node {verb}",
+                     timeout=timeout, progress=lab.progress, logs=lambda: lab.engine_logs())
+        return Text(command=f"docker node {verb} {' '.join(names)}", body="\n".join(body),
+                    notes=notes, data={"changed": changed})
+
+    # -- removal ----------------------------------------------------------------------------
+    def rm(self, *names: str, force: bool = False) -> Text:
+        """``docker node rm [--force] NAME...``: take nodes out of the swarm's list.
+
+        A node that is Down (its machine killed, removed or wiped) needs ``force=True``, as
+        the CLI does, and a manager must be demoted first. When several nodes share a
+        hostname (a machine wiped and joined again), the one that is Down is the one meant.
+        A node that is not there is reported, so the cell can run twice."""
+        if not names:
+            raise InvalidArgument("name at least one node, e.g. lab.node.rm('worker1', force=True)")
+        lab = self._lab
+        nodes = self._all()
+        targets, notes = [], []
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise InvalidArgument(f"node name {name!r}: give a hostname such as 'worker1'")
+            down = [n for n in nodes if (n.get("Description") or {}).get("Hostname") == name
+                    and (n.get("Status") or {}).get("State") != "ready"]
+            named = [n for n in nodes if (n.get("Description") or {}).get("Hostname") == name]
+            if len(down) == 1 and len(named) > 1:
+                targets.append((name, down[0]))
+            elif not named and not any(n["ID"].startswith(name) for n in nodes if len(name) >= 4):
+                notes.append(f"the swarm has no node {name!r} (nothing to remove).")
+            else:
+                targets.append((name, self._find(name, nodes)))
+        client = lab.manager_client()
+        removed = []
+        for name, node in targets:
+            try:
+                with engine_errors(f"remove node {name}"):
+                    client.api.remove_node(node["ID"], force=force)
+            except DockerError as e:
+                hint = ""
+                if "is not down" in str(e) and not force:
+                    hint = (f" Its machine still runs it: stop the machine first, or use "
+                            f"force=True (docker node rm --force {name}).")
+                elif "manager" in str(e).lower() and "demote" in str(e).lower():
+                    hint = f" Demote it first: lab.node.demote({name!r})."
+                raise type(e)(f"{e}{hint}") from None
+            removed.append(node["ID"])
+        return Text(command=f"docker node rm {'--force ' if force else ''}{' '.join(names)}",
+                    body="\n".join(removed), notes=notes, data={"removed": removed})

@@ -1,4 +1,5 @@
-"""``docker swarm``: init, join, join-token, leave."""
+"""``docker swarm``: init (and ``--force-new-cluster``), join, join-token, leave; the leader
+and the quorum of the managers."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._errors import DockerError, InvalidArgument, MachineNotFound, SwarmStateError
-from .._results import JoinToken, Text
+from .._results import JoinToken, Output, Text
 from .._util import parallel_map
 from .._wait import Progress, wait_for
-from ..converge import nodes_ready
-from ._base import Command, engine_errors
+from ..converge import Quorum, nodes_ready, quorum_of
+from ._base import NO_LEADER, Command, engine_errors
 from .validate import check_machine_name, check_machine_names, check_role
 
 SWARM_PORT = 2377
@@ -18,21 +19,34 @@ SWARM_PORT = 2377
 ALREADY_IN_SWARM = "already part of a swarm"
 
 
+def has_leader(info: dict[str, Any] | None) -> bool:
+    """Whether a machine's Swarm info (``docker info``) says its swarm has a leader: a
+    manager cut off from the majority says "The swarm does not have a leader" in ``Error``."""
+    return bool(info) and NO_LEADER not in str((info or {}).get("Error") or "")
+
+
 class Swarm(Command):
     """``docker swarm``: init, join, join-token, leave."""
 
     def init(self, machine: str, advertise_addr: str | None = None, wait: bool = True,
-             timeout: float = 60.0) -> Text:
+             timeout: float = 60.0, *, force_new_cluster: bool = False) -> Text:
         """``docker swarm init --advertise-addr <ip of MACHINE>``: make MACHINE the first manager.
 
         The advertise address is the machine's own address on the lab network (what
-        ``docker-machine ip`` prints): the address the other machines reach it at."""
+        ``docker-machine ip`` prints): the address the other machines reach it at.
+
+        ``force_new_cluster=True`` (``docker swarm init --force-new-cluster``) is the disaster
+        recovery: on a manager of a swarm that lost its quorum for good, it makes a swarm of
+        one manager from that manager's state (services, nodes, secrets kept). A swarm that
+        has a leader is left as it is (nothing to recover), so the cell can run twice."""
         lab = self._lab
         check_machine_name(machine)
         client = lab.client(machine)
         with engine_errors(f"read the swarm state of {machine}"):
             info = client.info()["Swarm"]
         addr = advertise_addr or lab.provider.address(machine)
+        if force_new_cluster:
+            return self._force_new_cluster(machine, info, addr, wait, timeout)
         command = f"docker swarm init --advertise-addr {addr}"
         if info.get("LocalNodeState") == "active":
             if not info.get("ControlAvailable"):
@@ -76,6 +90,126 @@ class Swarm(Command):
                 "follow the instructions.")
         return Text(command=command, body=body, data={"found": False, "node_id": node_id,
                                                       "advertise_addr": addr})
+
+    def _force_new_cluster(self, machine: str, info: dict[str, Any], addr: str, wait: bool,
+                           timeout: float) -> Text:
+        lab = self._lab
+        command = f"docker swarm init --force-new-cluster --advertise-addr {addr}"
+        if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
+            raise SwarmStateError(
+                f"{machine} is not a manager of a swarm (state {info.get('LocalNodeState')}): "
+                f"--force-new-cluster rebuilds a swarm from a manager that kept its state. Run "
+                f"it on a surviving manager (lab.node.ls() on it says which); nothing was changed."
+            )
+        if has_leader(info):
+            try:
+                with engine_errors(f"read the swarm's managers on {machine}"):
+                    nodes = lab.client(machine).api.nodes()
+                q = quorum_of(nodes)
+                # the managers' list lags behind a loss (until heartbeats time out): count
+                # the managers whose machines answer too
+                group = {n["ID"] for n in nodes if n.get("ManagerStatus") is not None}
+                answering = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") in group]
+                if len(answering) < q.needed:
+                    q = Quorum(q.managers, len(answering), "")
+            except DockerError:  # no leader yet, or Raft did not answer: a swarm to recover
+                q = Quorum(0, 0, "")
+            if q.has_quorum:
+                lab.use_manager(machine)
+                return Text(command=command, data={"forced": False, "quorum": q},
+                            notes=[f"the swarm has a leader ({q.leader}) and its quorum "
+                                   f"({q.reachable} of {q.managers} managers): nothing to recover, "
+                                   f"nothing was changed."])
+        with engine_errors(f"force a new cluster on {machine}"):
+            # the API call itself: docker-py's Swarm.init reads the swarm back at once, which
+            # fails while the new one-manager swarm elects its leader
+            node_id = lab.client(machine).api.init_swarm(
+                advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}", force_new_cluster=True)
+        lab.use_manager(machine)
+        if wait:
+            wait_for(lambda: self._leads(machine), what="force new cluster", timeout=timeout,
+                     progress=False, logs=lambda: lab.engine_logs([machine]))
+        return Text(
+            command=command, data={"forced": True, "node_id": node_id},
+            body=(f"Swarm initialized: current node ({node_id}) is now a manager.\n\n"
+                  f"{machine} is now the only manager of a swarm that kept the old one's "
+                  f"services and nodes. The lost managers are still listed, but no longer "
+                  f"members of the managers' group: remove them (lab.node.rm(..., force=True)), "
+                  f"then add managers again (lab.swarm.join(..., role='manager'), "
+                  f"lab.up(managers=3))."))
+
+    def _leads(self, machine: str) -> Progress:
+        nodes = self._lab.client(machine).api.nodes()
+        mine = (self._lab.swarm_info(machine) or {}).get("NodeID")
+        leader = next((n for n in nodes if (n.get("ManagerStatus") or {}).get("Leader")), None)
+        if leader is None:
+            return Progress(False, state="no leader yet")
+        return Progress(leader["ID"] == mine, state=f"leader: {leader['ID']}")
+
+    # -- the leader and the quorum ------------------------------------------------------------
+    def leader(self, wait: bool = False, timeout: float = 90.0) -> Output:
+        """The hostname of the leader of the managers (``docker node ls``: MANAGER STATUS
+        ``Leader``), as a manager with quorum says it.
+
+        Right after the leader is lost, the others still name it until they elect a new one
+        (about ten seconds: the engine's Raft election tick). ``wait=True`` waits for a leader
+        whose own engine answers and sees a leader: the time a failover takes."""
+        lab = self._lab
+        seen: dict[str, str] = {}
+
+        def found() -> Progress:
+            nodes = lab.manager_client().api.nodes()
+            leader = next((n for n in nodes if (n.get("ManagerStatus") or {}).get("Leader")), None)
+            if leader is None:
+                return Progress(False, state="no leader (an election is under way)")
+            name = (leader.get("Description") or {}).get("Hostname", "") or leader["ID"]
+            seen["name"] = name
+            if not wait:
+                return Progress(True, state=f"leader: {name}")
+            own = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") == leader["ID"]]
+            answers = own and has_leader(lab.swarm_info(own[0]))
+            return Progress(bool(answers), state=f"leader: {name}" + ("" if answers else " (not answering)"))
+
+        if wait:
+            wait_for(found, what="a leader", timeout=timeout, progress=lab.progress,
+                     logs=lambda: lab.engine_logs())
+        else:
+            with engine_errors("list the swarm's managers"):
+                found()
+        name = seen["name"]
+        return Output(name, "docker node ls --filter role=manager")
+
+    def quorum(self) -> Text:
+        """The managers as Raft counts them: how many there are, how many are reachable, the
+        majority a change needs, who leads, and how many more may be lost. Read from
+        ``docker node ls --filter role=manager``; when no manager sees a leader, the managers
+        that still answer are counted instead, and the engine's own error is shown."""
+        lab = self._lab
+        mgr = lab.manager()
+        try:
+            with engine_errors("list the swarm's managers"):
+                q = quorum_of(lab.client(mgr).api.nodes())
+            error = ""
+        except DockerError as e:  # no leader, or none yet: Raft did not answer in time
+            info = lab.swarm_info(mgr) or {}
+            ids = {r.get("NodeID") for r in info.get("RemoteManagers") or []}
+            answering = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") in ids]
+            q = Quorum(len(ids), len(answering), "")
+            error = str(e).split("\n", 1)[0]
+        lines = [
+            f"managers:  {q.managers}",
+            f"reachable: {q.reachable}",
+            f"majority:  {q.needed} (more than half of {q.managers})",
+            f"leader:    {q.leader or 'none'}",
+        ]
+        if q.has_quorum:
+            lines.append(f"quorum:    yes: the swarm can change; it survives the loss of "
+                         f"{q.tolerates} more manager{'s' if q.tolerates != 1 else ''}")
+        else:
+            lines.append("quorum:    NO: nothing can be changed until a majority of the managers is back")
+        notes = [f"on {mgr}"] + ([f"the engine said: {error}"] if error else [])
+        return Text(command="docker node ls --filter role=manager", body="\n".join(lines),
+                    notes=notes, data=q)
 
     def join_token(self, role: str = "worker", machine: str | None = None) -> JoinToken:
         """``docker swarm join-token ROLE``: the token (masked when shown; ``.reveal()``)."""

@@ -189,6 +189,25 @@ class Provider(abc.ABC):
         start``). Default: not possible."""
         raise ProviderUnavailable(f"the {self.name} provider cannot start machines")
 
+    # -- failures, for real ---------------------------------------------------------
+    def kill(self, name: str) -> str:
+        """Stop a machine at once, as a power cut would (``docker-machine kill``): its engine
+        gets no chance to leave the swarm. Return the command that did it. Default: not
+        possible."""
+        raise ProviderUnavailable(f"the {self.name} provider cannot kill machines")
+
+    def disconnect(self, name: str) -> str:
+        """Cut a machine off the lab's network, keeping it running (a network partition);
+        return the command that did it. Default: not possible."""
+        raise ProviderUnavailable(
+            f"the {self.name} provider cannot cut a machine off the network; do it on the "
+            f"machine's own network (unplug it, or a firewall rule)")
+
+    def reconnect(self, name: str) -> str:
+        """Undo :meth:`disconnect`: the machine is back on the lab's network at its own
+        address; return the command that did it. Default: not possible."""
+        raise ProviderUnavailable(f"the {self.name} provider cannot reconnect machines")
+
     # -- one machine --------------------------------------------------------------
     @abc.abstractmethod
     def address(self, name: str) -> str:

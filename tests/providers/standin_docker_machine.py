@@ -718,6 +718,21 @@ def cmd_stop(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
     return 0
 
 
+def cmd_kill(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
+    """``kill``: host.Kill() logs 'Killing "NAME"...', powers the VM off (the engine gets no
+    signal it could act on) and logs 'Machine "NAME" was killed.'."""
+    for n in args:
+        store.config(n)
+        c = find_container(store, n)
+        if c is None:
+            raise Fail("machine does not exist")
+        print(f'Killing "{n}"...')
+        if c.status == "running":
+            c.kill()
+        print(f'Machine "{n}" was killed.')
+    return 0
+
+
 def cmd_start(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
     for n in args:
         cfg = store.config(n)
@@ -758,7 +773,7 @@ def cmd_version(store: Store, flags: dict[str, list[str]], args: list[str]) -> i
 
 
 COMMANDS = {"create": cmd_create, "ls": cmd_ls, "ip": cmd_ip, "url": cmd_url, "config": cmd_config,
-            "env": cmd_env, "ssh": cmd_ssh, "rm": cmd_rm, "stop": cmd_stop, "start": cmd_start,
+            "env": cmd_env, "ssh": cmd_ssh, "rm": cmd_rm, "stop": cmd_stop, "kill": cmd_kill, "start": cmd_start,
             "status": cmd_status, "version": cmd_version}
 
 

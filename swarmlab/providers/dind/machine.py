@@ -51,9 +51,11 @@ class _Stopped(Exception):
 
 
 # -- the container -------------------------------------------------------------------------
-def container_spec(site: Site, machine: str, mode: str, volume: str) -> dict[str, Any]:
+def container_spec(site: Site, machine: str, mode: str, volume: str, address: str = "") -> dict[str, Any]:
     """The arguments of ``APIClient.create_container`` for the machine, started in ``mode``
-    (``"privileged"`` or ``"capabilities"``) with its ``/var/lib/docker`` on ``volume``."""
+    (``"privileged"`` or ``"capabilities"``) with its ``/var/lib/docker`` on ``volume``, at
+    ``address`` on the lab's network when given (``--ip``: it keeps that address when it is
+    stopped and started, as a swarm manager must, since the others know it by its address)."""
     api = site.host.api
     binds = {volume: {"bind": "/var/lib/docker", "mode": "rw"}}
     command = ["dockerd", "--host=unix:///var/run/docker.sock"]
@@ -92,11 +94,12 @@ def container_spec(site: Site, machine: str, mode: str, volume: str) -> dict[str
         "labels": labels,
         "environment": {"DOCKER_TLS_CERTDIR": ""},
         "host_config": host_config,
-        "networking_config": api.create_networking_config({site.names.network: api.create_endpoint_config()}),
+        "networking_config": api.create_networking_config(
+            {site.names.network: api.create_endpoint_config(ipv4_address=address or None)}),
     }
 
 
-def create_container(site: Site, machine: str, mode: str) -> str:
+def create_container(site: Site, machine: str, mode: str, address: str = "") -> str:
     """Create (not start) the machine's container; return its id. :class:`Taken` when the
     engine already has a container of that name."""
     api = site.host.api
@@ -109,7 +112,7 @@ def create_container(site: Site, machine: str, mode: str) -> str:
             f"remove it ('docker volume rm {volume.name}') or use another lab name"
         )
     try:
-        created = api.create_container(**container_spec(site, machine, mode, volume.name))
+        created = api.create_container(**container_spec(site, machine, mode, volume.name, address))
     except docker.errors.APIError as e:
         if e.status_code == 409:
             raise Taken(str(e)) from None
@@ -140,7 +143,13 @@ def tls_tar(folder: str, files: dict[str, bytes]) -> bytes:
 
 
 # -- starting it ---------------------------------------------------------------------------
-def start_machine(site: Site, machine: str, mode: str, made: dict[str, str | None]) -> str:
+#: What the engine says to ``--ip`` on a network whose subnet it chose itself (a lab network
+#: made by an older swarmlab): the machine then gets an address the engine picks.
+NO_FIXED_ADDRESS = "user configured subnets"
+
+
+def start_machine(site: Site, machine: str, mode: str, made: dict[str, str | None],
+                  address: str = "") -> str:
     """Make and start the machine; record it (and its container) in ``made``. ``mode``
     ``"auto"`` tries ``--privileged``, then capabilities where the engine refuses that. A
     machine another process made meanwhile is used as it is. Returns the security mode."""
@@ -152,7 +161,13 @@ def start_machine(site: Site, machine: str, mode: str, made: dict[str, str | Non
     for attempt in tried:
         cid = None
         try:
-            cid = create_container(site, machine, attempt)
+            try:
+                cid = create_container(site, machine, attempt, address)
+            except docker.errors.APIError as e:
+                if not address or NO_FIXED_ADDRESS not in error_text(e):
+                    raise
+                address = ""
+                cid = create_container(site, machine, attempt)
             made[machine] = cid
             site.host.api.start(cid)
         except Taken:

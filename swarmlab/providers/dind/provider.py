@@ -29,7 +29,7 @@ from ..base import (
     check_machine_names,
     owner,
 )
-from . import engine, machine
+from . import engine, machine, network
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
 from .names import (
@@ -166,7 +166,8 @@ class DindProvider(Provider):
             mode = self._security_mode()
             made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
-                modes = parallel_map(lambda n: machine.start_machine(self, n, mode, made), todo)
+                addresses = self._free_addresses(todo)
+                modes = parallel_map(lambda n: machine.start_machine(self, n, mode, made, addresses.get(n, "")), todo)
                 parallel_map(lambda n: machine.wait_ready(self, n, timeout), todo)
             except BaseException:
                 # a half-made machine is no use to anyone: take away what this call made,
@@ -199,12 +200,7 @@ class DindProvider(Provider):
         if found_networks(self.host, self.names):
             return False
         try:
-            self.host.networks.create(
-                self.network_name,
-                driver="bridge",
-                labels=self.names.labels("network"),
-                check_duplicate=True,
-            )
+            self._create_network()
             return True
         except docker.errors.APIError as e:
             if e.status_code != 409:
@@ -218,6 +214,12 @@ class DindProvider(Provider):
                 f"or use another lab name"
             )
         return False
+
+    def _free_addresses(self, names: Sequence[str]) -> dict[str, str]:
+        return network.free_addresses(self._lab_network(), names, [self._network_of(c) for c in self._found()])
+
+    def _create_network(self) -> None:
+        network.create(self.host, self.network_name, self.names.labels("network"))
 
     def _undo(self, made: dict[str, str | None], made_network: bool) -> None:
         for name, cid in made.items():
@@ -276,6 +278,7 @@ class DindProvider(Provider):
             v.remove(force=True)
         folder = self.lab_dir()
         _home.remove_inside(folder, folder / check_machine_name(name))
+        _home.remove_inside(folder, self._address_file(name))
 
     def destroy(self) -> dict[str, int]:
         with self._locked(LOCK_WAIT):
@@ -304,6 +307,60 @@ class DindProvider(Provider):
         if c.status != "running":
             c.start()
         machine.wait_ready(self, name, timeout)
+
+    # -- failures, for real ---------------------------------------------------------------
+    def kill(self, name: str) -> str:
+        """``docker kill``: SIGKILL to the machine's init, so its engine dies with no word to
+        the swarm, as in a power cut."""
+        c = self._container(name)
+        self._drop_client(name)
+        if c.status == "running":
+            c.kill()
+        return f"docker kill {c.name}"
+
+    def disconnect(self, name: str) -> str:
+        """``docker network disconnect``: the machine keeps running (its engine still answers
+        swarmlab on its socket) but reaches no other machine; its address is kept in the
+        lab's folder for :meth:`reconnect`."""
+        c = self._container(name)
+        net = self._lab_network()
+        cmd = f"docker network disconnect {net.name} {c.name}"
+        addr = machine.ip(self._network_of(c).get("IPAddress"))
+        if not addr:
+            return cmd  # not on the network (disconnected already): nothing to do
+        _home.write_private(self._address_file(name), addr.encode())
+        self._drop_client(name)  # a TLS machine is reached through the network
+        net.disconnect(c)
+        return cmd
+
+    def reconnect(self, name: str) -> str:
+        """``docker network connect --ip ADDRESS``: back on the lab's network at the address
+        the swarm knows it by (else its node could not rejoin)."""
+        c = self._container(name)
+        net = self._lab_network()
+        if self._network_of(c).get("IPAddress"):
+            return f"docker network connect {net.name} {c.name}"  # connected already
+        addr = self._kept_address(name, net)
+        if addr:
+            net.connect(c, ipv4_address=addr)
+        else:  # never disconnected by swarmlab: the engine picks an address
+            net.connect(c)
+        self._drop_client(name)
+        _home.remove_inside(self.lab_dir(), self._address_file(name))
+        return f"docker network connect {'--ip ' + addr + ' ' if addr else ''}{net.name} {c.name}"
+
+    def _lab_network(self) -> Any:
+        found = found_networks(self.host, self.names)
+        if not found:
+            raise DockerError(f"lab {self.lab!r} has no network {self.network_name!r}; create a "
+                              f"machine first (lab.machine.create(...))")
+        return found[0]
+
+    def _address_file(self, name: str) -> Path:
+        return self.lab_dir() / f"{check_machine_name(name)}.address"
+
+    def _kept_address(self, name: str, net: Any) -> str:
+        return network.kept_address(self._address_file(name), net, f"the kept address of machine {name!r}")
 
     # -- one machine ---------------------------------------------------------------------
     def address(self, name: str) -> str:

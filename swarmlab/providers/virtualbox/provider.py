@@ -235,6 +235,13 @@ class VirtualBoxProvider(Provider):
         self._forget(name)
         self._dm("stop", "--", name, timeout=300)
 
+    def kill(self, name: str) -> str:
+        """``docker-machine kill NAME``: VirtualBox powers the VM off at once."""
+        self._known(name)
+        self._forget(name)
+        self._dm("kill", "--", name, timeout=300)
+        return f"docker-machine kill {name}"
+
     def start(self, name: str, timeout: float = 90.0) -> None:
         self._known(name)
         self._forget(name)

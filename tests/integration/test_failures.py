@@ -1,0 +1,144 @@
+"""The reliability tier: real failures on real DinD swarms (a machine killed, a machine cut
+off the network, a majority of managers lost, a swarm rebuilt with --force-new-cluster), and
+what a learner would notice, read with the docker CLI inside the machines themselves."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from labtest import WORKLOAD
+
+import swarmlab as sl
+
+pytestmark = pytest.mark.integration
+
+MANAGERS = ["manager1", "manager2", "manager3"]
+
+
+def node_ls(lab: sl.Lab, machine: str) -> dict[str, tuple[str, str]]:
+    """``docker node ls`` as the machine's own CLI prints it: hostname -> (status, manager status)."""
+    out = lab.ssh(machine, "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}.'")
+    assert out.ok, out
+    rows = {}
+    for line in out.splitlines():
+        host, status, manager = (line.rstrip(".") + " ").split(" ", 2)
+        rows[host] = (status, manager.strip())
+    return rows
+
+
+def cli_leader(lab: sl.Lab, machine: str) -> str:
+    return next(h for h, (_, m) in node_ls(lab, machine).items() if m == "Leader")
+
+
+def containers_of(lab: sl.Lab, machine: str, service: str) -> int:
+    out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
+    assert out.ok, out
+    return len(out.split())
+
+
+def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
+    lab = make_lab("ha")
+    lab.up(managers=3, workers=2)
+    assert {m: node_ls(lab, "manager1")[m][1] for m in MANAGERS}.keys() == set(MANAGERS)
+    lab.image.load(WORKLOAD)
+    lab.service.create("hello", WORKLOAD, "ping", "127.0.0.1", replicas=4)
+
+    # 1. the leader dies: the two others elect a new one, and the swarm can change again
+    old = lab.swarm.leader()
+    assert old == cli_leader(lab, "manager1")
+    killed = lab.machine.kill(old)
+    assert killed.command == f"docker-machine kill {old}"
+    assert lab.provider.list()[MANAGERS.index(old)].state == "Stopped"
+    new = lab.swarm.leader(wait=True)
+    survivor = next(m for m in MANAGERS if m not in (old, new))
+    assert new != old and cli_leader(lab, survivor) == new
+    lab.service.scale(hello=5, wait=False)
+    assert lab.client(new).api.inspect_service("hello")["Spec"]["Mode"]["Replicated"]["Replicas"] == 5
+    q = lab.swarm.quorum().data
+    assert (q.managers, q.reachable, q.tolerates) == (3, 2, 0)
+
+    # 2. a second manager dies: no quorum. The tasks keep running, nothing can change.
+    lab.machine.kill(new)
+    with pytest.raises(sl.NoQuorum, match="too few managers are online"):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the survivor knows it has lost its leader
+            try:
+                lab.service.scale(hello=2, wait=False)
+            except sl.NoQuorum:
+                raise
+            except sl.DockerError:  # Raft's own deadline, while it still waits for the leader
+                time.sleep(1)
+    out = lab.ssh(survivor, "docker node ls")
+    assert not out.ok and "does not have a leader" in out
+    assert sum(containers_of(lab, w, "hello") for w in ("worker1", "worker2")) >= 1
+    assert lab.swarm.quorum().data.has_quorum is False
+
+    # 3. one manager back: quorum again, and the killed leader rejoins as a follower
+    lab.machine.start(new)
+    lab.service.scale(hello=3)
+    assert len(lab.service.ps("hello").data) >= 3
+    lab.machine.start(old)
+    rows = node_ls(lab, old)
+    assert rows[old] == ("Ready", "Reachable")
+    assert sorted(m for m, (_, ms) in rows.items() if ms in ("Leader", "Reachable")) == MANAGERS
+
+    # 4. the disaster: two managers lost for good; the last one rebuilds the swarm from its state
+    lost = [m for m in MANAGERS if m != survivor]
+    for m in lost:
+        lab.machine.kill(m)
+    rebuilt = lab.swarm.init(survivor, force_new_cluster=True)
+    assert rebuilt.data["forced"] is True
+    assert rebuilt.command.startswith("docker swarm init --force-new-cluster --advertise-addr ")
+    assert lab.swarm.init(survivor, force_new_cluster=True).data["forced"] is False  # twice: no-op
+    assert cli_leader(lab, survivor) == survivor
+    assert "hello" in lab.ssh(survivor, "docker service ls --format '{{.Name}}'")
+    lab.machine.rm(*lost)
+    lab.node.rm(*lost, force=True)
+    lab.up(managers=3, workers=2)
+    rows = node_ls(lab, survivor)
+    assert sorted(m for m, (s, ms) in rows.items() if s == "Ready" and ms in ("Leader", "Reachable")) == MANAGERS
+    assert len(rows) == 5  # the lost nodes are gone from the list; the new ones took their names
+
+
+def test_a_node_lost_and_a_partition(make_lab) -> None:
+    lab = make_lab("heal")
+    lab.up(managers=3, workers=2)
+    lab.image.load(WORKLOAD)
+    lab.service.create("web", WORKLOAD, "ping", "127.0.0.1", replicas=6)
+    lab.service.create("agent", WORKLOAD, "ping", "127.0.0.1", mode="global")
+    before = containers_of(lab, "worker1", "web")
+    assert before >= 1
+
+    # a worker dies: its tasks come back on the other nodes
+    lab.machine.kill("worker1")
+    lab.service.scale(web=6)  # waits until 6 run again, on the nodes that are up
+    others = ["manager1", "manager2", "manager3", "worker2"]
+    assert sum(containers_of(lab, m, "web") for m in others) == 6
+    assert node_ls(lab, "manager1")["worker1"][0] == "Down"
+
+    # it comes back: nothing moves to it, until the service is updated with --force
+    lab.machine.start("worker1")
+    assert node_ls(lab, "manager1")["worker1"][0] == "Ready"
+    assert containers_of(lab, "worker1", "web") == 0
+    lab.service.update("web", force=True)
+    assert containers_of(lab, "worker1", "web") >= 1
+    # the global service follows the nodes: one task on each, worker1 again too
+    deadline = time.monotonic() + 60
+    while containers_of(lab, "worker1", "agent") != 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert all(containers_of(lab, m, "agent") == 1 for m in [*others, "worker1"])
+
+    # the leader is cut off the network: the others elect a leader, it says it has none
+    old = lab.swarm.leader()
+    cut = lab.machine.disconnect(old)
+    assert cut.command.startswith("docker network disconnect ")
+    new = lab.swarm.leader(wait=True)
+    assert new != old
+    assert "does not have a leader" in str(lab.client(old).info()["Swarm"].get("Error"))
+    back = lab.machine.reconnect(old)
+    assert "--ip " in back.command
+    ours = [m for m in MANAGERS if m != old][0]
+    rows = node_ls(lab, ours)
+    assert rows[old][0] == "Ready"
+    assert sorted(m for m, (_, ms) in rows.items() if ms in ("Leader", "Reachable")) == MANAGERS
