@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..commands._base import NO_LEADER
 from ._model import Picture
 from ._protocol import LabView
 from ._render import picture_html, picture_text
@@ -47,6 +48,21 @@ def in_kernel() -> bool:
 def gone_note(lab: LabView) -> str:
     """What the dashboard says, calmly, once its lab was destroyed."""
     return f"lab {lab.name} is gone (destroyed): no machines, no swarm left to show"
+
+
+#: The banner when no manager sees a leader: the swarm is there, frozen.
+NO_QUORUM = ("NO QUORUM: the swarm has no leader. Too few managers are online for Raft to agree "
+             "on anything: the tasks keep running, but nothing can be changed until a majority "
+             "of the managers is back.")
+
+
+def unreadable(error: BaseException, retrying: bool = False) -> str:
+    """Why the picture could not be read, as the dashboard says it: the no-quorum banner for
+    the engine's "The swarm does not have a leader", else the error itself."""
+    if NO_LEADER in str(error):
+        return NO_QUORUM
+    return (f"cannot read the swarm right now ({str(error)[:200]}); retrying" if retrying
+            else f"cannot read the swarm: {error}")
 
 
 def lab_gone(lab: LabView) -> bool:
@@ -147,7 +163,7 @@ def dashboard(lab: LabView, refresh: float = DEFAULT_REFRESH, *, history: bool =
             picture = source.fetch(history=history)
         except Exception as e:  # noqa: BLE001
             picture = (Picture([], [], note=gone_note(lab)) if lab_gone(lab)
-                       else Picture([], [], error=f"cannot read the swarm: {e}"))
+                       else Picture([], [], error=unreadable(e)))
         return Snapshot(picture, title_for(lab))
     old = _live.get(lab.name)
     if old is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._errors import SwarmlabError
-from ._dashboard import Refresher, gone_note, lab_gone, title_for
+from ._dashboard import Refresher, gone_note, lab_gone, title_for, unreadable
 from ._model import Picture
 from ._protocol import LabView
 from ._render import picture_html, picture_text
@@ -168,7 +168,7 @@ class DashboardWidget(widgets.VBox):
         if lab_gone(self._lab):
             self._gone()
             return False
-        why = f"cannot read the swarm right now ({str(error)[:200]}); retrying"
+        why = unreadable(error, retrying=True)
         if self.picture is not None:
             stale = Picture(self.picture.columns, self.picture.services,
                             self.picture.unassigned, self.picture.history, error=why)

@@ -53,6 +53,7 @@ def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
     new = lab.swarm.leader(wait=True)
     survivor = next(m for m in MANAGERS if m not in (old, new))
     assert new != old and cli_leader(lab, survivor) == new
+    assert f"{new}  [leader, active, ready]" in repr(lab.dashboard(live=False))  # the mark moved
     lab.service.scale(hello=5, wait=False)
     assert lab.client(new).api.inspect_service("hello")["Spec"]["Mode"]["Replicated"]["Replicas"] == 5
     q = lab.swarm.quorum().data
@@ -73,6 +74,7 @@ def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
     assert not out.ok and "does not have a leader" in out
     assert sum(containers_of(lab, w, "hello") for w in ("worker1", "worker2")) >= 1
     assert lab.swarm.quorum().data.has_quorum is False
+    assert "NO QUORUM: the swarm has no leader" in repr(lab.dashboard(live=False))
 
     # 3. one manager back: quorum again, and the killed leader rejoins as a follower
     lab.machine.start(new)
@@ -116,6 +118,9 @@ def test_a_node_lost_and_a_partition(make_lab) -> None:
     others = ["manager1", "manager2", "manager3", "worker2"]
     assert sum(containers_of(lab, m, "web") for m in others) == 6
     assert node_ls(lab, "manager1")["worker1"][0] == "Down"
+    board = repr(lab.dashboard(live=False))
+    assert "worker1  [worker, active, down]" in board
+    assert "web.1" in board and board.split("worker1  [")[1].split("\n", 2)[1].strip() == "(no tasks)"
 
     # it comes back: nothing moves to it, until the service is updated with --force
     lab.machine.start("worker1")

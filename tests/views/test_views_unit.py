@@ -286,3 +286,15 @@ def test_palette_and_badges_keep_white_text_readable() -> None:
         assert min(ratio(light, bg) for bg in ("#ffffff", "#f5f5f5", "#eeeeee")) >= 4.5, level
         assert min(ratio(dark, bg) for bg in ("#111111", "#212121", "#2c2c2c")) >= 4.5, level
     assert ratio("#ffffff", service_colour("helloworld")) >= 4.5
+
+
+def test_a_swarm_without_leader_shows_the_no_quorum_banner() -> None:
+    from swarmlab.views._dashboard import NO_QUORUM, unreadable
+
+    said = ("500 Server Error: Internal Server Error (\"rpc error: code = Unknown desc = The swarm "
+            "does not have a leader. It's possible that too few managers are online.\")")
+    assert unreadable(RuntimeError(said)) == NO_QUORUM
+    assert unreadable(RuntimeError(said), retrying=True) == NO_QUORUM
+    assert NO_QUORUM in picture_html(Picture([], [], error=unreadable(RuntimeError(said))))
+    other = unreadable(RuntimeError("connection refused"), retrying=True)
+    assert other.startswith("cannot read the swarm right now (connection refused)")
