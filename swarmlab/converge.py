@@ -203,12 +203,17 @@ def nodes_ready(nodes: list[dict[str, Any]], node_ids: list[str]) -> Progress:
                     f"waiting for {', '.join(waiting)}" if waiting else "all Ready")
 
 
-def roles_settled(snap: Snapshot, node_ids: list[str], role: str) -> Progress:
+def roles_settled(snap: Snapshot, node_ids: list[str], role: str,
+                  listed: set[str] | None = None) -> Progress:
     """Have these nodes taken ``role``? A manager once it is a reachable member of the Raft
-    group; a worker once it has left it (no manager status any more)."""
+    group; a worker once it has left it (no manager status any more). ``listed``: the IDs the
+    manager lists under ``role`` (``docker node ls --filter role=...``, which reads the role a
+    node has taken, not the one asked for in its spec): each must be there too."""
     by_id = {n["ID"]: n for n in snap.nodes}
 
     def settled(n: dict[str, Any]) -> bool:
+        if listed is not None and n.get("ID") not in listed:
+            return False
         ms = n.get("ManagerStatus") or {}
         if role == "manager":
             return bool(ms.get("Leader")) or ms.get("Reachability") == "reachable"

@@ -35,11 +35,13 @@ __all__ = [
     "answer_drain",
     "answer_rollback",
     "answer_scale",
+    "answer_survives_one_manager_loss",
     "check_drain",
     "check_nothing_left",
     "check_rollback",
     "check_scale",
     "check_setup",
+    "check_survives_one_manager_loss",
     "lesson_images",
     "on_binder",
 ]
@@ -318,6 +320,45 @@ def check_drain(lab: Lab, node: str = "worker2", service: str = "redis", old: st
 def answer_drain(lab: Lab, node: str = "worker2") -> Any:
     """The answer key of :func:`check_drain` (teachers, CI)."""
     return lab.node.drain(node)
+
+
+def check_survives_one_manager_loss(lab: Lab) -> Check:
+    """Exercise: the swarm survives the loss of any one manager. Read with ``docker node ls``
+    on a manager: an odd number of managers, at least 3, every one of them Reachable (or
+    Leader) and Ready."""
+    check = Check("the swarm survives the loss of any one manager")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True)
+    if nodes is None:
+        check.add(False, f"docker node ls on {mgr} failed: the swarm has no leader right now",
+                  "bring the managers back first (lab.machine.start(...)), then run this check again")
+        return check
+    managers = [n for n in nodes if n.get("ManagerStatus")]
+    spare = sorted(n["Hostname"] for n in nodes if not n.get("ManagerStatus") and n.get("Status") == "Ready")
+    spare = [h for h in spare if h.startswith("manager")] + [h for h in spare if not h.startswith("manager")]
+    promote = f"lab.node.promote({spare[0]!r})   # docker node promote {spare[0]}" if spare else \
+        "lab.up(managers=3)   # a machine more, joined as a manager"
+    up = [n for n in managers if n["ManagerStatus"] in ("Leader", "Reachable") and n.get("Status") == "Ready"]
+    names = ", ".join(sorted(n["Hostname"] for n in up)) or "none"
+    tolerates = max(0, len(up) - (len(managers) // 2 + 1))
+    check.add(len(managers) >= 3 and len(managers) % 2 == 1,
+              f"{len(managers)} manager(s): to tolerate a loss, a swarm needs an odd number, 3 or more",
+              promote)
+    check.add(len(up) == len(managers),
+              f"{len(up)} of {len(managers)} managers are Ready and Reachable ({names})", AGAIN)
+    check.add(tolerates >= 1, f"it can lose {tolerates} manager(s) and keep its quorum",
+              promote)
+    return check
+
+
+def answer_survives_one_manager_loss(lab: Lab) -> Any:
+    """The answer key of :func:`check_survives_one_manager_loss` (teachers, CI): the
+    machines called ``manager<N>`` that are workers now are promoted again."""
+    demoted = [r["HOSTNAME"] for r in lab.node.ls().rows()
+               if r["HOSTNAME"].startswith("manager") and not r["MANAGER STATUS"]]
+    return lab.node.promote(*demoted) if demoted else None
 
 
 def check_nothing_left(lab_name: str) -> Check:

@@ -24,6 +24,8 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("04-rolling-update", "6. rolling update, failed update, rollback"),
     Lesson("05-drain", "7. drain a node, bring it back"),
     Lesson("06-cleanup", "5, 8. remove the services, clean up"),
+    Lesson("07-high-availability",
+           "after the lab: three managers, the leader killed, a new one elected; why never 2 or 4"),
 )
 
 __all__ = ["LESSONS", "Lesson"]

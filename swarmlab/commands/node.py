@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
+
+import docker.errors
 
 from .._errors import DockerError, InvalidArgument, NodeNotFound
 from .._results import Table, Text
-from .._wait import wait_for
-from ..converge import SwarmReader, drained, roles_settled
+from .._wait import Progress, wait_for
+from ..converge import Snapshot, SwarmReader, drained, roles_settled
 from ._base import Command, engine_errors
 from .clitext import NODE_LS_COLUMNS, CliTable, format_node_pretty, node_ls_rows
 from .validate import AVAILABILITIES, check_choice, did_you_mean
+
+#: What a manager answers to an update made from a version of the node that is no longer the
+#: latest: the swarm changed the node meanwhile (a role change settling, a heartbeat).
+OUT_OF_SEQUENCE = "update out of sequence"
+
+
+def update_spec(client: Any, node_id: str, key: str, value: str, attempts: int = 5) -> None:
+    """Set one field of a node's spec (``docker node update``): the spec and its version are
+    read together, and read again when the swarm changed the node in between."""
+    for attempt in range(attempts):
+        fresh = client.api.inspect_node(node_id)
+        spec = copy.deepcopy(fresh["Spec"])
+        spec[key] = value
+        try:
+            client.api.update_node(node_id, fresh["Version"]["Index"], spec)
+            return
+        except docker.errors.APIError as e:
+            if OUT_OF_SEQUENCE not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 class Nodes(Command):
@@ -81,10 +104,7 @@ class Nodes(Command):
             notes.append(f"{name} is already {availability} (nothing to change).")
         else:
             with engine_errors(f"update node {name}"):
-                fresh = client.api.inspect_node(node["ID"])  # spec and version read together
-                spec = copy.deepcopy(fresh["Spec"])
-                spec["Availability"] = availability
-                client.api.update_node(node["ID"], fresh["Version"]["Index"], spec)
+                update_spec(client, node["ID"], "Availability", availability)
         if wait and availability == "drain":
             reader = SwarmReader(lab)
             wait_for(lambda: drained(reader.read(), node["ID"], on_node), what=f"drain {name}",
@@ -129,16 +149,17 @@ class Nodes(Command):
                 notes.append(f"{name} is already a {role} (nothing to change).")
                 continue
             with engine_errors(f"{verb} node {name}"):
-                fresh = client.api.inspect_node(node["ID"])
-                spec = copy.deepcopy(fresh["Spec"])
-                spec["Role"] = role
-                client.api.update_node(node["ID"], fresh["Version"]["Index"], spec)
+                update_spec(client, node["ID"], "Role", role)
             changed.append(node["ID"])
             body.append(f"Node {name} {verb}d to a {role} in the swarm.")
         if wait and changed:
-            reader = SwarmReader(lab)
-            wait_for(lambda: roles_settled(reader.read(), changed, role), what=f"node {verb}",
-                     timeout=timeout, progress=lab.progress, logs=lambda: lab.engine_logs())
+            def settled() -> Progress:
+                api = lab.manager_client().api
+                listed = {n["ID"] for n in api.nodes(filters={"role": role})}
+                return roles_settled(Snapshot([], [], list(api.nodes())), changed, role, listed)
+
+            wait_for(settled, what=f"node {verb}", timeout=timeout, progress=lab.progress,
+                     logs=lambda: lab.engine_logs())
         return Text(command=f"docker node {verb} {' '.join(names)}", body="\n".join(body),
                     notes=notes, data={"changed": changed})
 

@@ -108,6 +108,26 @@ def test_check_drain_fails_until_the_node_is_drained_and_empty(
     assert not ex.check_drain(lab, "worker2", "drain-ex")
 
 
+def test_check_survives_one_manager_loss_needs_an_odd_number_of_three_or_more(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    lab = swarm3
+    try:
+        one = ex.check_survives_one_manager_loss(lab)
+        assert not one and "1 manager(s): to tolerate a loss, a swarm needs an odd number, 3 or more" in failed(one)
+        assert one.hint == "lab.node.promote('worker1')   # docker node promote worker1"
+        lab.node.promote("worker1")
+        two = ex.check_survives_one_manager_loss(lab)  # two managers tolerate no loss either
+        assert not two and "it can lose 0 manager(s) and keep its quorum" in failed(two)
+        lab.node.promote("worker2")
+        three = ex.check_survives_one_manager_loss(lab)
+        assert three.ok, repr(three)
+        assert engine(host, lab, "docker node ls --filter role=manager -q | wc -l") == "3"
+    finally:
+        lab.node.demote("worker1", "worker2")
+    assert engine(host, lab, "docker node ls --filter role=manager -q | wc -l") == "1"
+    assert not ex.check_survives_one_manager_loss(lab)
+
+
 def test_check_nothing_left_sees_a_lab_that_exists(swarm3: sl.Lab, host: docker.DockerClient) -> None:
     there = ex.check_nothing_left(swarm3.name)
     assert not there

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
 WORKLOAD, WEB_V1, WEB_V2 = "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"
 #: lessons run a second time straight after the first (the ones whose steps find what exists)
-RUN_TWICE = ("02-swarm", "04-rolling-update", "06-cleanup")
+RUN_TWICE = ("02-swarm", "04-rolling-update", "06-cleanup", "07-high-availability")
 FULL_TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}")
 
 
@@ -235,6 +235,37 @@ def test_06_cleanup_removes_the_services_then_everything(run: Run) -> None:
         "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "ADDRESS", "DOCKER", "ERRORS"]
 
 
+def managers_up(engine: dict[str, Any]) -> list[str]:
+    """The managers that ``docker node ls`` (in manager1) lists Ready and Leader or Reachable."""
+    return sorted(h for h, n in engine["nodes"].items()
+                  if n["ManagerStatus"] in ("Leader", "Reachable") and n["Status"] == "Ready")
+
+
+def test_07_the_leader_killed_a_new_one_elected_the_old_one_back_as_a_follower(run: Run) -> None:
+    ha = "07-high-availability"
+    up = run.text(ha, "up")
+    assert re.search(r"manager1\s+Ready\s+Active\s+Leader", up), up
+    assert len(re.findall(r"manager[23]\s+Ready\s+Active\s+Reachable", up)) == 2, up
+    assert "quorum:    yes: the swarm can change; it survives the loss of 1 more manager" in run.text(ha, "quorum")
+    said = run.text(ha, "failover")
+    m = re.search(r"(manager\d) was killed\. (manager\d) leads now: elected (\d+) s after the kill; "
+                  r"the swarm took a change (\d+) s after it\.", said)
+    assert m and m[1] != m[2], said
+    old = m[1]
+    assert "reachable: 2" in run.text(ha, "quorum-after-kill")
+    # the tasks of the dead machine were started again on the others: 6 live, none on it
+    ps = [line for line in run.text(ha, "ps-after-kill").splitlines()[2:] if line.split()[1] != "\\_"]
+    assert len(ps) == 6 and not any(f" {old} " in line for line in ps), ps
+    assert re.search(rf"{old}\s+Ready\s+Active\s+Reachable", run.text(ha, "start-old"))
+    assert "managers:  2" in run.text(ha, "demote")
+    assert run.text(ha, "check-survives_one_manager_loss").startswith(
+        "✓ the swarm survives the loss of any one manager: done.")
+    eng = run.engine[ha]
+    assert managers_up(eng) == ["manager1", "manager2", "manager3"]
+    assert sorted(eng["nodes"]) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
+    assert eng["services"]["web"]["Replicas"] == "6/6"
+
+
 def test_lessons_run_again_reach_the_same_state(run: Run) -> None:
     again = run.text("02-swarm-again", "swarm-init")
     assert "manager1 already manages an active swarm (nothing to do)." in again
@@ -251,3 +282,6 @@ def test_lessons_run_again_reach_the_same_state(run: Run) -> None:
     assert run.engine["06-cleanup-again"] == run.engine["06-cleanup"]
     assert "no swarm (any more): nothing to remove" in run.text("06-cleanup-again", "rm-services")
     assert run.text("06-cleanup-again", "containers-after-rm").strip() == "{}"
+    # 07 again: it kills the (new) leader once more, and the swarm heals as the first time
+    assert managers_up(run.engine["07-high-availability-again"]) == ["manager1", "manager2", "manager3"]
+    assert run.text("07-high-availability-again", "check-survives_one_manager_loss").startswith("✓")

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import io
 import ipaddress
@@ -323,6 +324,7 @@ def machine_state(store: Store, name: str, timeout: float = 10.0) -> dict[str, s
 def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
     import docker
     import docker.errors
+    import docker.types
 
     from swarmlab.providers.dind import CAPABILITY_MODE
 
@@ -387,13 +389,27 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
     h = host()
     net_name = f"swarmlab-dm-{store.tag}-hostonly"
     common = {"io.swarmlab.lab": lab, "io.swarmlab.provider": "virtualbox"}
+    # VirtualBox's DHCP server gives a VM the same address every time it boots (its lease
+    # is kept by MAC address): each "VM" gets a fixed address on a network whose subnet is
+    # written in its config, the only kind on which the engine takes one
+    lock = open(store.root / ".network.lock", "a")  # noqa: SIM115 - held until the VM exists
+    fcntl.flock(lock, fcntl.LOCK_EX)
     nets = h.networks.list(names=[net_name])
     if not nets:
-        try:
-            h.networks.create(net_name, driver="bridge", labels={**common, "io.swarmlab.role": "standin-network"})
-        except docker.errors.APIError as e:
-            if e.status_code != 409:
-                raise
+        netlabels = {**common, "io.swarmlab.role": "standin-network"}
+        made = h.networks.create(net_name, driver="bridge", labels=netlabels)
+        cfg_net = ((made.attrs.get("IPAM") or {}).get("Config") or [{}])[0]
+        made.remove()
+        pool = docker.types.IPAMPool(subnet=cfg_net["Subnet"], gateway=cfg_net["Gateway"])
+        h.networks.create(net_name, driver="bridge", labels=netlabels,
+                          ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    net = h.networks.get(net_name)
+    cfg_net = ((net.attrs.get("IPAM") or {}).get("Config") or [{}])[0]
+    taken = {cfg_net.get("Gateway")}
+    for other in h.containers.list(all=True, filters={"network": net_name}):
+        ep = (other.attrs["NetworkSettings"]["Networks"].get(net_name) or {})
+        taken |= {ep.get("IPAddress"), (ep.get("IPAMConfig") or {}).get("IPv4Address")}
+    fixed = next(str(a) for a in ipaddress.ip_network(cfg_net["Subnet"]).hosts() if str(a) not in taken)
     cname = container_name(store, name)
     vol = h.volumes.create(f"{cname}-disk", labels={**common, "io.swarmlab.role": "standin-disk",
                                                    "io.swarmlab.machine": name})
@@ -421,9 +437,10 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
                                     network_mode=net_name, **extra)
         if mode == "capabilities":
             hc["MaskedPaths"], hc["ReadonlyPaths"] = [], []
+        nc = api.create_networking_config({net_name: api.create_endpoint_config(ipv4_address=fixed)})
         cid = api.create_container(NODE_IMAGE, command=["sh", "-c", script], name=cname, hostname=name,
                                    labels=labels_c, environment={"DOCKER_TLS_CERTDIR": ""},
-                                   ports=[2376], host_config=hc)["Id"]
+                                   ports=[2376], host_config=hc, networking_config=nc)["Id"]
         try:
             api.start(cid)
             break
@@ -431,6 +448,8 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
             api.remove_container(cid, force=True)
             if mode == "capabilities" or "operation not permitted" not in str(e).lower():
                 raise
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
     c = h.containers.get(cid)
     print("Waiting for machine to be running, this may take a few minutes...")
     c.reload()

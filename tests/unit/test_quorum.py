@@ -72,3 +72,9 @@ def test_the_engines_no_leader_answer_becomes_noquorum_with_what_to_do() -> None
     assert text.startswith("failed to scale service hello: rpc error")  # the engine's words first
     assert "force_new_cluster=True" in text and "lab.machine.start" in text
     assert isinstance(caught.value, sl.DockerError)
+
+
+def test_a_demoted_node_is_a_worker_only_once_the_role_filter_says_so() -> None:
+    left = Snapshot([], [], [node("manager2")])  # out of the Raft group, spec says worker
+    assert not roles_settled(left, ["id-manager2"], "worker", listed=set()).done
+    assert roles_settled(left, ["id-manager2"], "worker", listed={"id-manager2"}).done
