@@ -243,13 +243,14 @@ class Quorum:
 
     @property
     def has_quorum(self) -> bool:
-        return self.managers > 0 and self.reachable >= self.needed
+        """A leader, and a majority of the managers reachable: the swarm can change."""
+        return self.managers > 0 and self.reachable >= self.needed and bool(self.leader)
 
     @property
     def tolerates(self) -> int:
         """How many more managers may be lost with the swarm still able to change: of N
         managers a swarm tolerates (N-1)/2 losses, so 2 tolerate no more than 1 do."""
-        return max(0, self.reachable - self.needed)
+        return max(0, self.reachable - self.needed) if self.has_quorum else 0
 
 
 def quorum_of(nodes: list[dict[str, Any]]) -> Quorum:

@@ -159,8 +159,8 @@ class Machines(Command):
         lab = self._lab
         info = lab.swarm_info(name) or {}
         node_id = info.get("NodeID")
-        if info.get("LocalNodeState") != "active" or not node_id:
-            return  # not a member: nothing more to wait for
+        if info.get("LocalNodeState") not in ("active", "pending") or not node_id:
+            return  # not a member: nothing more to wait for (a pending one is rejoining)
         role = "manager" if info.get("ControlAvailable") else "worker"
 
         def back() -> Progress:

@@ -101,25 +101,27 @@ class Swarm(Command):
                 f"--force-new-cluster rebuilds a swarm from a manager that kept its state. Run "
                 f"it on a surviving manager (lab.node.ls() on it says which); nothing was changed."
             )
-        if has_leader(info):
-            try:
-                with engine_errors(f"read the swarm's managers on {machine}"):
-                    nodes = lab.client(machine).api.nodes()
-                q = quorum_of(nodes)
-                # the managers' list lags behind a loss (until heartbeats time out): count
-                # the managers whose machines answer too
-                group = {n["ID"] for n in nodes if n.get("ManagerStatus") is not None}
-                answering = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") in group]
-                if len(answering) < q.needed:
-                    q = Quorum(q.managers, len(answering), "")
-            except DockerError:  # no leader yet, or Raft did not answer: a swarm to recover
-                q = Quorum(0, 0, "")
-            if q.has_quorum:
-                lab.use_manager(machine)
-                return Text(command=command, data={"forced": False, "quorum": q},
-                            notes=[f"the swarm has a leader ({q.leader}) and its quorum "
-                                   f"({q.reachable} of {q.managers} managers): nothing to recover, "
-                                   f"nothing was changed."])
+        # the managers' list lags behind a loss (until heartbeats time out), and while an
+        # election is under way no manager sees a leader: what decides is how many of the
+        # managers' machines run. A majority up is a swarm that recovers by itself.
+        group = {r.get("NodeID") for r in info.get("RemoteManagers") or []}
+        answering = [m for m in lab.machines()
+                     if (lab.swarm_info(m) or {}).get("NodeID") in group and group]
+        needed = len(group) // 2 + 1
+        if len(answering) >= needed:
+            q = Quorum(len(group), len(answering), "")
+            if has_leader(info):
+                try:
+                    with engine_errors(f"read the swarm's managers on {machine}"):
+                        q = quorum_of(lab.client(machine).api.nodes())
+                except DockerError:
+                    pass
+            lab.use_manager(machine)
+            return Text(command=command, data={"forced": False, "quorum": q},
+                        notes=[f"{len(answering)} of the swarm's {len(group)} managers are running "
+                               f"({', '.join(answering)}): a majority, so the swarm keeps or elects "
+                               f"its leader by itself (lab.swarm.leader(wait=True) waits for it). "
+                               f"Nothing to recover; nothing was changed."])
         with engine_errors(f"force a new cluster on {machine}"):
             # the API call itself: docker-py's Swarm.init reads the swarm back at once, which
             # fails while the new one-manager swarm elects its leader
@@ -153,7 +155,10 @@ class Swarm(Command):
 
         Right after the leader is lost, the others still name it until they elect a new one
         (about ten seconds: the engine's Raft election tick). ``wait=True`` waits for a leader
-        whose own engine answers and sees a leader: the time a failover takes."""
+        whose own engine answers and sees a leader: the time a failover takes. A leader cut off
+        the network (not killed) still answers and still names itself for that time, so right
+        after ``disconnect`` the old leader may be the answer. Without ``wait``, no leader is a
+        :class:`SwarmStateError`."""
         lab = self._lab
         seen: dict[str, str] = {}
 
@@ -162,7 +167,7 @@ class Swarm(Command):
             leader = next((n for n in nodes if (n.get("ManagerStatus") or {}).get("Leader")), None)
             if leader is None:
                 return Progress(False, state="no leader (an election is under way)")
-            name = (leader.get("Description") or {}).get("Hostname", "") or leader["ID"]
+            name = str((leader.get("Description") or {}).get("Hostname", "") or leader["ID"])
             seen["name"] = name
             if not wait:
                 return Progress(True, state=f"leader: {name}")
@@ -176,6 +181,11 @@ class Swarm(Command):
         else:
             with engine_errors("list the swarm's managers"):
                 found()
+            if "name" not in seen:
+                raise SwarmStateError(
+                    "the swarm has no leader right now: an election is under way, or too few "
+                    "managers are online (lab.swarm.quorum() says which); "
+                    "lab.swarm.leader(wait=True) waits for one")
         name = seen["name"]
         return Output(name, "docker node ls --filter role=manager")
 
@@ -193,8 +203,10 @@ class Swarm(Command):
         except DockerError as e:  # no leader, or none yet: Raft did not answer in time
             info = lab.swarm_info(mgr) or {}
             ids = {r.get("NodeID") for r in info.get("RemoteManagers") or []}
-            answering = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") in ids]
-            q = Quorum(len(ids), len(answering), "")
+            # the managers that answer and see a leader: none, while there is no leader
+            seeing = [m for m in lab.machines()
+                      if (i := lab.swarm_info(m) or {}).get("NodeID") in ids and has_leader(i)]
+            q = Quorum(len(ids), len(seeing), "")
             error = str(e).split("\n", 1)[0]
         lines = [
             f"managers:  {q.managers}",

@@ -34,6 +34,8 @@ def test_a_majority_is_more_than_half_and_n_managers_tolerate_n_minus_1_over_2()
     assert [Quorum(n, n, "m1").tolerates for n in range(1, 8)] == [0, 0, 1, 1, 2, 2, 3]
     assert not Quorum(3, 1, "").has_quorum and Quorum(3, 2, "m2").has_quorum
     assert not Quorum(0, 0, "").has_quorum
+    # managers that answer but see no leader: no quorum, whatever their number
+    assert not Quorum(3, 3, "").has_quorum and Quorum(3, 3, "").tolerates == 0
 
 
 def test_the_managers_are_counted_from_their_manager_status() -> None:

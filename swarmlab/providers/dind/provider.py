@@ -216,7 +216,12 @@ class DindProvider(Provider):
         return False
 
     def _free_addresses(self, names: Sequence[str]) -> dict[str, str]:
-        return network.free_addresses(self._lab_network(), names, [self._network_of(c) for c in self._found()])
+        net = self._lab_network()
+        endpoints = [self._network_of(c) for c in self._found()]
+        # a machine cut off the network has no entry on it: its kept address is taken too
+        kept = [self._kept_address(c.labels[LABEL_MACHINE], net) for c in self._found()]
+        endpoints += [{"IPAddress": a} for a in kept if a]
+        return network.free_addresses(net, names, endpoints)
 
     def _create_network(self) -> None:
         network.create(self.host, self.network_name, self.names.labels("network"))
@@ -319,9 +324,10 @@ class DindProvider(Provider):
         return f"docker kill {c.name}"
 
     def disconnect(self, name: str) -> str:
-        """``docker network disconnect``: the machine keeps running (its engine still answers
-        swarmlab on its socket) but reaches no other machine; its address is kept in the
-        lab's folder for :meth:`reconnect`."""
+        """``docker network disconnect``: the machine keeps running but reaches no other
+        machine (with ``api="socket"`` its engine still answers swarmlab on its socket; a TLS
+        engine is reached through the network, so it answers no one); its address is kept in
+        the lab's folder for :meth:`reconnect`."""
         c = self._container(name)
         net = self._lab_network()
         cmd = f"docker network disconnect {net.name} {c.name}"
@@ -341,9 +347,19 @@ class DindProvider(Provider):
         if self._network_of(c).get("IPAddress"):
             return f"docker network connect {net.name} {c.name}"  # connected already
         addr = self._kept_address(name, net)
-        if addr:
-            net.connect(c, ipv4_address=addr)
-        else:  # never disconnected by swarmlab: the engine picks an address
+        try:
+            if addr:
+                net.connect(c, ipv4_address=addr)
+            else:  # never disconnected by swarmlab: the engine picks an address
+                net.connect(c)
+        except docker.errors.APIError as e:
+            if not addr or machine.NO_FIXED_ADDRESS not in error_text(e):
+                raise DockerError(f"failed to reconnect machine {name!r} at {addr or 'an address'}: "
+                                  f"{error_text(e)}") from None
+            # a lab network made by an older swarmlab takes no --ip: the machine comes back at
+            # another address, which a manager's swarm does not know (lab.destroy() and
+            # lab.up(...) make a network that keeps addresses)
+            addr = ""
             net.connect(c)
         self._drop_client(name)
         _home.remove_inside(self.lab_dir(), self._address_file(name))
