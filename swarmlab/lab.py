@@ -229,8 +229,9 @@ class Lab:
         able = [m for m, info in zip(machines, infos) if info and info.get("ControlAvailable")]
         leading = [m for m, info in zip(machines, infos) if m in able and has_leader(info)]
         if leading:  # a manager that sees a leader: the one init ran on, when it is one
-            self.use_manager(leading[0] if cached not in leading else cached)
-            return leading[0] if cached not in leading else cached
+            chosen = cached if cached in leading else leading[0]
+            self.use_manager(chosen)
+            return chosen
         if able:  # managers, but no leader: the step gets the engine's own error (NoQuorum)
             return cached if cached in able else able[0]
         hint = machines[0] if machines else "manager1"

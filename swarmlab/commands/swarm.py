@@ -171,9 +171,10 @@ class Swarm(Command):
             seen["name"] = name
             if not wait:
                 return Progress(True, state=f"leader: {name}")
-            own = [m for m in lab.machines() if (lab.swarm_info(m) or {}).get("NodeID") == leader["ID"]]
-            answers = own and has_leader(lab.swarm_info(own[0]))
-            return Progress(bool(answers), state=f"leader: {name}" + ("" if answers else " (not answering)"))
+            machines = lab.machines()  # each engine asked once, all at once
+            own = [i for i in parallel_map(lab.swarm_info, machines) if (i or {}).get("NodeID") == leader["ID"]]
+            answers = bool(own) and has_leader(own[0])
+            return Progress(answers, state=f"leader: {name}" + ("" if answers else " (not answering)"))
 
         if wait:
             wait_for(found, what="a leader", timeout=timeout, progress=lab.progress,

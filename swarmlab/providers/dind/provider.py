@@ -217,9 +217,10 @@ class DindProvider(Provider):
 
     def _free_addresses(self, names: Sequence[str]) -> dict[str, str]:
         net = self._lab_network()
-        endpoints = [self._network_of(c) for c in self._found()]
+        machines = self._found()
+        endpoints = [self._network_of(c) for c in machines]
         # a machine cut off the network has no entry on it: its kept address is taken too
-        kept = [self._kept_address(c.labels[LABEL_MACHINE], net) for c in self._found()]
+        kept = [self._kept_address(c.labels[LABEL_MACHINE], net) for c in machines]
         endpoints += [{"IPAddress": a} for a in kept if a]
         return network.free_addresses(net, names, endpoints)
 
