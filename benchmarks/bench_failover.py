@@ -94,7 +94,7 @@ def main() -> None:
             watcher = next(m for m in MANAGERS if m != old)
             seen: dict[str, float] = {}
             t0 = time.monotonic()
-            lab.machine.kill(old)
+            lab.machine.kill(old, wait=False)  # timed from the kill, not from its noticing
             cli = threading.Thread(target=cli_new_leader, args=(lab, watcher, old, seen, t0))
             cli.start()
             lab.swarm.leader(wait=True, timeout=180)

@@ -128,6 +128,17 @@ def task_error(t: dict[str, Any]) -> str:
 
 
 # -- predicates ----------------------------------------------------------------------------
+def global_nodes(snap: Snapshot, svc: dict[str, Any]) -> set[str]:
+    """The nodes a global service without placement constraints runs one task on: those
+    Ready and Active (a global service with constraints: none counted here, its tasks say)."""
+    mode = svc.get("Spec", {}).get("Mode") or {}
+    placement = (svc.get("Spec", {}).get("TaskTemplate") or {}).get("Placement") or {}
+    if "Global" not in mode or placement.get("Constraints"):
+        return set()
+    return {n["ID"] for n in snap.nodes if n.get("Status", {}).get("State") == "ready"
+            and n.get("Spec", {}).get("Availability") == "active"}
+
+
 def service_progress(snap: Snapshot, name: str, want: int | None, image: str | None = None,
                      *, stable: bool = True) -> Progress:
     """Has service ``name`` ``want`` tasks running (on ``image``), stable for its monitor
@@ -140,7 +151,8 @@ def service_progress(snap: Snapshot, name: str, want: int | None, image: str | N
     tasks = snap.tasks_of(svc["ID"])
     up = [t for t in tasks if t.get("NodeID") not in down]
     live = [t for t in up if t.get("DesiredState") == "running"]
-    want = len(live) if want is None else want
+    if want is None:
+        want = max(len(live), len(global_nodes(snap, svc)))
     running = [t for t in live if task_running(t)]
     if image is not None:
         running = [t for t in running if task_image(t) == image_ref(image)]

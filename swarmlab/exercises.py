@@ -361,6 +361,81 @@ def answer_survives_one_manager_loss(lab: Lab) -> Any:
     return lab.node.promote(*demoted) if demoted else None
 
 
+def _stopped_managers(lab: Lab) -> list[str]:
+    """Machines that are not running, the ones called ``manager<N>`` first: the managers a
+    swarm without a leader lost (a stopped engine cannot say its role)."""
+    stopped = sorted(m.name for m in lab.provider.list() if m.state != "Running")
+    return [m for m in stopped if m.startswith("manager")] + [m for m in stopped if not m.startswith("manager")]
+
+
+def check_quorum(lab: Lab) -> Check:
+    """Exercise: the swarm has its quorum back. Read with ``docker node ls`` on a manager:
+    it answers (a leader exists), and a majority of the managers is Ready and Reachable."""
+    check = Check("the swarm has a leader and a majority of its managers")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    stopped = _stopped_managers(lab)
+    start = (f"lab.machine.start({stopped[0]!r})   # docker-machine start {stopped[0]}" if stopped else
+             "lab.machine.ls() shows which machines are stopped: start one with lab.machine.start(...)")
+    out = lab.ssh(mgr, "docker node ls --format '{{json .}}'")
+    if not out.ok:
+        said = next((line.strip() for line in str(out).splitlines() if "leader" in line), str(out).strip())
+        check.add(False, f"docker node ls on {mgr} fails: {said[:200]}", start)
+        return check
+    nodes = [json.loads(line) for line in str(out).splitlines() if line.strip()]
+    managers = [n for n in nodes if n.get("ManagerStatus")]
+    # Raft's view (MANAGER STATUS), not the nodes' heartbeats: a new leader lists the others
+    # with STATUS Unknown until they report to it again, and they are members all the same
+    up = [n for n in managers if n["ManagerStatus"] in ("Leader", "Reachable")]
+    leader = [n["Hostname"] for n in managers if n["ManagerStatus"] == "Leader"]
+    check.add(bool(leader), "the managers have a leader" if leader else "the managers have no leader", start)
+    needed = len(managers) // 2 + 1
+    check.add(len(up) >= needed, f"{len(up)} of {len(managers)} managers are Leader or Reachable "
+              f"(a majority is {needed})", start if stopped else AGAIN)
+    return check
+
+
+def answer_quorum(lab: Lab) -> Any:
+    """The answer key of :func:`check_quorum` (teachers, CI): one lost manager started again."""
+    stopped = _stopped_managers(lab)
+    return lab.machine.start(stopped[0]) if stopped else None
+
+
+def check_rebalanced(lab: Lab, service: str = "web") -> Check:
+    """Exercise: the service's tasks are spread over every node again. Read with ``docker
+    service ps`` and ``docker node ls`` on a manager: all replicas run, and every node that
+    is Ready and Active runs one of them at least (or, with fewer tasks than nodes, no node
+    runs two)."""
+    create = f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas=6)"
+    check = Check(f"{service} runs on every node again")
+    found = _manager_and_service(lab, service, check, create)
+    if found is None:
+        return check
+    mgr, svc = found
+    want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+    running = _running_tasks(lab, mgr, service)
+    check.add(len(running) == want, f"{len(running)} of {want} tasks are running", AGAIN)
+    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []
+    eligible = sorted(n["Hostname"] for n in nodes if n.get("Status") == "Ready" and n.get("Availability") == "Active")
+    per_node = {h: sum(1 for t in running if t.get("Node") == h) for h in eligible}
+    rebalance = f"lab.service.update({service!r}, force=True)   # docker service update --force {service}"
+    if want >= len(eligible):
+        empty = [h for h, n in per_node.items() if n == 0]
+        check.add(not empty, f"nodes running none of its tasks: {', '.join(empty) or 'none'} "
+                  f"(tasks per node: {', '.join(f'{h} {n}' for h, n in per_node.items())})", rebalance)
+    else:
+        crowded = [h for h, n in per_node.items() if n > 1]
+        check.add(not crowded, f"nodes running two or more of its {want} tasks: {', '.join(crowded) or 'none'}",
+                  rebalance)
+    return check
+
+
+def answer_rebalanced(lab: Lab, service: str = "web") -> Any:
+    """The answer key of :func:`check_rebalanced` (teachers, CI)."""
+    return lab.service.update(service, force=True)
+
+
 def check_nothing_left(lab_name: str) -> Check:
     """After ``lab.destroy()``: nothing on this computer's engine carries the lab's label."""
     import docker

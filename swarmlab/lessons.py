@@ -26,6 +26,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("06-cleanup", "5, 8. remove the services, clean up"),
     Lesson("07-high-availability",
            "after the lab: three managers, the leader killed, a new one elected; why never 2 or 4"),
+    Lesson("08-quorum",
+           "after the lab: two managers lost, no change accepted, the quorum back; --force-new-cluster"),
+    Lesson("09-self-healing",
+           "after the lab: a worker lost and its tasks started elsewhere; rebalance; a global service"),
 )
 
 __all__ = ["LESSONS", "Lesson"]

@@ -10,6 +10,7 @@ from .._util import parallel_map
 from .._wait import Progress, wait_for
 from ..converge import Snapshot, nodes_ready, roles_settled
 from ._base import UNREACHABLE, Command, engine_errors
+from .swarm import has_leader
 from .validate import check_machine_name, check_machine_names
 
 
@@ -110,11 +111,13 @@ class Machines(Command):
         return Text(command=f"docker-machine start {name}", body=f'Starting "{name}"...\nMachine "{name}" was started.')
 
     # -- failures, for real --------------------------------------------------------------
-    def kill(self, name: str, wait: bool = True, timeout: float = 60.0) -> Text:
+    def kill(self, name: str, wait: bool = True, timeout: float = 90.0) -> Text:
         """``docker-machine kill NAME``: stop a machine at once, as a power cut would. Its
         engine says nothing to the swarm: the managers notice only when its heartbeats stop.
-        For a worker, ``wait=True`` waits until they do (its node is Down), so what comes next
-        sees the loss; a manager's loss shows in :meth:`Swarm.leader` / ``quorum`` instead.
+        ``wait=True`` waits until they do, so what comes next sees the loss: for a worker,
+        until its node is listed Down; for a manager, until a leader lists it unreachable (or
+        an election is under way), and when the managers left are no majority, until each
+        of them says the swarm has no leader.
         ``lab.machine.start`` brings it back. On dind this is ``docker kill`` of its container
         (in ``.details``)."""
         check_machine_name(name)
@@ -124,16 +127,41 @@ class Machines(Command):
             done = lab.provider.kill(name)
         lab.forget_manager(name)
         node_id = info.get("NodeID")
-        if wait and node_id and info.get("LocalNodeState") == "active" and not info.get("ControlAvailable"):
-            def noticed() -> Progress:
-                nodes = {n["ID"]: n for n in lab.manager_client().api.nodes()}
-                state = (nodes.get(node_id, {}).get("Status") or {}).get("State", "unknown")
-                return Progress(state != "ready", state=f"the managers list {name} as {state}")
-
-            wait_for(noticed, what=f"the managers noticing that {name} is gone", timeout=timeout,
-                     progress=lab.progress)
+        if wait and node_id and info.get("LocalNodeState") == "active":
+            noticed = self._manager_gone if info.get("ControlAvailable") else self._worker_gone
+            wait_for(lambda: noticed(name, str(node_id)), what=f"the managers noticing that {name} is gone",
+                     timeout=timeout, progress=lab.progress)
         return Text(command=f"docker-machine kill {name}", details=[done],
                     body=f'Killing "{name}"...\nMachine "{name}" was killed.')
+
+    def _worker_gone(self, name: str, node_id: str) -> Progress:
+        nodes = {n["ID"]: n for n in self._lab.manager_client().api.nodes()}
+        state = (nodes.get(node_id, {}).get("Status") or {}).get("State", "unknown")
+        return Progress(state != "ready", state=f"the managers list {name} as {state}")
+
+    def _manager_gone(self, name: str, node_id: str) -> Progress:
+        """The managers still running have noticed a manager's loss. Without a majority left,
+        each of them says the swarm has no leader (a leader left alone steps down after an
+        election timeout: half a minute on 20.10). With one, an election is under way, or a
+        leader's list has the lost one no longer reachable."""
+        lab = self._lab
+        machines = lab.machines()
+        infos = parallel_map(lab.swarm_info, machines)
+        others = [(m, i) for m, i in zip(machines, infos)
+                  if i and i.get("ControlAvailable") and i.get("NodeID") != node_id]
+        if not others:
+            return Progress(True, state="no other manager runs")
+        group = {r.get("NodeID") for r in others[0][1].get("RemoteManagers") or []}
+        if sum(1 for _, i in others if i.get("NodeID") in group) < len(group) // 2 + 1:
+            seeing = [m for m, i in others if has_leader(i)]
+            return Progress(not seeing, state=f"{', '.join(seeing)} still see a leader" if seeing
+                            else "the managers left say the swarm has no leader")
+        if any(not has_leader(i) for _, i in others):
+            return Progress(True, state="the managers left have no leader (an election is under way)")
+        nodes = {n["ID"]: n for n in lab.client(others[0][0]).api.nodes()}
+        status = nodes.get(node_id, {}).get("ManagerStatus") or {}
+        reach = "leader" if status.get("Leader") else status.get("Reachability", "unknown")
+        return Progress(reach not in ("leader", "reachable"), state=f"the managers list {name} as {reach}")
 
     def disconnect(self, name: str) -> Text:
         """Cut a machine off the lab's network, leaving it running: a network partition.

@@ -184,19 +184,18 @@ class Services(Command):
                     labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
                 )
             service_id = svc.id
-        if wait and mode == "replicated":
-            self._wait_replicas(name, replicas, timeout)
         body = service_id if not existing else ""
-        if wait and mode == "replicated":
-            body += f"\noverall progress: {replicas} out of {replicas} tasks\nverify: Service converged"
+        if wait:  # a global service: one task on each node that is Ready and Active
+            done = self._wait_replicas(name, replicas if mode == "replicated" else None, timeout)
+            body += f"\noverall progress: {done.total} out of {done.total} tasks\nverify: Service converged"
         return Text(command=cmd, body=body.strip(), notes=notes, data={"id": service_id})
 
-    def _wait_replicas(self, name: str, want: int, timeout: float | None,
+    def _wait_replicas(self, name: str, want: int | None, timeout: float | None,
                        image: str | None = None) -> Progress:
         lab = self._lab
         reader = SwarmReader(lab)
         return wait_for(lambda: self._progress(reader, name, want, image), what=f"service {name}",
-                        timeout=timeout or 60.0 + 5.0 * want, progress=lab.progress,
+                        timeout=timeout or 60.0 + 5.0 * (want or len(lab.machines())), progress=lab.progress,
                         logs=lambda: lab.engine_logs(tail=8),
                         advice=f"See lab.service.ps({name!r}) for each task's error.")
 

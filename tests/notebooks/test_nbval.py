@@ -36,14 +36,21 @@ def checked_cells(path: Path) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if nbtools.CHECK_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def test_committed_lessons_pass_nbval(host: docker.DockerClient, tmp_path: Path) -> None:
+#: the classic lab's lessons in sequence on one lab, the ones after it on another
+PARTS = {"classic": [p for p in nbtools.notebooks() if p.stem < "07"],
+         "after": [p for p in nbtools.notebooks() if p.stem >= "07"]}
+
+
+@pytest.mark.parametrize("part", [pytest.param(p, marks=pytest.mark.xdist_group(f"nbval-{p}")) for p in PARTS])
+def test_committed_lessons_pass_nbval(part: str, host: docker.DockerClient, tmp_path: Path) -> None:
+    assert sum(len(v) for v in PARTS.values()) == len(nbtools.notebooks())
     lab = nbtools.new_lab_name()
     copies = []
-    for path in nbtools.notebooks():
+    for path in PARTS[part]:
         nbtools.prepare(path, tmp_path / path.name, lab)
         copies.append(tmp_path / path.name)
     checked = [c for p in copies for c in checked_cells(p)]
-    assert len(checked) >= 15 and all(c.outputs for c in checked), "checked cells must carry outputs"
+    assert len(checked) >= 5 and all(c.outputs for c in checked), "checked cells must carry outputs"
     try:
         result = nbval(copies, tmp_path)
     finally:

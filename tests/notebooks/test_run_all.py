@@ -22,7 +22,7 @@ import swarmlab as sl
 
 pytestmark = pytest.mark.integration
 
-WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain")
+WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain", "08-quorum", "09-self-healing")
 
 
 def shown(cell: nbformat.NotebookNode) -> str:

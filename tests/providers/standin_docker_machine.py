@@ -395,14 +395,19 @@ def cmd_create(store: Store, flags: dict[str, list[str]], args: list[str]) -> in
     lock = open(store.root / ".network.lock", "a")  # noqa: SIM115 - held until the VM exists
     fcntl.flock(lock, fcntl.LOCK_EX)
     nets = h.networks.list(names=[net_name])
-    if not nets:
+    for attempt in range(5 if not nets else 0):  # another network may take the subnet meanwhile
         netlabels = {**common, "io.swarmlab.role": "standin-network"}
         made = h.networks.create(net_name, driver="bridge", labels=netlabels)
         cfg_net = ((made.attrs.get("IPAM") or {}).get("Config") or [{}])[0]
         made.remove()
         pool = docker.types.IPAMPool(subnet=cfg_net["Subnet"], gateway=cfg_net["Gateway"])
-        h.networks.create(net_name, driver="bridge", labels=netlabels,
-                          ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+        try:
+            h.networks.create(net_name, driver="bridge", labels=netlabels,
+                              ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+            break
+        except docker.errors.APIError as e:
+            if "overlaps" not in str(e) or attempt == 4:
+                raise
     net = h.networks.get(net_name)
     cfg_net = ((net.attrs.get("IPAM") or {}).get("Config") or [{}])[0]
     taken = {cfg_net.get("Gateway")}

@@ -80,3 +80,26 @@ def test_a_demoted_node_is_a_worker_only_once_the_role_filter_says_so() -> None:
     left = Snapshot([], [], [node("manager2")])  # out of the Raft group, spec says worker
     assert not roles_settled(left, ["id-manager2"], "worker", listed=set()).done
     assert roles_settled(left, ["id-manager2"], "worker", listed={"id-manager2"}).done
+
+
+def test_a_global_service_waits_for_a_task_on_every_ready_active_node() -> None:
+    """Right after ``docker service create --mode global`` the orchestrator may not have made
+    every node's task yet: convergence counts the nodes, not the tasks already there."""
+    from swarmlab.converge import service_progress
+
+    svc = {"ID": "s1", "Spec": {"Name": "agent", "Mode": {"Global": {}}, "TaskTemplate": {}}}
+    nodes = [node("m1", "manager", "reachable", leader=True), node("w1"), node("w2"),
+             node("w3", state="down")]
+    nodes[2]["Spec"]["Availability"] = "drain"
+
+    def task(on: str) -> dict[str, Any]:
+        return {"ID": f"t-{on}", "ServiceID": "s1", "NodeID": f"id-{on}", "DesiredState": "running",
+                "Status": {"State": "running", "Timestamp": "2026-01-01T00:00:00Z"}}
+
+    one = service_progress(Snapshot([svc], [task("m1")], nodes), "agent", None, stable=False)
+    assert not one.done and (one.n, one.total) == (1, 2)  # w1 has no task yet; w2 drained, w3 down
+    both = service_progress(Snapshot([svc], [task("m1"), task("w1")], nodes), "agent", None, stable=False)
+    assert both.done and both.total == 2
+    # with placement constraints the nodes it may run on are the engine's to say: its tasks count
+    svc["Spec"]["TaskTemplate"] = {"Placement": {"Constraints": ["node.role==manager"]}}
+    assert service_progress(Snapshot([svc], [task("m1")], nodes), "agent", None, stable=False).done
