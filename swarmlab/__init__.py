@@ -35,6 +35,14 @@ from .lab import Lab
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext swarmlab``: the ``%docker`` and ``%%docker`` magics (:mod:`swarmlab._magics`)."""
+    from ._magics import load
+
+    load(ipython)
+
+
 __all__ = [
     "DockerError",
     "EngineUnavailable",

@@ -422,8 +422,9 @@ def check_rebalanced(lab: Lab, service: str = "web") -> Check:
     rebalance = f"lab.service.update({service!r}, force=True)   # docker service update --force {service}"
     if want >= len(eligible):
         empty = [h for h, n in per_node.items() if n == 0]
-        check.add(not empty, f"nodes running none of its tasks: {', '.join(empty) or 'none'} "
-                  f"(tasks per node: {', '.join(f'{h} {n}' for h, n in per_node.items())})", rebalance)
+        spread = ", ".join(f"{h} {n}" for h, n in per_node.items())
+        check.add(not empty, f"nodes running none of its tasks: {', '.join(empty)} (tasks per node: {spread})"
+                  if empty else "every node that is Ready and Active runs one of its tasks at least", rebalance)
     else:
         crowded = [h for h, n in per_node.items() if n > 1]
         check.add(not crowded, f"nodes running two or more of its {want} tasks: {', '.join(crowded) or 'none'}",

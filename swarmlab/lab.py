@@ -33,6 +33,7 @@ import re
 import shlex
 import threading
 import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,15 @@ def as_typed(command: str) -> str:
     return shlex.quote(command)
 
 
+#: the Lab made last in this process: what ``%docker`` uses when no ``lab`` variable is a Lab
+_latest: weakref.ref[Lab] | None = None
+
+
+def latest() -> Lab | None:
+    """The :class:`Lab` made last in this process, if it still exists."""
+    return _latest() if _latest is not None else None
+
+
 class Lab:
     """A Docker Swarm lab: a set of machines from one provider, and the swarm on them.
 
@@ -91,6 +101,8 @@ class Lab:
         self.offline = offline if offline is not None else env_flag("SWARMLAB_OFFLINE")
         self._manager: str | None = None
         self._lock = threading.Lock()
+        global _latest
+        _latest = weakref.ref(self)
         self.machine = Machines(self)
         self.swarm = Swarm(self)
         self.service = Services(self)

@@ -236,6 +236,19 @@ class Provider(abc.ABC):
         for a machine that does not answer (says so instead)."""
         return ""
 
+    # -- from a terminal ------------------------------------------------------------
+    def shell_command(self, name: str) -> tuple[str, ...]:
+        """The command line that opens an interactive shell on the machine from a terminal
+        of this computer, with a real terminal (``docker-machine ssh NAME``), for ``swarmlab
+        ssh``. Default: not possible."""
+        raise ProviderUnavailable(f"the {self.name} provider opens no shell on its machines")
+
+    def engine_env(self, name: str) -> dict[str, str]:
+        """The environment that points this computer's ``docker`` CLI at the machine's engine
+        (``DOCKER_HOST``, and the TLS settings where the engine needs them), as
+        ``docker-machine env NAME`` prints it. Default: not possible."""
+        raise ProviderUnavailable(f"the {self.name} provider cannot point a docker CLI at its machines")
+
     # -- this computer --------------------------------------------------------------
     def host_engine(self) -> docker.DockerClient:
         """The Docker engine on this computer: ``lab.image.load`` saves images from it

@@ -225,6 +225,12 @@ def test_the_whole_lab_over_ssh(hosts: Hosts, keys: dict, host: docker.DockerCli
             assert records(hosts, h) == [f"swarmlab-{lab.name}-{h['name']}"]
         again = lab.machine.create("manager1")
         assert again.notes == ["manager1: already running, nothing to do."]
+        # `swarmlab ssh LAB manager1` is this computer's ssh, with the lab's key and known hosts
+        shell = [*lab.provider.shell_command("manager1"), "hostname"]
+        done = subprocess.run(shell, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0 and done.stdout.strip() == "manager1", done.stderr
+        user_host, _, port = started[0]["target"].rpartition(":")
+        assert lab.provider.engine_env("manager1")["DOCKER_HOST"] == f"ssh://{user_host}:{port}"
         assert sl.Lab.attach(lab.name, provider="ssh", key=str(keys["key"]), known_hosts=str(kh),
                              hosts=[h["target"] for h in started]).provider.list()[0].name == "manager1"
 

@@ -4,6 +4,8 @@ docker-machine's command line and output, with a real TLS-protected engine behin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import docker
@@ -206,6 +208,14 @@ def test_the_whole_lab_through_docker_machine(standin: Path, host: docker.Docker
         with pytest.raises(Exception):  # noqa: B017  (the TLS handshake fails)
             anonymous.ping()
         assert lab.machine.create("manager1").notes == ["manager1: already running, nothing to do."]
+        # `swarmlab env` is docker-machine env: this computer's docker CLI reaches the VM's engine
+        env = lab.provider.engine_env("manager1")
+        assert env["DOCKER_TLS_VERIFY"] == "1" and Path(env["DOCKER_CERT_PATH"]).resolve() == files.resolve()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        cli = subprocess.run(["docker", "info", "--format", "{{.Name}}"], capture_output=True, text=True,
+                             env={**clean, **env}, timeout=60)
+        assert cli.stdout.strip() == "manager1", cli.stderr
+        assert lab.provider.shell_command("manager1")[-3:] == ("ssh", "--", "manager1")  # docker-machine ssh
 
         run_tutorial(lab)
 

@@ -258,8 +258,8 @@ class DindProvider(Provider):
                     state=state,
                     url=machine.engine_url(self, c, name),
                     address=machine.ip(self._network_of(c).get("IPAddress")) if state == "Running" else "",
-                    details={"security": c.labels[LABEL_SECURITY],
-                             "container": c.name, "image": self.node_image},
+                    details={"security": c.labels[LABEL_SECURITY], "container": c.name,
+                             "image": self.node_image, "created": str(c.attrs.get("Created", ""))},
                 )
             )
         return sorted(out, key=lambda m: m.name)
@@ -410,6 +410,29 @@ class DindProvider(Provider):
 
     def logs(self, name: str, tail: int = 30) -> str:
         return machine.machine_logs(self, name, tail)
+
+    def shell_command(self, name: str) -> tuple[str, ...]:
+        """``docker exec -it`` into the machine's container: bash where the node image has
+        it, else sh; its ``docker`` talks to the machine's own engine."""
+        c = self._container(name)
+        if c.status != "running":
+            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        return ("docker", "exec", "-it", "-e", "DOCKER_HOST=", c.name,
+                "sh", "-c", "command -v bash >/dev/null && exec bash || exec sh")
+
+    def engine_env(self, name: str) -> dict[str, str]:
+        """The machine's socket in the lab's folder, or its TLS port on 127.0.0.1 with the
+        lab's CA and client certificate (``ca.pem``, ``cert.pem``, ``key.pem``)."""
+        try:
+            kw = machine.client_kwargs(self, name)
+        except NotYet as e:
+            raise DockerError(f"machine {name!r} does not answer ({e}); if it is stopped, start it "
+                              f"with lab.machine.start({name!r})") from None
+        if "tls" not in kw:
+            return {"DOCKER_HOST": kw["base_url"], "DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""}
+        port = kw["base_url"].rsplit(":", 1)[1]
+        return {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
+                "DOCKER_CERT_PATH": str(self.tls_dir())}
 
     def create_details(self, names: Sequence[str]) -> Sequence[str]:
         """The ``docker run`` that makes each machine, with the flags actually used: what

@@ -394,6 +394,22 @@ class SSHProvider(Provider):
     def run(self, name: str, command: str) -> RunOutput:
         return self._exec(self._host(name), command)
 
+    def shell_command(self, name: str) -> tuple[str, ...]:
+        """``ssh -t`` to the machine's host, with the provider's key and known hosts file
+        (host keys checked: an unknown host is refused, as the provider refuses it)."""
+        host = self._host(name)
+        return ("ssh", "-t", "-p", str(host.port), "-o", f"UserKnownHostsFile={self.known_hosts}",
+                "-o", "StrictHostKeyChecking=yes", *(["-i", self.key] if self.key else []),
+                "--", f"{host.user}@{host.hostname}")
+
+    def engine_env(self, name: str) -> dict[str, str]:
+        """``DOCKER_HOST=ssh://user@host:port``: the docker CLI reaches the engine over ssh
+        itself (with this computer's ssh settings: its keys, its ~/.ssh/known_hosts)."""
+        host = self._host(name)
+        where = f"[{host.hostname}]" if ":" in host.hostname else host.hostname
+        return {"DOCKER_HOST": f"ssh://{host.user}@{where}:{host.port}", "DOCKER_TLS_VERIFY": "",
+                "DOCKER_CERT_PATH": ""}
+
     def logs(self, name: str, tail: int = 30) -> str:
         n = int(tail)
         try:

@@ -66,13 +66,14 @@ class DockerMachine:
         path = self.storage_path or os.environ.get("MACHINE_STORAGE_PATH") or str(Path.home() / ".docker" / "machine")
         return Path(os.path.abspath(os.path.expanduser(path)))
 
+    def argv(self, *args: str) -> list[str]:
+        """The command line of docker-machine with ARGS (and its storage, when given)."""
+        return [self.exe, *(["--storage-path", self.storage_path] if self.storage_path else []), *args]
+
     def __call__(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run docker-machine with ARGS; raise DockerError with its message when it fails
         (``check``), :class:`WaitTimeout` when it does not finish within ``timeout`` s."""
-        argv = [self.exe]
-        if self.storage_path:
-            argv += ["--storage-path", self.storage_path]
-        argv += list(args)
+        argv = self.argv(*args)
         shown = " ".join(a for a in args if a != "--")
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,

@@ -336,6 +336,17 @@ class VirtualBoxProvider(Provider):
             raise EngineUnavailable(
                 f"the engine of {name!r} ({cfg['host']}) does not answer: {error_text(e)}") from None
 
+    def shell_command(self, name: str) -> tuple[str, ...]:
+        """``docker-machine ssh NAME``: an interactive shell on the VM."""
+        self._known(name)
+        return tuple(self._dm.argv("ssh", "--", name))
+
+    def engine_env(self, name: str) -> dict[str, str]:
+        """What ``docker-machine env NAME`` prints: the VM's TLS engine and its certificates."""
+        cfg = self.tls_config(name)
+        return {"DOCKER_HOST": cfg["host"], "DOCKER_TLS_VERIFY": "1",
+                "DOCKER_CERT_PATH": str(Path(cfg["tlscert"]).parent)}
+
     def run(self, name: str, command: str) -> RunOutput:
         check_machine_name(name)
         if not isinstance(command, str) or not command.strip() or "\0" in command:

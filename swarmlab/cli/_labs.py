@@ -1,0 +1,132 @@
+"""The labs on this computer, for ``swarmlab ls``: each lab's folder in swarmlab's home
+(``labs/<provider>/<lab>``, made by every provider), and the dind labs whose machines carry
+this user's labels on the local engine. Names read back from folders and labels are checked
+before they become a lab."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .. import _home
+from .._errors import SwarmlabError
+from .._util import parallel_map
+from ..lab import Lab
+from ..providers import PROVIDERS
+from ..providers.base import LABEL_LAB, LABEL_OWNER, LABEL_PROVIDER, check_lab_name, owner
+
+
+@dataclass
+class LabSummary:
+    """One row of ``swarmlab ls``."""
+
+    name: str
+    provider: str
+    machines: str  # "running/all"
+    nodes: str  # "ready/all", "-" without a swarm
+    services: str  # a count, "-" without a swarm
+    age: str  # "12 minutes", "" when not known
+    error: str = ""
+
+    def row(self) -> list[str]:
+        return [self.name, self.provider, self.machines, self.nodes, self.services, self.age]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _valid(name: str) -> bool:
+    try:
+        check_lab_name(name)
+        return True
+    except SwarmlabError:
+        return False
+
+
+def found_labs() -> list[tuple[str, str]]:
+    """(provider, lab) for every lab this user has here, sorted; names that are not valid lab
+    names (a folder someone else made) are left out."""
+    found: set[tuple[str, str]] = set()
+    root = _home.home_path() / "labs"
+    if root.is_dir():
+        _home.home(create=False)  # checked: private, not a link
+        for provider in sorted(PROVIDERS):
+            folder = root / provider
+            if folder.is_dir() and not folder.is_symlink():
+                found |= {(provider, p.name) for p in folder.iterdir()
+                          if p.is_dir() and not p.is_symlink() and _valid(p.name)}
+    found |= {("dind", name) for name in _dind_labels() if _valid(name)}
+    return sorted(found, key=lambda pl: (pl[1], pl[0]))
+
+
+def _dind_labels() -> set[str]:
+    """Lab names on this user's dind machines (their containers' labels) on the local engine."""
+    try:
+        import docker
+
+        client = docker.from_env(version="auto", timeout=20)
+        try:
+            mine = {"label": [f"{LABEL_PROVIDER}=dind", f"{LABEL_OWNER}={owner()}"]}
+            return {c.labels.get(LABEL_LAB, "") for c in client.containers.list(all=True, filters=mine)}
+        finally:
+            client.close()
+    except Exception:  # noqa: BLE001 - no engine here: the folders still say which labs exist
+        return set()
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
+
+
+def _created(lab: Lab, machines: list[Any]) -> float | None:
+    stamps = []
+    for m in machines:
+        text = str(m.details.get("created", ""))
+        if text:
+            with contextlib.suppress(ValueError):
+                stamps.append(dt.datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00").timestamp())
+    if stamps:
+        return min(stamps)
+    try:  # the lab's folder was made with it
+        return os.stat(_home.lab_dir(lab.provider_name, lab.name, create=False)).st_mtime
+    except (OSError, SwarmlabError):
+        return None
+
+
+def summarize(provider: str, name: str) -> LabSummary:
+    """What ``swarmlab ls`` shows of one lab: never raises (an error goes in ``error``)."""
+    try:
+        lab = Lab(name, provider=provider, progress=False)
+    except SwarmlabError as e:  # e.g. the ssh provider with no inventory set
+        return LabSummary(name, provider, "-", "-", "-", "", error=str(e))
+    try:
+        machines = lab.provider.list()
+        running = sum(1 for m in machines if m.running)
+        born = _created(lab, machines)
+        age = _age(dt.datetime.now().timestamp() - born) if born else ""
+        nodes = services = "-"
+        try:
+            client = lab.manager_client()
+            listed = client.api.nodes()
+            ready = sum(1 for n in listed if (n.get("Status") or {}).get("State") == "ready")
+            nodes, services = f"{ready}/{len(listed)}", str(len(client.api.services()))
+        except Exception:  # noqa: BLE001 - no swarm (yet), or no quorum: the machines still count
+            pass
+        return LabSummary(name, provider, f"{running}/{len(machines)}", nodes, services, age)
+    except SwarmlabError as e:
+        return LabSummary(name, provider, "-", "-", "-", "", error=str(e))
+    finally:
+        lab.provider.close()
+
+
+def every_lab() -> list[LabSummary]:
+    """A summary of every lab found, each read at the same time; labs with no machine left
+    (a folder only) are shown too, with 0 machines, so ``swarmlab down`` can clear them."""
+    return list(parallel_map(lambda pl: summarize(*pl), found_labs()))
