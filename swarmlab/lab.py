@@ -161,15 +161,19 @@ class Lab:
         with engine_errors(f"destroy lab {self.name}"):
             names = [m.name for m in self.provider.list()]
             counts = self.provider.destroy()
+            # what the engine refused: each with the command that clears it
+            left = list(self.provider.left_behind)
             # what carries the lab's labels but is not swarmlab's: reported, never removed
             left_alone = self.provider.left_alone()
         self.forget_manager()
         what = ", ".join(f"{v} {k}" for k, v in counts.items())
+        body = f"Removed lab {self.name!r}: {what}." if names or any(counts.values()) else \
+            f"Lab {self.name!r} had nothing to remove."
+        if left:
+            body += f"\nNot removed ({len(left)}): run lab.destroy() again once cleared.\n" + "\n".join(left)
         return Text(
             command=f"docker-machine rm -y {' '.join(names)}" if names else "docker-machine rm -y",
-            body=f"Removed lab {self.name!r}: {what}." if names else f"Lab {self.name!r} had nothing to remove.",
-            data=counts,
-            notes=left_alone,
+            body=body, data={**counts, "left_behind": left}, notes=left_alone,
         )
 
     def up(self, managers: int = 1, workers: int = 2, *, timeout: float = 120.0) -> Table:

@@ -178,7 +178,13 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def destroy(self) -> dict[str, int]:
-        """Remove everything the lab made; return counts by kind (containers, ...)."""
+        """Remove everything the lab made; return counts by kind (containers, ...). What the
+        engine refuses to remove, after brief retries, does not stop the rest: it is listed in
+        :attr:`left_behind` (one sentence each: what, why, the command that clears it), and
+        the next ``destroy`` tries it again."""
+
+    #: what the last :meth:`destroy` could not remove, with the command that clears each
+    left_behind: Sequence[str] = ()
 
     def stop(self, name: str) -> None:
         """Stop a machine, keeping it (``docker-machine stop``). Default: not possible."""

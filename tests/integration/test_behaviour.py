@@ -181,3 +181,35 @@ def test_nothing_is_exposed(swarm3: sl.Lab, host: docker.DockerClient) -> None:
     for m in swarm3.provider.list():
         sock_dir = os.path.dirname(m.url.removeprefix("unix://"))
         assert stat.S_IMODE(os.stat(sock_dir).st_mode) == 0o700
+
+
+def test_destroy_finishes_and_says_what_the_engine_kept_and_how_to_clear_it(
+        make_lab, host: docker.DockerClient) -> None:  # type: ignore[no-untyped-def]
+    """A container someone attached to the lab's network makes the engine refuse to remove
+    it: destroy removes everything else, says what is left and the command that clears it,
+    keeps the lab findable, and the next destroy finishes."""
+    import subprocess
+
+    from swarmlab.cli._labs import found_labs
+
+    lab = make_lab("left")
+    lab.machine.create("manager1")
+    net = lab.provider.network_name
+    blocker = host.containers.run(WORKLOAD, ["sleep", "300"], detach=True, network=net,
+                                  labels={"io.swarmlab.test": "blocker"})
+    try:
+        done = lab.destroy()  # no exception: the rest is removed all the same
+        said = str(done)
+        assert done.data["containers"] == 1 and done.data["networks"] == 0, said
+        assert f"network {net} is left" in said and "has active endpoints" in said, said
+        clear = f"docker network disconnect -f {net} {blocker.name}"
+        assert clear in said, said
+        assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 1}
+        assert ("dind", lab.name) in found_labs()  # swarmlab ls still shows it
+        subprocess.run(clear.split(), check=True, capture_output=True)
+        again = lab.destroy()
+        assert again.data["left_behind"] == [] and again.data["networks"] == 1, str(again)
+    finally:
+        blocker.remove(force=True)
+    assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
+    assert ("dind", lab.name) not in found_labs()

@@ -5,8 +5,10 @@ machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,44 @@ from .names import (
 
 #: How long ``remove`` and ``destroy`` wait for another process changing the same lab.
 LOCK_WAIT = 300.0
+
+
+#: how long destroy keeps asking the engine to remove one thing it refuses
+REMOVE_ATTEMPTS, REMOVE_PAUSE = 5, 1.0
+
+
+def _removed(remove: Callable[[], None], what: str, clear: str, left: list[str]) -> bool:
+    """Remove one thing, asking again briefly while the engine refuses (a container still
+    stopping, a volume still in use); gone already is removed. When it still refuses, say
+    what is left, why, and the command that clears it, in ``left``."""
+    said = ""
+    for attempt in range(REMOVE_ATTEMPTS):
+        try:
+            remove()
+            return True
+        except docker.errors.NotFound:
+            return True
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            said = error_text(e)
+            if attempt < REMOVE_ATTEMPTS - 1:
+                time.sleep(REMOVE_PAUSE)
+    left.append(f"{what} is left: the engine said {said[:200]!r}. {clear}")
+    return False
+
+
+def _network_clear(net: Any) -> str:
+    """The command that frees a network the engine will not remove: its endpoints
+    disconnected (a container someone attached), or, with none listed, the engine
+    restarted (an endpoint the engine itself lost track of)."""
+    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+        net.reload()
+    attached = sorted(str((v or {}).get("Name", "")) for v in (net.attrs.get("Containers") or {}).values())
+    attached = [a for a in attached if a and all(ch.isalnum() or ch in "._-" for ch in a)]
+    if attached:
+        return ("Clear it: " + " && ".join(f"docker network disconnect -f {net.name} {a}" for a in attached)
+                + ", then destroy the lab again.")
+    return ("The engine keeps an endpoint it no longer shows: restart the Docker engine (e.g. "
+            "sudo systemctl restart docker), then destroy the lab again.")
 
 
 class DindProvider(Provider):
@@ -287,21 +327,40 @@ class DindProvider(Provider):
         _home.remove_inside(folder, self._address_file(name))
 
     def destroy(self) -> dict[str, int]:
+        """Every machine, volume and network of the lab, and its folder. What the engine
+        refuses (a container still stopping, a volume in use, a network with an endpoint) is
+        retried for a few seconds, then left in :attr:`left_behind` with the command that
+        clears it; the rest is removed all the same, and the lab's folder stays so that the
+        lab is still found (``swarmlab ls``) and the next destroy finishes the job."""
+        left: list[str] = []
         with self._locked(LOCK_WAIT):
-            machines = [c.labels[LABEL_MACHINE] for c in self._found()]
-            self._remove(machines)
+            found = self._found()
+            machines = [c.labels[LABEL_MACHINE] for c in found]
+            for n in machines:
+                self._drop_client(n)
+            for c in found:
+                _removed(partial(c.remove, force=True, v=True), f"machine {c.labels[LABEL_MACHINE]!r} "
+                         f"(container {c.name})", f"docker rm -f {c.name}", left)
             # only what this provider made for this user: another provider or user may keep
             # a lab of the same name
             volumes = found_volumes(self.host, self.names)
             for v in volumes:
-                v.remove(force=True)
+                _removed(partial(v.remove, force=True), f"volume {v.name}", f"docker volume rm -f {v.name}", left)
             networks = found_networks(self.host, self.names)
             for net in networks:
-                net.remove()
+                _removed(net.remove, f"network {net.name}", _network_clear(net), left)
             folder = self.lab_dir()
-            _home.remove_inside(folder, folder)  # the lock file too: it is held, not needed
-        return {"containers": len(machines), "volumes": len(machines) + len(volumes),
-                "networks": len(networks)}
+            if not left:
+                _home.remove_inside(folder, folder)  # the lock file too: it is held, not needed
+            else:
+                for n in machines:
+                    _home.remove_inside(folder, folder / check_machine_name(n))
+                    _home.remove_inside(folder, self._address_file(n))
+        self.left_behind = left
+        gone = len(machines) - sum(1 for x in left if x.startswith("machine "))
+        return {"containers": gone, "volumes": len(machines) + len(volumes)
+                - sum(1 for x in left if x.startswith("volume ")),
+                "networks": len(networks) - sum(1 for x in left if x.startswith("network "))}
 
     def stop(self, name: str) -> None:
         self._drop_client(name)
