@@ -70,7 +70,9 @@ def _dind_labels() -> set[str]:
         client = docker.from_env(version="auto", timeout=20)
         try:
             mine = {"label": [f"{LABEL_PROVIDER}=dind", f"{LABEL_OWNER}={owner()}"]}
-            return {c.labels.get(LABEL_LAB, "") for c in client.containers.list(all=True, filters=mine)}
+            # sparse: the list's own fields (a container removed meanwhile is no error)
+            found = client.containers.list(all=True, filters=mine, sparse=True)
+            return {str((c.attrs.get("Labels") or {}).get(LABEL_LAB, "")) for c in found}
         finally:
             client.close()
     except Exception:  # noqa: BLE001 - no engine here: the folders still say which labs exist
@@ -101,11 +103,12 @@ def _created(lab: Lab, machines: list[Any]) -> float | None:
 
 
 def summarize(provider: str, name: str) -> LabSummary:
-    """What ``swarmlab ls`` shows of one lab: never raises (an error goes in ``error``)."""
+    """What ``swarmlab ls`` shows of one lab: never raises (an error goes in ``error``): one
+    lab being made or removed by another process at that moment must not hide the others."""
     try:
         lab = Lab(name, provider=provider, progress=False)
-    except SwarmlabError as e:  # e.g. the ssh provider with no inventory set
-        return LabSummary(name, provider, "-", "-", "-", "", error=str(e))
+    except Exception as e:  # noqa: BLE001 - e.g. the ssh provider with no inventory set
+        return LabSummary(name, provider, "-", "-", "-", "", error=str(e)[:300])
     try:
         machines = lab.provider.list()
         running = sum(1 for m in machines if m.running)
@@ -120,8 +123,8 @@ def summarize(provider: str, name: str) -> LabSummary:
         except Exception:  # noqa: BLE001 - no swarm (yet), or no quorum: the machines still count
             pass
         return LabSummary(name, provider, f"{running}/{len(machines)}", nodes, services, age)
-    except SwarmlabError as e:
-        return LabSummary(name, provider, "-", "-", "-", "", error=str(e))
+    except Exception as e:  # noqa: BLE001 - a container gone between listing and reading it
+        return LabSummary(name, provider, "-", "-", "-", "", error=str(e)[:300])
     finally:
         lab.provider.close()
 
