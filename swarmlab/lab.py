@@ -115,9 +115,12 @@ class Lab:
         """Find a running lab again by its labels (after a kernel restart, in another notebook)."""
         lab = cls(name, provider, **options)
         if not lab.provider.list():
+            left = list(lab.provider.remnants())
             raise LabNotFound(
                 f"no lab named {name!r} on the {lab.provider_name} provider; "
                 f"create it with sl.Lab({name!r}).machine.create('manager1', ...)"
+                + (f" (it has no machine, but its {', '.join(left)} is still here: "
+                   f"sl.Lab({name!r}).destroy() removes it)" if left else "")
             )
         return lab
 

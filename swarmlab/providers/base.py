@@ -186,6 +186,11 @@ class Provider(abc.ABC):
     #: what the last :meth:`destroy` could not remove, with the command that clears each
     left_behind: Sequence[str] = ()
 
+    def remnants(self) -> Sequence[str]:
+        """What the lab still has here besides machines (a network, a volume a destroy could
+        not remove), one name each: what ``Lab.attach`` mentions when no machine is left."""
+        return ()
+
     def stop(self, name: str) -> None:
         """Stop a machine, keeping it (``docker-machine stop``). Default: not possible."""
         raise ProviderUnavailable(f"the {self.name} provider cannot stop machines")

@@ -206,6 +206,8 @@ def test_destroy_finishes_and_says_what_the_engine_kept_and_how_to_clear_it(
         assert clear in said, said
         assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 1}
         assert ("dind", lab.name) in found_labs()  # swarmlab ls still shows it
+        with pytest.raises(sl.LabNotFound, match=f"its network {net} is still here"):
+            sl.Lab.attach(lab.name, provider="dind", progress=False)
         subprocess.run(clear.split(), check=True, capture_output=True)
         again = lab.destroy()
         assert again.data["left_behind"] == [] and again.data["networks"] == 1, str(again)

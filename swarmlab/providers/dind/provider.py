@@ -362,6 +362,10 @@ class DindProvider(Provider):
                 - sum(1 for x in left if x.startswith("volume ")),
                 "networks": len(networks) - sum(1 for x in left if x.startswith("network "))}
 
+    def remnants(self) -> Sequence[str]:
+        return ([f"network {n.name}" for n in found_networks(self.host, self.names)]
+                + [f"volume {v.name}" for v in found_volumes(self.host, self.names)])
+
     def stop(self, name: str) -> None:
         self._drop_client(name)
         self._container(name).stop(timeout=10)
