@@ -63,13 +63,3 @@ def swarm3(host: docker.DockerClient) -> Iterator[sl.Lab]:
         lab.destroy()
         assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``, as scripts/test runs), a module's tests stay
-    on one worker, in order, sharing its module fixtures (a lab, a lesson run): each test
-    without an ``xdist_group`` mark is put in its module's group. Long modules split
-    themselves into groups of their own (the lessons, by part)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -1,159 +1,39 @@
-"""Every lesson executed with papermill, in class order, on real DinD swarms: the classic lab's
-on one lab, the lessons after it on another (CI parameters: offline images, answer keys on,
-1 s update delay). After each notebook the swarm is read
-directly through docker inside the manager machine's container (not through swarmlab), and
-the executed notebooks are checked for what a learner sees. The executed notebooks are kept
-in tests/artifacts/notebooks/ for a look after a failure."""
+"""The classic lab's lessons (00 to 06) executed with papermill, in class order, on one real
+DinD swarm (CI parameters: offline images, answer keys on, 1 s update delay), then checked for
+what a learner sees and, through docker inside the machines, for what the swarm really is.
+The lessons after the lab are in test_lessons_after.py, on a lab of their own, so the two
+parts can run side by side."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import docker
-import nbformat
 import nbtools
 import pytest
-from labtest import labelled
+from lessonrun import Run, no_error_outputs, no_full_token, run_in_sequence
 
-import swarmlab as sl
-
-#: a part's lessons run in its module fixture, timed with the first test that asks for it
+#: the part's lessons run in its module fixture, timed with the first test that asks for it
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
-ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
-WORKLOAD, WEB_V1, WEB_V2 = "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"
-#: lessons run a second time straight after the first (the ones whose steps find what exists)
-RUN_TWICE = ("02-swarm", "04-rolling-update", "06-cleanup", "08-quorum", "09-self-healing")
-FULL_TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}")
-
-
-@dataclass
-class Run:
-    lab: str
-    notebooks: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
-    engine: dict[str, dict[str, Any]] = field(default_factory=dict)  # after each notebook
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def cell(self, notebook: str, cell_id: str) -> nbformat.NotebookNode:
-        for c in self.notebooks[notebook].cells:
-            if c.get("id") == cell_id:
-                return c
-        raise AssertionError(f"{notebook} has no cell {cell_id!r}")
-
-    def text(self, notebook: str, cell_id: str) -> str:
-        """What the learner sees in a cell's output, as text."""
-        parts = []
-        for o in self.cell(notebook, cell_id).get("outputs", []):
-            if o.get("output_type") == "stream":
-                parts.append(o["text"])
-            elif "data" in o:
-                parts.append(o["data"].get("text/plain", ""))
-        return "\n".join(parts)
-
-
-def machine_container(host: docker.DockerClient, lab: str, machine: str) -> Any:
-    """The container of a lab's machine, found by its labels (as swarmlab finds it)."""
-    found = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab}",
-                                                     f"io.swarmlab.machine={machine}"]})
-    return found[0] if found else None
-
-
-def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str) -> str:
-    code, out = machine_container(host, lab, machine).exec_run(["sh", "-c", command])
-    assert code == 0, f"{command} on {machine}: {out.decode()}"
-    return out.decode().strip()
-
-
-def lines_json(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
-    """The swarm as the engine sees it, read with docker inside the manager machine."""
-    snap: dict[str, Any] = {"labelled": labelled(host, lab)}
-    if machine_container(host, lab, "manager1") is None:
-        return snap
-    mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
-    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'")
-    if snap["swarm"] != "active":
-        return snap
-    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'")
-    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'"))}
-    services = lines_json(mgr("docker service ls --format '{{json .}}'"))
-    snap["services"] = {s["Name"]: s for s in services}
-    snap["tasks"] = {
-        s["Name"]: lines_json(mgr(f"docker service ps {s['Name']} --filter desired-state=running "
-                                  "--format '{{json .}}'"))
-        for s in services
-    }
-    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}"))[0] for s in services}
-    count = "docker ps -aq --filter label=com.docker.swarm.service.name=helloworld | wc -l"
-    machines = ("manager1", "worker1", "worker2")
-    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count) for m in machines}
-    return snap
-
-
-def run_in_sequence(host: docker.DockerClient, paths: list[Path]) -> Iterator[Run]:
-    """Execute lessons in class order on one lab of their own, each in RUN_TWICE twice."""
-    r = Run(nbtools.new_lab_name())
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
-        for path in paths:
-            t = time.monotonic()
-            r.notebooks[path.stem] = nbtools.execute(path, ARTIFACTS / path.name, r.lab)
-            r.seconds[path.stem] = time.monotonic() - t
-            r.engine[path.stem] = snapshot(host, r.lab)
-            if path.stem in RUN_TWICE:  # a class runs a lesson again: same end state, no error
-                again = f"{path.stem}-again"
-                r.notebooks[again] = nbtools.execute(path, ARTIFACTS / f"{again}.ipynb", r.lab)
-                r.engine[again] = snapshot(host, r.lab)
-        print("lesson times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.seconds.items()))
-        yield r
-    finally:
-        sl.Lab(r.lab, provider="dind", progress=False).destroy()
-        assert labelled(host, r.lab) == {"containers": 0, "volumes": 0, "networks": 0}
-
-
-#: The classic lab (00 to 06) and what comes after it (07 on, which starts a lab of its own):
-#: each part runs in sequence on a lab of its own, so the two parts can run side by side
-#: (pytest-xdist: a group each).
+WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
 CLASSIC = [p for p in nbtools.notebooks() if p.stem < "07"]
-AFTER = [p for p in nbtools.notebooks() if p.stem >= "07"]
-IN_CLASSIC, IN_AFTER = pytest.mark.xdist_group("lessons-classic"), pytest.mark.xdist_group("lessons-after")
-BOTH_PARTS = pytest.mark.parametrize("part", [pytest.param("run", marks=IN_CLASSIC),
-                                              pytest.param("after", marks=IN_AFTER)])
 
 
 @pytest.fixture(scope="module")
 def run(host: docker.DockerClient) -> Iterator[Run]:
-    """The classic lab's lessons, 00 to 06."""
     yield from run_in_sequence(host, CLASSIC)
 
 
-@pytest.fixture(scope="module")
-def after(host: docker.DockerClient) -> Iterator[Run]:
-    """The lessons after the classic lab, 07 on."""
-    yield from run_in_sequence(host, AFTER)
+def test_every_lesson_ran_without_an_error_output(run: Run) -> None:
+    no_error_outputs(run, CLASSIC)
 
 
-@BOTH_PARTS
-def test_every_lesson_ran_without_an_error_output(part: str, request: pytest.FixtureRequest) -> None:
-    run = request.getfixturevalue(part)
-    paths = CLASSIC if part == "run" else AFTER
-    assert len(run.notebooks) == len(paths) + sum(1 for p in paths if p.stem in RUN_TWICE)
-    assert len(CLASSIC) + len(AFTER) == len(nbtools.notebooks())
-    for name, nb in run.notebooks.items():
-        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+def test_join_tokens_are_never_shown_in_full(run: Run) -> None:
+    no_full_token(run)
 
 
-@IN_CLASSIC
 def test_00_setup_check_says_ready_and_the_probe_machine_is_gone(run: Run) -> None:
     ready = run.text("00-setup-check", "setup-check")
     assert ready.startswith("✓ this computer is ready for the lessons: done."), ready
@@ -164,7 +44,6 @@ def test_00_setup_check_says_ready_and_the_probe_machine_is_gone(run: Run) -> No
     assert run.engine["00-setup-check"]["labelled"]["containers"] == 0
 
 
-@IN_CLASSIC
 def test_01_three_machines_run_and_no_swarm_yet(run: Run) -> None:
     ls = run.text("01-machines", "machine-ls")
     assert ls.startswith("$ docker-machine ls")
@@ -177,7 +56,6 @@ def test_01_three_machines_run_and_no_swarm_yet(run: Run) -> None:
     assert "Server 20.10" in run.text("01-machines", "machine-ssh")
 
 
-@IN_CLASSIC
 def test_02_swarm_of_three_with_the_advertised_address(run: Run) -> None:
     init = run.text("02-swarm", "swarm-init")
     ip = run.text("02-swarm", "manager-ip").splitlines()[-1]
@@ -195,14 +73,6 @@ def test_02_swarm_of_three_with_the_advertised_address(run: Run) -> None:
     assert run.engine["02-swarm"]["node_addr"] == ip  # the address the swarm really advertises
 
 
-@BOTH_PARTS
-def test_join_tokens_are_never_shown_in_full(part: str, request: pytest.FixtureRequest) -> None:
-    run = request.getfixturevalue(part)
-    for name, nb in run.notebooks.items():
-        assert not FULL_TOKEN.search(nbformat.writes(nb)), f"{name} shows a full join token"
-
-
-@IN_CLASSIC
 def test_03_helloworld_scaled_to_5_then_3_and_kept(run: Run) -> None:
     assert "swarmlab/busybox:latest ping 127.0.0.1" in run.text("03-services", "images")
     assert "helloworld   replicated   1/1" in run.text("03-services", "service-ls")
@@ -224,7 +94,6 @@ def test_03_helloworld_scaled_to_5_then_3_and_kept(run: Run) -> None:
     assert len(eng["tasks"]["helloworld"]) == 3
 
 
-@IN_CLASSIC
 def test_04_rolling_update_history_failure_and_rollback(run: Run) -> None:
     ps = run.text("04-rolling-update", "ps-after-update")
     rows = [line for line in ps.splitlines()[2:]]
@@ -249,7 +118,6 @@ def test_04_rolling_update_history_failure_and_rollback(run: Run) -> None:
                for t in eng["tasks"]["redis"])
 
 
-@IN_CLASSIC
 def test_05_drain_moves_tasks_and_keeps_the_replicas(run: Run) -> None:
     ps = run.text("05-drain", "ps-after-drain")
     live = [line for line in ps.splitlines()[2:] if line.split()[1] != "\\_"]
@@ -264,7 +132,6 @@ def test_05_drain_moves_tasks_and_keeps_the_replicas(run: Run) -> None:
     assert all(t["CurrentState"].startswith("Running") for t in eng["tasks"]["redis"])
 
 
-@IN_CLASSIC
 def test_06_cleanup_removes_the_services_then_everything(run: Run) -> None:
     removed = run.text("06-cleanup", "rm-services")
     assert removed.startswith("$ docker service rm helloworld redis"), removed
@@ -275,90 +142,6 @@ def test_06_cleanup_removes_the_services_then_everything(run: Run) -> None:
         "NAME", "ACTIVE", "DRIVER", "STATE", "URL", "ADDRESS", "DOCKER", "ERRORS"]
 
 
-def managers_up(engine: dict[str, Any]) -> list[str]:
-    """The managers that ``docker node ls`` (in manager1) lists Ready and Leader or Reachable."""
-    return sorted(h for h, n in engine["nodes"].items()
-                  if n["ManagerStatus"] in ("Leader", "Reachable") and n["Status"] == "Ready")
-
-
-@IN_AFTER
-def test_07_the_leader_killed_a_new_one_elected_the_old_one_back_as_a_follower(after: Run) -> None:
-    ha = "07-high-availability"
-    up = after.text(ha, "up")
-    assert re.search(r"manager1\s+Ready\s+Active\s+Leader", up), up
-    assert len(re.findall(r"manager[23]\s+Ready\s+Active\s+Reachable", up)) == 2, up
-    assert "quorum:    yes: the swarm can change; it survives the loss of 1 more manager" in after.text(ha, "quorum")
-    said = after.text(ha, "failover")
-    m = re.search(r"(manager\d) was killed\. (manager\d) leads now: elected (\d+) s after the kill; "
-                  r"the swarm took a change (\d+) s after it\.", said)
-    assert m and m[1] != m[2], said
-    old = m[1]
-    assert "reachable: 2" in after.text(ha, "quorum-after-kill")
-    # the tasks of the dead machine were started again on the others: 6 live, none on it
-    ps = [line for line in after.text(ha, "ps-after-kill").splitlines()[2:] if line.split()[1] != "\\_"]
-    assert len(ps) == 6 and not any(f" {old} " in line for line in ps), ps
-    assert re.search(rf"{old}\s+Ready\s+Active\s+Reachable", after.text(ha, "start-old"))
-    assert "managers:  2" in after.text(ha, "demote")
-    assert after.text(ha, "check-survives_one_manager_loss").startswith(
-        "✓ the swarm survives the loss of any one manager: done.")
-    eng = after.engine[ha]
-    assert managers_up(eng) == ["manager1", "manager2", "manager3"]
-    assert sorted(eng["nodes"]) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
-    assert eng["services"]["web"]["Replicas"] == "6/6"
-
-
-@IN_AFTER
-def test_08_two_managers_lost_nothing_changes_then_the_quorum_back_and_a_rebuild(after: Run) -> None:
-    q = "08-quorum"
-    lost = after.text(q, "quorum-lost")
-    assert "quorum:    NO" in lost and "does not have a leader" in lost, lost
-    assert "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader" \
-        in after.text(q, "node-ls-no-leader")
-    # the workers' engines still run the tasks they had
-    running = [line for line in after.text(q, "tasks-still-running").splitlines() if line.startswith("web.")]
-    assert running and all("  Up " in line for line in running), after.text(q, "tasks-still-running")
-    refused = after.text(q, "scale-refused")
-    assert refused.startswith("NoQuorum: ") and "too few managers are online" in refused, refused
-    assert after.text(q, "check-quorum").startswith("✓ the swarm has a leader and a majority of its managers: done.")
-    assert "web scaled to 8" in after.text(q, "scale-again")
-    forced = after.text(q, "force-new-cluster")
-    assert forced.startswith("$ docker swarm init --force-new-cluster --advertise-addr "), forced
-    assert "is now the only manager" in forced
-    listed = after.text(q, "node-ls-after-force")
-    assert re.search(r"manager1\s+Ready\s+Active\s+Leader", listed), listed
-    assert not re.search(r"manager[23]\s+\w+\s+Active\s+(Leader|Reachable)", listed), listed
-    assert "Successfully removed manager2" in after.text(q, "remove-lost")
-    eng = after.engine[q]
-    assert managers_up(eng) == ["manager1", "manager2", "manager3"]
-    assert sorted(eng["nodes"]) == ["manager1", "manager2", "manager3", "worker1", "worker2"]  # no lost one left
-    assert eng["nodes"]["manager1"]["ManagerStatus"] == "Leader"
-    assert eng["services"]["web"]["Replicas"] == "8/8"
-
-
-@IN_AFTER
-def test_09_a_worker_lost_its_tasks_elsewhere_nothing_back_until_a_rebalance(after: Run) -> None:
-    h = "09-self-healing"
-    assert "overall progress: 5 out of 5 tasks" in after.text(h, "agent")  # global: one on each node
-    rows = after.text(h, "rescheduled").splitlines()[2:]
-    live = [line for line in rows if line.split()[1] != "\\_"]
-    assert len(live) == 6 and not any(" worker1 " in line for line in live), rows
-    assert any(line.split()[1] == "\\_" and " worker1 " in line and " Shutdown " in line for line in rows), rows
-    board = after.cell(h, "dashboard-after-kill")["outputs"][0]["data"]["text/html"]
-    assert 'class="swarmlab-node swarmlab-down" data-node="worker1"' in board
-    agent = after.text(h, "agent-after-kill").splitlines()[2:]
-    assert sum(1 for line in agent if re.search(r"Running\s+Running", line)) == 4, agent
-    assert re.search(r"worker1\s+Shutdown", "\n".join(agent)), agent
-    back = after.text(h, "start-worker")
-    assert re.search(r"agent\.\S+\s+\S+\s+worker1\s+Running", back), back  # the global task is back
-    assert "worker1" not in after.text(h, "web-per-node-after-start")  # the replicated ones are not
-    assert after.text(h, "check-rebalanced").startswith("✓ web runs on every node again: done.")
-    eng = after.engine[h]
-    assert eng["services"]["web"]["Replicas"] == "6/6" and eng["services"]["agent"]["Replicas"] == "5/5"
-    nodes = {t["Node"] for t in eng["tasks"]["web"]}
-    assert nodes == set(eng["nodes"]), eng["tasks"]["web"]
-
-
-@IN_CLASSIC
 def test_lessons_run_again_reach_the_same_state(run: Run) -> None:
     again = run.text("02-swarm-again", "swarm-init")
     assert "manager1 already manages an active swarm (nothing to do)." in again
@@ -375,13 +158,3 @@ def test_lessons_run_again_reach_the_same_state(run: Run) -> None:
     assert run.engine["06-cleanup-again"] == run.engine["06-cleanup"]
     assert "no swarm (any more): nothing to remove" in run.text("06-cleanup-again", "rm-services")
     assert run.text("06-cleanup-again", "containers-after-rm").strip() == "{}"
-
-
-@IN_AFTER
-def test_lessons_after_the_lab_run_again_reach_the_same_state(after: Run) -> None:
-    # 08 and 09 again: the same failures, the same recoveries (07 runs again in the nbval tier
-    # and under the virtualbox provider, each time from the state 06 or 09 left)
-    assert managers_up(after.engine["08-quorum-again"]) == ["manager1", "manager2", "manager3"]
-    assert after.text("08-quorum-again", "check-quorum").startswith("✓")
-    assert after.text("09-self-healing-again", "check-rebalanced").startswith("✓")
-    assert after.engine["09-self-healing-again"]["services"]["agent"]["Replicas"] == "5/5"

@@ -51,9 +51,7 @@ def lab_name(host: docker.DockerClient) -> Iterator[str]:
     assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
 
 
-@pytest.mark.parametrize("lesson", [  # the classic lab's and the later ones: two groups, to run side by side
-    pytest.param(n, marks=pytest.mark.xdist_group("run-all-classic" if n < "07" else "run-all-after"))
-    for n in WITH_EXERCISES])
+@pytest.mark.parametrize("lesson", WITH_EXERCISES)
 def test_after_run_all_the_exercise_can_still_be_done(lesson: str, lab_name: str) -> None:
     path = nbtools.NOTEBOOK_DIR / f"{lesson}.ipynb"
     nb = parameterize_notebook(load_notebook_node(str(path)),

@@ -19,16 +19,14 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-#: the classic lab, then 07 (starting a lab of its own): each part on a lab of its own, so the
-#: two can run at the same time (pytest-xdist groups). 07 drives every failure verb through
+#: the classic lab, then 07 (starting a lab of its own), each on a lab of its own. 07 drives every failure verb through
 #: docker-machine (kill, start, demote, promote); 08 and 09 use the same verbs again, and rm
 #: and create, which the classic part drives: they run on dind only (tests/notebooks).
 PARTS = {"classic": [lesson.name for lesson in LESSONS if lesson.name < "07"],
          "after": ["07-high-availability"]}
 
 
-@pytest.mark.parametrize("part", [pytest.param(p, marks=pytest.mark.xdist_group(f"virtualbox-{p}"))
-                                  for p in PARTS])
+@pytest.mark.parametrize("part", PARTS)
 def test_the_lessons_run_on_the_virtualbox_provider(part: str, standin: Path, host: docker.DockerClient,
                                                      tmp_path: Path) -> None:
     lab = unique_lab_name("vbl")
