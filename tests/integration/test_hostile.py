@@ -93,7 +93,7 @@ def test_a_hostile_machine_label_is_left_alone(label: str, place: Path, host: do
         said = str(done)
         assert f"left alone: container {c.name!r}" in said, said
         assert "not a machine name" in said, said
-        assert done.data == {"containers": 0, "volumes": 0, "networks": 0}
+        assert done.data == {"containers": 0, "volumes": 0, "networks": 0, "left_behind": []}
     finally:
         c.remove(force=True)
     assert canary_intact(place)
@@ -123,7 +123,7 @@ def test_foreign_things_with_the_labs_labels_are_never_used_or_removed(
 
         done = lab.destroy()
         said = str(done)
-        assert done.data == {"containers": 1, "volumes": 1, "networks": 1}
+        assert done.data == {"containers": 1, "volumes": 1, "networks": 1, "left_behind": []}
         assert f"left alone: container {imposter.name!r}" in said, said
         assert f"left alone: volume {volume.name!r}" in said, said
         assert f"left alone: network {network.name!r}" in said, said

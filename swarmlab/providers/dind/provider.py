@@ -357,10 +357,12 @@ class DindProvider(Provider):
                     _home.remove_inside(folder, folder / check_machine_name(n))
                     _home.remove_inside(folder, self._address_file(n))
         self.left_behind = left
-        gone = len(machines) - sum(1 for x in left if x.startswith("machine "))
-        return {"containers": gone, "volumes": len(machines) + len(volumes)
-                - sum(1 for x in left if x.startswith("volume ")),
-                "networks": len(networks) - sum(1 for x in left if x.startswith("network "))}
+        def removed(kind: str, found: int) -> int:
+            return found - sum(1 for x in left if x.startswith(f"{kind} "))
+
+        # the machines' own volumes are among the lab's volumes: removed (and counted) there
+        return {"containers": removed("machine", len(machines)), "volumes": removed("volume", len(volumes)),
+                "networks": removed("network", len(networks))}
 
     def remnants(self) -> Sequence[str]:
         return ([f"network {n.name}" for n in found_networks(self.host, self.names)]
