@@ -182,12 +182,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         _json({"lab": lab.name, "provider": lab.provider_name, "nodes": table.rows()})
         return 0
     print(_shown(table))
-    first = "manager1"
+    first, dind = "manager1", lab.provider_name == "dind"
+    flag = "" if dind else f" --provider {lab.provider_name}"
     print(f"\nlab {lab.name!r} is ready ({lab.provider_name}). Use it:\n"
-          f"  eval $(swarmlab env {lab.name} {first})   # then: docker node ls\n"
-          f"  swarmlab ssh {lab.name} {first}            # a shell on {first}\n"
-          f"  python: lab = swarmlab.Lab.attach({lab.name!r})\n"
-          f"  swarmlab down {lab.name}                   # remove it")
+          f"  eval $(swarmlab env {lab.name} {first}{flag})   # then: docker node ls\n"
+          f"  swarmlab ssh {lab.name} {first}{flag}            # a shell on {first}\n"
+          f"  python: lab = swarmlab.Lab.attach({lab.name!r}"
+          + ("" if dind else f", provider={lab.provider_name!r}") + ")\n"
+          + f"  swarmlab down {lab.name}{flag}                   # remove it")
     return 0
 
 
