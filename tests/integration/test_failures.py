@@ -54,7 +54,10 @@ def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
     new = lab.swarm.leader(wait=True)
     survivor = next(m for m in MANAGERS if m not in (old, new))
     assert new != old and cli_leader(lab, survivor) == new
-    assert f"{new}  [leader, active, ready]" in repr(lab.dashboard(live=False))  # the mark moved
+    # the mark moved; right after a failover the new leader lists every node's STATUS as
+    # unknown until each reports to it again (seconds), so only the role is asserted here
+    board = repr(lab.dashboard(live=False))
+    assert f"{new}  [leader, active, " in board and f"{old}  [leader" not in board, board
     lab.service.scale(hello=5, wait=False)
     assert lab.client(new).api.inspect_service("hello")["Spec"]["Mode"]["Replicated"]["Replicas"] == 5
     q = lab.swarm.quorum().data
