@@ -157,7 +157,9 @@ class Hosts:
             deadline = time.monotonic() + 60
             while True:
                 pub = c.exec_run("cat /etc/ssh/ssh_host_ed25519_key.pub")
-                ready = pub.exit_code == 0 and (not docker_running or c.exec_run("docker info").exit_code == 0)
+                # the key file exists before sshd's key generation has written it: wait for both fields
+                written = pub.exit_code == 0 and len(pub.output.split()) >= 2
+                ready = written and (not docker_running or c.exec_run("docker info").exit_code == 0)
                 if ready and c.exec_run("sh -c 'ss -ltn | grep -q :22'").exit_code == 0:
                     break
                 assert time.monotonic() < deadline, c.logs()[-2000:]
