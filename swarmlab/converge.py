@@ -135,8 +135,8 @@ def global_nodes(snap: Snapshot, svc: dict[str, Any]) -> set[str]:
     placement = (svc.get("Spec", {}).get("TaskTemplate") or {}).get("Placement") or {}
     if "Global" not in mode or placement.get("Constraints"):
         return set()
-    return {n["ID"] for n in snap.nodes if n.get("Status", {}).get("State") == "ready"
-            and n.get("Spec", {}).get("Availability") == "active"}
+    down = snap.down
+    return {n["ID"] for n in snap.nodes if n["ID"] not in down and n.get("Spec", {}).get("Availability") == "active"}
 
 
 def service_progress(snap: Snapshot, name: str, want: int | None, image: str | None = None,
