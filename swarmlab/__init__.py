@@ -19,6 +19,7 @@ from ._errors import (
     InvalidArgument,
     LabNotFound,
     MachineNotFound,
+    NetworkNotFound,
     NodeNotFound,
     NoQuorum,
     NotFound,
@@ -30,7 +31,7 @@ from ._errors import (
     UpdatePaused,
     WaitTimeout,
 )
-from ._results import JoinToken, Output, Result, Table, Text
+from ._results import HttpAnswer, JoinToken, Output, Result, Table, Text
 from .lab import Lab
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ def load_ipython_extension(ipython: object) -> None:
 __all__ = [
     "DockerError",
     "EngineUnavailable",
+    "HttpAnswer",
     "ImageNotAvailable",
     "InsecurePath",
     "InvalidArgument",
@@ -53,6 +55,7 @@ __all__ = [
     "Lab",
     "LabNotFound",
     "MachineNotFound",
+    "NetworkNotFound",
     "NoQuorum",
     "NodeNotFound",
     "NotFound",

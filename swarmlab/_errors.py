@@ -58,6 +58,10 @@ class ServiceNotFound(NotFound):
     pass
 
 
+class NetworkNotFound(NotFound):
+    pass
+
+
 class SwarmStateError(SwarmlabError):
     """The swarm is not in a state that allows this step (e.g. join before init)."""
 

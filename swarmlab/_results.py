@@ -44,6 +44,24 @@ class Output(str):
         return fmt.html_result(self.command, fmt.html_pre(str(self)), notes)
 
 
+class HttpAnswer(Output):
+    """What a web server answered (``lab.http``): the body as text, and ``status`` (the HTTP
+    status code, or None when nothing answered; then the text says why, and ``exit_code`` is
+    curl's: 7 refused, 28 timed out)."""
+
+    status: int | None
+
+    def __new__(cls, text: str, command: str = "", exit_code: int = 0,
+                status: int | None = None) -> HttpAnswer:
+        obj = str.__new__(cls, text)
+        obj.command, obj.exit_code, obj.status = command, exit_code, status
+        return obj
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 400
+
+
 @dataclass(repr=False)
 class Result:
     """Base of the result objects: a command, notes (what a step found or did), a text body."""

@@ -2,7 +2,7 @@
 
 A :class:`Lab` is a set of machines from one provider and the swarm on them. It composes one
 command namespace per CLI noun (:mod:`swarmlab.commands`): ``lab.machine``, ``lab.swarm``,
-``lab.node``, ``lab.service``, ``lab.image``. Every Swarm step is written once, over docker-py,
+``lab.node``, ``lab.service``, ``lab.image``, ``lab.network``. Every Swarm step is written once, over docker-py,
 so every provider gets it. Each method returns a result that knows the command it stands for
 (``result.command``); each step that changes the swarm waits for it to converge by default
 (``wait=True``), and is safe to run twice.
@@ -20,6 +20,8 @@ so every provider gets it. Each method returns a result that knows the command i
 
 Beyond the classic lab: ``lab.up(managers=3, workers=2)`` makes a whole swarm at once, and
 ``lab.machine.kill / disconnect / reconnect`` make real failures to watch it survive.
+``lab.network.create('appnet')`` makes an overlay network; ``lab.exec('client', 'nslookup web')``
+runs a command in a service's task, and ``lab.http('worker1', 8080)`` asks a published port.
 
 The commands, views and exercises use only the public API below (``client``, ``manager``,
 ``manager_client``, ``machines``, ``swarm_info``, ``engine_logs``, ``use_manager``,
@@ -40,13 +42,14 @@ from typing import Any
 import docker
 
 from ._errors import InvalidArgument, LabNotFound, SwarmStateError
-from ._results import Output, Result, Table, Text, mask_token
+from ._results import HttpAnswer, Output, Result, Table, Text, mask_token
 from ._util import env_flag, parallel_map
 from ._wait import progress_enabled
 from .commands._base import UNREACHABLE, engine_errors
 from .commands.clitext import format_info
 from .commands.image import Images
 from .commands.machine import Machines
+from .commands.network import Networks
 from .commands.node import Nodes
 from .commands.service import Services
 from .commands.swarm import Swarm, has_leader
@@ -108,6 +111,7 @@ class Lab:
         self.service = Services(self)
         self.node = Nodes(self)
         self.image = Images(self)
+        self.network = Networks(self)
 
     # -- finding labs ------------------------------------------------------------------
     @classmethod
@@ -150,6 +154,53 @@ class Lab:
         with engine_errors(f"run a command on {machine}"):
             out = self.provider.run(machine, command)
         return Output(out.output, f"docker-machine ssh {machine} {as_typed(command)}", out.exit_code)
+
+    def exec(self, task: str, command: str | Sequence[str]) -> Output:
+        """``docker exec CONTAINER COMMAND`` in a running task of a service, on the machine it
+        runs on: ``task`` is a service name (its first running task) or ``NAME.SLOT``. A
+        string command is split into words as a shell would (no pipes: use ``sh -c '...'``).
+        The result's ``.command`` is what to type: ``docker-machine ssh worker1 docker exec
+        client.1.<task id> nslookup web``."""
+        words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
+        if not words:
+            raise InvalidArgument("say what to run, e.g. lab.exec('client', 'nslookup web')")
+        machine, cid, name = self.service.running_task(task)
+        with engine_errors(f"run {words[0]} in {name} on {machine}"):
+            code, out = self.client(machine).containers.get(cid).exec_run(words)
+        return Output(out.decode("utf-8", "replace"),
+                      f"docker-machine ssh {machine} docker exec {name} {shlex.join(words)}", int(code or 0))
+
+    def http(self, machine: str, port: int, path: str = "/", *, timeout: float = 5.0) -> HttpAnswer:
+        """A real HTTP GET from this computer to ``port`` on a machine's address (``curl
+        http://$(docker-machine ip MACHINE):PORT/``): what a browser on this computer would
+        get. A port nothing answers on gives an answer with ``status`` None that says why
+        (refused, or no answer within ``timeout`` seconds); it never hangs."""
+        import ipaddress
+
+        import requests
+
+        check_machine_name(machine)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise InvalidArgument(f"port={port!r}: give a port number from 1 to 65535, e.g. 8080")
+        if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path):
+            raise InvalidArgument(f"path={path!r}: give a path that starts with '/', e.g. '/'")
+        with engine_errors(f"find the address of {machine}"):
+            addr = str(ipaddress.ip_address(self.provider.address(machine)))
+        host = f"[{addr}]" if ":" in addr else addr
+        url = f"http://{host}:{port}{path}"
+        cmd = f"curl http://$(docker-machine ip {machine}):{port}{path}"
+        try:
+            resp = requests.get(url, timeout=timeout, allow_redirects=False)
+        except requests.exceptions.ConnectTimeout:
+            return HttpAnswer(f"no answer from {machine} ({addr}) on port {port} within {timeout:g} s",
+                              cmd, 28)
+        except requests.exceptions.ReadTimeout:
+            return HttpAnswer(f"{machine} ({addr}) took the connection on port {port} but sent no "
+                              f"answer within {timeout:g} s", cmd, 28)
+        except requests.exceptions.ConnectionError as e:
+            why = "connection refused" if "refused" in str(e).lower() else f"no connection ({e})"
+            return HttpAnswer(f"no answer from {machine} ({addr}) on port {port}: {why}", cmd, 7)
+        return HttpAnswer(resp.text, cmd, 0, resp.status_code)
 
     def info(self, machine: str) -> Text:
         """``docker info`` on a machine, its Swarm section first."""

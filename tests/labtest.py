@@ -7,9 +7,11 @@ import uuid
 
 import docker
 
-OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2"]
+OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2",
+                  "swarmlab/whoami:latest"]
 WORKLOAD = "swarmlab/busybox:latest"
 WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
+WHOAMI = "swarmlab/whoami:latest"  # GET / says which task answered (its hostname)
 
 os.environ.setdefault("SWARMLAB_PROGRESS", "0")
 os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from contextlib import suppress
@@ -33,6 +34,7 @@ from .clitext import (
 from .spec import (
     CLI_UPDATE_DEFAULTS,
     create_command,
+    parse_publish,
     post_spec,
     spec_differences,
     update_config,
@@ -74,6 +76,73 @@ class Services(Command):
                 f"create it with lab.service.create({name!r}, IMAGE, ...)"
             )
         return dict(found[0])
+
+    def _ports_free(self, ports: list[dict[str, Any]], client: docker.DockerClient) -> None:
+        """Refuse, before anything is made, a port the routing mesh already publishes for
+        another service (the engine would refuse it too, in words that say less)."""
+        wanted = {(p.get("PublishedPort"), p["Protocol"]) for p in ports if p.get("PublishedPort")}
+        if not wanted:
+            return
+        with engine_errors("list services"):
+            services = client.api.services()
+        for s in services:
+            for p in (s.get("Endpoint") or {}).get("Ports") or []:
+                if p.get("PublishMode", "ingress") == "ingress" and \
+                        (p.get("PublishedPort"), p.get("Protocol", "tcp")) in wanted:
+                    raise SwarmStateError(
+                        f"port {p.get('PublishedPort')} is already published by service "
+                        f"{s['Spec']['Name']!r} (through the routing mesh, on every node): pick "
+                        f"another published port, or remove that service with "
+                        f"lab.service.rm({s['Spec']['Name']!r}). Nothing was changed.")
+
+    def _network_id(self, name: str, client: docker.DockerClient) -> str:
+        """The ID of an overlay network a service can be attached to."""
+        from .network import Networks, check_network_name
+
+        check_network_name(name)
+        if name == "ingress":
+            raise InvalidArgument("'ingress' is the routing mesh's own network: services join it by "
+                                  "publishing a port (publish='8080:80'), not with networks=[...]")
+        net = Networks(self._lab).get(name, client)
+        if net.get("Scope") != "swarm":
+            raise InvalidArgument(
+                f"network {name!r} is a {net.get('Driver')} network of one machine ({net.get('Scope')} "
+                f"scope): a service needs an overlay network that spans the swarm; create one with "
+                f"lab.network.create('appnet')")
+        return str(net["Id"])
+
+    def running_task(self, target: str) -> tuple[str, str, str]:
+        """Where a task of a service runs: ``(machine, container ID, container name)``.
+
+        ``target`` is a service (its running task with the lowest slot) or ``NAME.SLOT``.
+        What the engine says (IDs, the node's name) is checked before it is used."""
+        name, dot, slot_text = target.rpartition(".") if isinstance(target, str) else ("", "", "")
+        if not (dot and slot_text.isdigit()):
+            name, slot_text = target, ""
+        client = self._lab.manager_client()
+        svc = self._get(name, client)
+        with engine_errors(f"list the tasks of {name}"):
+            tasks = client.api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
+            nodes = node_names(client.api.nodes())
+        running = sorted((t for t in tasks if (t.get("Status") or {}).get("State") == "running"
+                          and (not slot_text or t.get("Slot") == int(slot_text))),
+                         key=lambda t: (t.get("Slot") or 0, t.get("NodeID", "")))
+        if not running:
+            raise SwarmStateError(
+                f"no task of {target!r} is running: see lab.service.ps({name!r})"
+                + (f" (its slots are 1 to {spec_replicas(svc['Spec'])})" if slot_text else ""))
+        task = running[0]
+        machine = nodes.get(task.get("NodeID", ""), "")
+        cid = str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID", ""))
+        task_id = str(task.get("ID", ""))
+        if not re.fullmatch(r"[0-9a-f]{64}", cid) or not re.fullmatch(r"[0-9a-z]{25}", task_id) \
+                or machine not in self._lab.machines():
+            raise SwarmStateError(
+                f"the engine's answer for a task of {name!r} is not one swarmlab can use (node "
+                f"{machine[:40]!r}, container {cid[:70]!r}): see lab.service.ps({name!r})")
+        slot = task.get("Slot")
+        where = f"{name}.{slot}" if isinstance(slot, int) and slot else f"{name}.{task.get('NodeID', '')[:25]}"
+        return machine, cid, f"{where}.{task_id}"
 
     def _progress(self, reader: SwarmReader, name: str, want: int | None,
                   image: str | None = None) -> Progress:
@@ -127,12 +196,21 @@ class Services(Command):
     def create(self, name: str, image: str, *args: str, replicas: int = 1,
                update_delay: str | float | None = None, update_parallelism: int | None = None,
                update_failure_action: str | None = None, update_order: str | None = None,
-               mode: str = "replicated", publish: dict[int, int] | None = None,
-               publish_mode: str = "host", endpoint_mode: str | None = None,
+               mode: str = "replicated", publish: str | Sequence[str] | dict[int, int] | None = None,
+               publish_mode: str | None = None, endpoint_mode: str | None = None,
+               networks: Sequence[str] = (),
                env: dict[str, str] | None = None, labels: dict[str, str] | None = None,
                constraints: Sequence[str] = (), wait: bool = True,
                timeout: float | None = None) -> Text:
         """``docker service create --replicas N --name NAME IMAGE ARGS...``.
+
+        ``networks=['appnet']`` attaches the tasks to overlay networks (``--network``), where
+        other services reach them by name. ``publish`` takes the CLI's ``--publish`` specs:
+        ``'8080:80'`` (through the routing mesh, on every node) or
+        ``'published=8080,target=80,mode=host'`` (on the nodes that run a task), or a list of
+        them, or ``{8080: 80}``; ``publish_mode`` is the mode of the specs that name none
+        (``ingress`` by default, as the CLI). ``endpoint_mode='dnsrr'``: the service's name
+        resolves to its tasks' addresses instead of one virtual IP.
 
         Waits until the replicas run. Running the same create twice finds the service and
         leaves it as asked; a create that differs from the existing service is refused."""
@@ -142,21 +220,31 @@ class Services(Command):
         replicas = check_replicas(name, replicas)
         check_choice("mode", mode, ("replicated", "global"))
         update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
-        check_choice("publish_mode", publish_mode, ("host", "ingress"))
+        check_choice("publish_mode", publish_mode, (None, "host", "ingress"))
         check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
         args = tuple(str(a) for a in args)
-        check_create_options(publish, env, labels, constraints)
+        check_create_options(env, labels, constraints, networks)
+        ports = parse_publish(publish, publish_mode)
+        if endpoint_mode == "dnsrr" and any(p["PublishMode"] == "ingress" for p in ports):
+            raise InvalidArgument(
+                f"publish={publish!r} with endpoint_mode='dnsrr': the routing mesh (ingress) balances "
+                f"through a virtual IP, which dnsrr has not; publish in host mode instead "
+                f"('published=8080,target=80,mode=host'), as the engine requires")
+        networks = tuple(networks)
         cmd = create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
-                              update_failure_action, update_order, publish, publish_mode,
-                              endpoint_mode, env, labels, constraints)
+                              update_failure_action, update_order, ports,
+                              endpoint_mode, env, labels, constraints, networks)
         client = lab.manager_client()
+        # every network checked before anything changes: it exists, and spans the swarm
+        network_ids = tuple(self._network_id(n, client) for n in networks)
         with engine_errors("list services"):
             existing = [s for s in client.api.services(filters={"name": name})
                         if s["Spec"]["Name"] == name]
         notes: list[str] = []
         if existing:
             spec = existing[0]["Spec"]
-            differ = spec_differences(spec, image, args, mode, update, publish, env, labels, constraints)
+            differ = spec_differences(spec, image, args, mode, update, ports, env, labels, constraints,
+                                      network_ids, endpoint_mode)
             if differ:
                 raise SwarmStateError(
                     f"service {name!r} already exists, with a different {', '.join(differ)}. "
@@ -170,10 +258,10 @@ class Services(Command):
                 notes.append(f"scaled it from {have} to {replicas} replicas, as this create asks.")
             service_id = existing[0]["ID"]
         else:
+            self._ports_free(ports, client)
             notes += self._image_check(image)
             endpoint = None
-            if publish or endpoint_mode:
-                ports = {int(p): (int(t), "tcp", publish_mode) for p, t in (publish or {}).items()}
+            if ports or endpoint_mode:
                 endpoint = docker.types.EndpointSpec(mode=endpoint_mode, ports=ports or None)
             with engine_errors(f"create service {name}"):
                 svc = client.services.create(
@@ -182,6 +270,7 @@ class Services(Command):
                     update_config={**CLI_UPDATE_DEFAULTS, **update},
                     rollback_config=dict(CLI_UPDATE_DEFAULTS), env=[f"{k}={v}" for k, v in (env or {}).items()] or None,
                     labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
+                    networks=[docker.types.NetworkAttachmentConfig(i) for i in network_ids] or None,
                 )
             service_id = svc.id
         body = service_id if not existing else ""

@@ -35,9 +35,10 @@ def monitor_seconds(spec: dict[str, Any]) -> float:
 
 
 def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode: str,
-                      update: dict[str, Any], publish: dict[int, int] | None,
+                      update: dict[str, Any], ports: Sequence[dict[str, Any]],
                       env: dict[str, str] | None, labels: dict[str, str] | None,
-                      constraints: Sequence[str]) -> list[str]:
+                      constraints: Sequence[str], networks: Sequence[str] = (),
+                      endpoint_mode: str | None = None) -> list[str]:
     """What of a create's request an existing service does not have (replicas aside)."""
     cs = spec["TaskTemplate"]["ContainerSpec"]
     out = []
@@ -57,11 +58,120 @@ def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode
     placement = spec["TaskTemplate"].get("Placement") or {}
     if sorted(placement.get("Constraints") or []) != sorted(constraints):
         out.append("constraints")
-    have_ports = {(p.get("PublishedPort"), p.get("TargetPort"))
-                  for p in (spec.get("EndpointSpec") or {}).get("Ports") or []}
-    if have_ports != {(p, t) for p, t in (publish or {}).items()}:
+    endpoint = spec.get("EndpointSpec") or {}
+    if port_keys(endpoint.get("Ports") or []) != port_keys(ports):
         out.append("published ports")
+    if (endpoint.get("Mode") or "vip") != (endpoint_mode or "vip"):
+        out.append("endpoint mode")
+    have_networks = {n.get("Target") for n in spec["TaskTemplate"].get("Networks") or spec.get("Networks") or []}
+    if have_networks != set(networks):
+        out.append("networks")
     return out
+
+
+#: One published port, as the engine's EndpointSpec.Ports lists it.
+PUBLISH_EXAMPLES = "'8080:80', '8080:80/udp' or 'published=8080,target=80,mode=host'"
+
+
+def _port(value: str, what: str, spec: object) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise InvalidArgument(f"publish={spec!r}: the {what} port {value!r} is not a number from 1 "
+                              f"to 65535; give {PUBLISH_EXAMPLES}")
+    return int(value)
+
+
+def parse_publish(publish: object, mode: str | None = None) -> list[dict[str, Any]]:
+    """The ports ``--publish`` asks for, as the engine's ``EndpointSpec.Ports``.
+
+    ``publish`` is what the CLI takes, one spec or a list of them: the short ``8080:80``
+    (``PUBLISHED:TARGET[/PROTOCOL]``) or the long ``published=8080,target=80,mode=host``;
+    or a dict ``{8080: 80}``. A spec that names no mode gets ``mode`` (the CLI's default:
+    ``ingress``, the routing mesh)."""
+    default = mode or "ingress"
+    if publish is None:
+        return []
+    items: list[object]
+    if isinstance(publish, dict):
+        items = [f"{p}:{t}" if isinstance(p, int) and isinstance(t, int) and not isinstance(p, bool)
+                 and not isinstance(t, bool) else (p, t) for p, t in publish.items()]
+    elif isinstance(publish, str):
+        items = [publish]
+    elif isinstance(publish, (list, tuple)):
+        items = list(publish)
+    else:
+        items = [publish]
+    ports: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidArgument(f"publish={publish!r}: give {PUBLISH_EXAMPLES} (or {{8080: 80}})")
+        port: dict[str, Any] = {"Protocol": "tcp", "PublishMode": default}
+        if "=" in item:
+            for field in item.split(","):
+                key, eq, value = field.partition("=")
+                key = key.strip()
+                value = value.strip()
+                if not eq:
+                    raise InvalidArgument(f"publish={item!r}: {field!r} is not KEY=VALUE; give {PUBLISH_EXAMPLES}")
+                if key in ("published", "target"):
+                    port["PublishedPort" if key == "published" else "TargetPort"] = _port(value, key, item)
+                elif key == "mode":
+                    check_port_choice(item, "mode", value, ("ingress", "host"))
+                    port["PublishMode"] = value
+                elif key == "protocol":
+                    check_port_choice(item, "protocol", value, ("tcp", "udp", "sctp"))
+                    port["Protocol"] = value
+                else:
+                    raise InvalidArgument(f"publish={item!r}: unknown field {key!r} (use published, target, "
+                                          f"mode, protocol); give {PUBLISH_EXAMPLES}")
+        else:
+            ports_part, _, proto = item.partition("/")
+            if proto:
+                check_port_choice(item, "protocol", proto, ("tcp", "udp", "sctp"))
+                port["Protocol"] = proto
+            published, colon, target = ports_part.rpartition(":")
+            port["TargetPort"] = _port(target, "target", item)
+            if colon:
+                port["PublishedPort"] = _port(published, "published", item)
+        if "TargetPort" not in port:
+            raise InvalidArgument(f"publish={item!r}: say the target port (the one the task listens on); "
+                                  f"give {PUBLISH_EXAMPLES}")
+        seen = (port.get("PublishedPort"), port["Protocol"])
+        if port.get("PublishedPort") and any((p.get("PublishedPort"), p["Protocol"]) == seen for p in ports):
+            raise InvalidArgument(f"publish={publish!r}: port {port['PublishedPort']}/{port['Protocol']} "
+                                  f"is published twice")
+        ports.append(port)
+    return ports
+
+
+def check_port_choice(spec: str, what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InvalidArgument(f"publish={spec!r}: {what} {value!r} is not one of {', '.join(choices)}; "
+                              f"give {PUBLISH_EXAMPLES}")
+
+
+def publish_flags(ports: list[dict[str, Any]]) -> list[str]:
+    """The ``--publish`` flags for parsed ports, short where the short form says it all."""
+    flags = []
+    for p in ports:
+        short = f"{p['PublishedPort']}:{p['TargetPort']}" if p.get("PublishedPort") else str(p["TargetPort"])
+        if p["Protocol"] != "tcp":
+            short += f"/{p['Protocol']}"
+        if p["PublishMode"] == "ingress":
+            flags.append(f"--publish {short}")
+        else:
+            fields = [f"published={p['PublishedPort']}"] if p.get("PublishedPort") else []
+            fields += [f"target={p['TargetPort']}", f"mode={p['PublishMode']}"]
+            if p["Protocol"] != "tcp":
+                fields.append(f"protocol={p['Protocol']}")
+            flags.append(f"--publish {','.join(fields)}")
+    return flags
+
+
+def port_keys(ports: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """Ports to compare a request with a service: what a learner set (a port the engine chose
+    is not compared)."""
+    return {(p.get("PublishedPort") or None, p.get("TargetPort"), p.get("Protocol", "tcp"),
+             p.get("PublishMode", "ingress")) for p in ports}
 
 
 def update_config(delay: object, parallelism: object, failure_action: object,
@@ -102,9 +212,9 @@ def update_flags(delay: object, parallelism: object, failure_action: object, ord
 
 def create_command(name: str, image: str, args: Sequence[str], replicas: int, mode: str,
                     delay: object, parallelism: object, failure_action: object, order: object,
-                    publish: dict[int, int] | None, publish_mode: str, endpoint_mode: str | None,
+                    ports: Sequence[dict[str, Any]], endpoint_mode: str | None,
                     env: dict[str, str] | None, labels: dict[str, str] | None,
-                    constraints: Sequence[str]) -> str:
+                    constraints: Sequence[str], networks: Sequence[str] = ()) -> str:
     parts = ["docker service create"]
     if mode == "global":
         parts.append("--mode global")
@@ -112,8 +222,9 @@ def create_command(name: str, image: str, args: Sequence[str], replicas: int, mo
         parts.append(f"--replicas {replicas}")
     parts.append(f"--name {name}")
     parts += update_flags(delay, parallelism, failure_action, order)
-    for p, t in (publish or {}).items():
-        parts.append(f"--publish published={p},target={t},mode={publish_mode}")
+    for n in networks:
+        parts.append(f"--network {n}")
+    parts += publish_flags(list(ports))
     if endpoint_mode:
         parts.append(f"--endpoint-mode {endpoint_mode}")
     for k, v in (env or {}).items():

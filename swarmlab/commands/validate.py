@@ -83,14 +83,10 @@ def check_choice(what: str, value: object, choices: tuple[object, ...]) -> None:
         raise InvalidArgument(f"{what}={value!r}: use one of {', '.join(map(repr, choices))}")
 
 
-def check_create_options(publish: object, env: object, labels: object, constraints: object) -> None:
-    """Validate the shapes of create's optional arguments before anything happens."""
-    if publish is not None and (not isinstance(publish, dict) or not all(
-            isinstance(p, int) and isinstance(t, int) and not isinstance(p, bool)
-            and 0 < p < 65536 and 0 < t < 65536 for p, t in publish.items())):
-        raise InvalidArgument(
-            f"publish={publish!r}: give {{published port: target port}} as numbers 1-65535, "
-            "e.g. publish={8080: 80}")
+def check_create_options(env: object, labels: object, constraints: object,
+                         networks: object = ()) -> None:
+    """Validate the shapes of create's optional arguments before anything happens (the
+    published ports: :func:`swarmlab.commands.spec.parse_publish`)."""
     for what, value in (("env", env), ("labels", labels)):
         if value is not None and (not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
@@ -98,6 +94,8 @@ def check_create_options(publish: object, env: object, labels: object, constrain
     if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):  # type: ignore[attr-defined]
         raise InvalidArgument(
             f"constraints={constraints!r}: give a list of strings, e.g. constraints=['node.role==worker']")
+    if isinstance(networks, str) or not all(isinstance(n, str) for n in networks):  # type: ignore[attr-defined]
+        raise InvalidArgument(f"networks={networks!r}: give a list of network names, e.g. networks=['appnet']")
 
 
 __all__ = ["AVAILABILITIES", "FAILURE_ACTIONS", "ROLES", "check_choice", "check_create_options",

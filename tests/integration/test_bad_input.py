@@ -79,7 +79,7 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
     ("create with an image nobody can get", lambda lab: lab.service.create("r", NOWHERE),
      sl.ImageNotAvailable, r"lab\.image\.load\('nowhere\.invalid/redis:7\.4'\)"),
     ("publish of a bad port", lambda lab: lab.service.create("p", WORKLOAD, publish={"80": "x"}),
-     sl.InvalidArgument, r"publish=.*e\.g\. publish=\{8080: 80\}"),
+     sl.InvalidArgument, r"publish=\{'80': 'x'\}: give '8080:80'.*or \{8080: 80\}"),
     ("constraints as one string", lambda lab: lab.service.create("c", WORKLOAD, constraints="node.role==worker"),
      sl.InvalidArgument, r"constraints=.*list of strings"),
     ("the same name with another update delay",

@@ -25,7 +25,7 @@ from swarmlab.commands.clitext import (
     service_ls_rows,
     with_service_status,
 )
-from swarmlab.commands.spec import create_command, update_config
+from swarmlab.commands.spec import create_command, parse_publish, update_config
 from swarmlab.commands.validate import check_replicas, check_service_name, image_ref
 from swarmlab.providers import get_provider
 from swarmlab.providers.base import check_lab_name, check_machine_names
@@ -129,11 +129,16 @@ def test_image_ref_normalises() -> None:
 
 def test_create_command_mirrors_the_cli() -> None:
     cmd = create_command("helloworld", "alpine", ("ping", "docker.com"), 1, "replicated",
-                          None, None, None, None, None, "host", None, None, None, ())
+                          None, None, None, None, [], None, None, None, ())
     assert cmd == "docker service create --replicas 1 --name helloworld alpine ping docker.com"
     cmd = create_command("redis", "redis:7.2", (), 3, "replicated", "10s", None, None, None,
-                          None, "host", None, None, None, ())
+                          [], None, None, None, ())
     assert cmd == "docker service create --replicas 3 --name redis --update-delay 10s redis:7.2"
+    cmd = create_command("web", "traefik/whoami", (), 3, "replicated", None, None, None, None,
+                          parse_publish("published=8080,target=80,mode=host"), "dnsrr", None, None, (),
+                          ("appnet",))
+    assert cmd == ("docker service create --replicas 3 --name web --network appnet "
+                   "--publish published=8080,target=80,mode=host --endpoint-mode dnsrr traefik/whoami")
 
 
 def test_update_config_validation() -> None:
