@@ -28,6 +28,7 @@ from ._errors import (
     SwarmlabError,
     SwarmStateError,
     UnknownProvider,
+    Unschedulable,
     UpdatePaused,
     WaitTimeout,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "Table",
     "Text",
     "UnknownProvider",
+    "Unschedulable",
     "UpdatePaused",
     "WaitTimeout",
     "__version__",

@@ -66,6 +66,23 @@ class SwarmStateError(SwarmlabError):
     """The swarm is not in a state that allows this step (e.g. join before init)."""
 
 
+class Unschedulable(SwarmStateError):
+    """Tasks of a service that no node can take: they wait until the nodes change."""
+
+    def __init__(self, name: str, count: int, reason: str, created: bool = True) -> None:
+        self.service, self.count, self.reason = name, count, reason
+        said = f"{count} task(s) of {name} cannot be placed on any node; the scheduler says: {reason}. "
+        if created:
+            said += (f"They will wait until the nodes change, not until time passes: see "
+                     f"lab.service.ps({name!r}), lab.node.ls() and the service's constraints and "
+                     f"published ports.")
+        else:
+            said += ("A new service that no node can run was removed again: nothing was created. "
+                     "Change its constraints or published ports (or the nodes: lab.node.update) "
+                     "and create it again.")
+        super().__init__(said)
+
+
 class ImageNotAvailable(SwarmlabError):
     """No machine of the lab has the image, and it cannot be pulled."""
 

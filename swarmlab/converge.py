@@ -127,6 +127,22 @@ def task_error(t: dict[str, Any]) -> str:
     return str(t.get("Status", {}).get("Err") or "")
 
 
+#: How the scheduler says that no node can take a task (constraints, host-mode ports, resources)
+NO_SUITABLE_NODE = "no suitable node"
+
+
+def unplaceable(snap: Snapshot, name: str) -> list[str]:
+    """The scheduler's reasons, one per task of service ``name`` that is meant to run but
+    that no node can take ("no suitable node (scheduling constraints not satisfied on 3
+    nodes)"): such a task waits until the nodes change, not until time passes."""
+    svc = snap.service(name)
+    if svc is None:
+        return []
+    return [task_error(t) for t in snap.tasks_of(svc["ID"])
+            if t.get("DesiredState") == "running" and t.get("Status", {}).get("State") == "pending"
+            and task_error(t).startswith(NO_SUITABLE_NODE)]
+
+
 # -- predicates ----------------------------------------------------------------------------
 def global_nodes(snap: Snapshot, svc: dict[str, Any]) -> set[str]:
     """The nodes a global service without placement constraints runs one task on: those

@@ -68,6 +68,13 @@ class LessonImages:
     old: str  # the rolling update: from this image ...
     new: str  # ... to this one
     why: str = ""
+    whoami: str = "traefik/whoami"  # networking lessons: a web server that says which task answered
+    client: str = "alpine"  # ... and a task to ask from (nslookup, wget, timeout)
+
+    @property
+    def network_images(self) -> tuple[str, ...]:
+        """The networking lessons' images to load into the machines (offline only)."""
+        return (self.whoami, self.client) if self.offline else ()
 
     @property
     def to_load(self) -> tuple[str, ...]:
@@ -80,6 +87,7 @@ class LessonImages:
              if self.offline else "Online images (the machines pull them from Docker Hub):"),
             f"  helloworld service : {self.hello} {' '.join(self.hello_args)}",
             f"  rolling update     : {self.old}  ->  {self.new}",
+            f"  networking lessons : {self.whoami} (says which task answered), {self.client}",
         ]
         if self.why:
             lines += ["", self.why]
@@ -101,6 +109,7 @@ ONLINE = LessonImages(
 OFFLINE = LessonImages(
     offline=True, hello="swarmlab/busybox:latest", hello_args=("ping", "127.0.0.1"),
     old="swarmlab/web:1", new="swarmlab/web:2",
+    whoami="swarmlab/whoami:latest", client="swarmlab/busybox:latest",
     why=("Without internet 'ping docker.com' cannot resolve a name, so helloworld pings 127.0.0.1 "
          "(each task's own loopback) instead.\nThe 'redis' service runs swarmlab/web:1 and :2, a "
          "tiny web server in two versions, instead of the redis images.\nBuild these images with "
@@ -437,6 +446,115 @@ def answer_rebalanced(lab: Lab, service: str = "web") -> Any:
     return lab.service.update(service, force=True)
 
 
+# ---------------------------------------------------------------------------------------
+# networks and published ports (lessons 10 and 11)
+
+
+def _ipvs_hint(lab: Lab) -> str:
+    """What to use when the routing mesh cannot work here (no IPVS in the machines' kernel)."""
+    try:
+        return "" if lab.network.routing_mesh().data["ipvs"] else " (no IPVS here: see lab.network.routing_mesh())"
+    except SwarmlabError:
+        return ""
+
+
+def check_reach(lab: Lab, service: str = "hello", client: str = "client") -> Check:
+    """Exercise: ``client`` reaches ``service`` by its name. Asked from inside a running task
+    of ``client`` (``docker exec ... wget -qO- http://SERVICE/``): the name must resolve on a
+    network both are on, and a task must answer."""
+    create = (f"lab.service.create({service!r}, images.whoami, networks=['appnet'], "
+              f"endpoint_mode='dnsrr')")
+    check = Check(f"{client} reaches {service} by its name")
+    found = _manager_and_service(lab, service, check, create)
+    if found is None:
+        check.hint = f"create it: {create}"
+        return check
+    mgr, svc = found
+    running = _running_tasks(lab, mgr, service)
+    check.add(bool(running), f"{len(running)} task(s) of {service} are running", AGAIN)
+    ours = {n.get("Target") for n in svc["Spec"].get("TaskTemplate", {}).get("Networks") or []}
+    theirs_svc = _docker_json(lab, mgr, f"docker service inspect {shlex.quote(client)}") or []
+    theirs = {n.get("Target") for s_ in theirs_svc for n in s_["Spec"].get("TaskTemplate", {}).get("Networks") or []}
+    overlays = _docker_json(lab, mgr, "docker network ls --no-trunc --filter driver=overlay "
+                                      "--format '{{json .}}'", lines=True) or []
+    names = {n.get("ID"): n.get("Name") for n in overlays}
+    shared = sorted(names.get(t, t) for t in ours & theirs)
+    check.add(bool(shared), f"{service} and {client} share the network(s) {', '.join(shared)}" if shared else
+              f"{service} is on no network {client} is on ({client}: "
+              f"{', '.join(sorted(names.get(t, t) for t in theirs)) or 'none'})",
+              f"remove it (lab.service.rm({service!r})) and create it on appnet: {create}")
+    if not check.ok:
+        return check
+    try:
+        out = lab.exec(client, f"timeout 5 wget -qO- http://{service}/")
+    except SwarmlabError as e:
+        check.add(False, f"could not ask from {client}: {e}", AGAIN)
+        return check
+    mode = (svc["Spec"].get("EndpointSpec") or {}).get("Mode") or "vip"
+    check.add(out.ok and bool(out.strip()),
+              f"from inside {client}, http://{service}/ answered ({out.strip().splitlines()[0][:60]})" if out.ok
+              else f"from inside {client}, http://{service}/ gave no answer within 5 s ({mode} endpoint mode)",
+              f"its virtual IP does not route here{_ipvs_hint(lab)}: remove it and create it with "
+              f"endpoint_mode='dnsrr': {create}" if mode == "vip" else AGAIN)
+    return check
+
+
+def answer_reach(lab: Lab, service: str = "hello") -> Any:
+    """The answer key of :func:`check_reach` (teachers, CI): a web server on appnet, found by
+    DNS round-robin, which works with or without IPVS."""
+    images = lesson_images(lab.offline)
+    return lab.service.create(service, images.whoami, replicas=2, networks=["appnet"], endpoint_mode="dnsrr")
+
+
+def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: float = 3.0) -> Any:
+    """``curl http://$(docker-machine ip M):PORT/`` for every running machine M: a table of
+    which answered, and (with ``service``) whether a task of it runs there. Answers come
+    from a real HTTP request from this computer; the tasks from ``docker ps`` on each machine."""
+    from ._results import Table
+
+    machines = lab.machines()
+    rows = []
+    for m in machines:
+        answer = lab.http(m, port, timeout=timeout)
+        row: list[object] = [m]
+        if service is not None:
+            here = lab.ssh(m, f"docker ps -q --filter label=com.docker.swarm.service.name={shlex.quote(service)}")
+            row.append("yes" if here.ok and here.strip() else "no")
+        if answer.status is None:  # why not: "connection refused", or no answer in time
+            row += ["no answer", str(answer).rsplit(": ", 1)[-1] if ": " in answer else "nothing within the timeout"]
+        else:
+            who = [line.split(": ", 1)[1] for line in answer.splitlines() if line.startswith("Hostname: ")]
+            row += [answer.status, f"task container {who[0]}" if who else answer.strip()[:40]]
+        rows.append(row)
+    columns = ["MACHINE"] + (["RUNS A TASK"] if service is not None else []) + ["ANSWER", "ANSWERED BY / WHY NOT"]
+    cmd = f"for m in {' '.join(machines)}; do curl http://$(docker-machine ip $m):{port}/; done"
+    return Table.of(cmd, columns, rows)
+
+
+def check_every_machine_answers(lab: Lab, port: int = 8088) -> Check:
+    """Exercise: a published port answers on every machine that runs (a real HTTP GET from
+    this computer to each machine's address)."""
+    check = Check(f"port {port} answers on every machine")
+    if _manager(lab, check) is None:
+        return check
+    global_host = (f"lab.service.create('everywhere', images.whoami, mode='global', "
+                   f"publish='published={port},target=80,mode=host')")
+    for m in lab.machines():
+        answer = lab.http(m, port)
+        check.add(answer.status is not None, f"{m}: {answer.status}" if answer.status is not None
+                  else f"{m}: {str(answer)}",
+                  f"publish port {port} with a task on every machine{_ipvs_hint(lab)}: {global_host}")
+    return check
+
+
+def answer_every_machine_answers(lab: Lab, port: int = 8088) -> Any:
+    """The answer key of :func:`check_every_machine_answers` (teachers, CI): a global service
+    published in host mode, which needs no IPVS."""
+    images = lesson_images(lab.offline)
+    return lab.service.create("everywhere", images.whoami, mode="global",
+                              publish=f"published={port},target=80,mode=host")
+
+
 def check_nothing_left(lab_name: str) -> Check:
     """After ``lab.destroy()``: nothing on this computer's engine carries the lab's label."""
     import docker
@@ -518,7 +636,7 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
                          else "; it is pulled when the first machine is created"))
     if images.offline:
         missing = []
-        for img in images.to_load:
+        for img in dict.fromkeys(images.to_load + images.network_images):
             try:
                 host.images.get(img)
             except docker.errors.ImageNotFound:

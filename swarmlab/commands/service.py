@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import shlex
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
@@ -15,11 +16,19 @@ import docker.errors
 import docker.types
 import requests
 
-from .._errors import ImageNotAvailable, InvalidArgument, ServiceNotFound, SwarmlabError, SwarmStateError, UpdatePaused
+from .._errors import (
+    ImageNotAvailable,
+    InvalidArgument,
+    ServiceNotFound,
+    SwarmlabError,
+    SwarmStateError,
+    Unschedulable,
+    UpdatePaused,
+)
 from .._results import Table, Text
 from .._util import parallel_map
 from .._wait import Progress, wait_for
-from ..converge import SwarmReader, rolled_back, service_progress
+from ..converge import SwarmReader, rolled_back, service_progress, unplaceable
 from ._base import Command, engine_errors
 from .clitext import (
     PS_COLUMNS,
@@ -50,6 +59,10 @@ from .validate import (
     did_you_mean,
     image_ref,
 )
+
+#: How long a task may stay unplaceable ("no suitable node") before a wait gives up on it:
+#: long enough for a node that is joining or coming back to be counted
+STUCK_AFTER = 4.0
 
 
 class Services(Command):
@@ -275,15 +288,38 @@ class Services(Command):
             service_id = svc.id
         body = service_id if not existing else ""
         if wait:  # a global service: one task on each node that is Ready and Active
-            done = self._wait_replicas(name, replicas if mode == "replicated" else None, timeout)
+            try:
+                done = self._wait_replicas(name, replicas if mode == "replicated" else None, timeout)
+            except Unschedulable as e:
+                if existing:
+                    raise
+                with engine_errors(f"remove service {name}"):  # a create that can never run: undone
+                    client.api.remove_service(service_id)
+                raise Unschedulable(name, e.count, e.reason, created=False) from None
             body += f"\noverall progress: {done.total} out of {done.total} tasks\nverify: Service converged"
         return Text(command=cmd, body=body.strip(), notes=notes, data={"id": service_id})
 
     def _wait_replicas(self, name: str, want: int | None, timeout: float | None,
                        image: str | None = None) -> Progress:
+        """Wait until the service runs ``want`` stable tasks. A task no node can take (the
+        scheduler's "no suitable node", unchanged for :data:`STUCK_AFTER` seconds) raises
+        :class:`Unschedulable` at once instead of waiting out the timeout."""
         lab = self._lab
         reader = SwarmReader(lab)
-        return wait_for(lambda: self._progress(reader, name, want, image), what=f"service {name}",
+        stuck_since: list[float] = []
+
+        def check() -> Progress:
+            p = self._progress(reader, name, want, image)
+            reasons = unplaceable(p.snapshot, name) if p.snapshot is not None and not p.done else []
+            if not reasons:
+                stuck_since.clear()
+            elif not stuck_since:
+                stuck_since.append(time.monotonic())
+            elif time.monotonic() - stuck_since[0] >= STUCK_AFTER:
+                raise Unschedulable(name, len(reasons), reasons[0])
+            return p
+
+        return wait_for(check, what=f"service {name}",
                         timeout=timeout or 60.0 + 5.0 * (want or len(lab.machines())), progress=lab.progress,
                         logs=lambda: lab.engine_logs(tail=8),
                         advice=f"See lab.service.ps({name!r}) for each task's error.")

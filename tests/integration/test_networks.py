@@ -208,3 +208,23 @@ def test_a_port_published_twice_is_refused_naming_the_service(lab: sl.Lab) -> No
 def test_rm_of_a_missing_network_is_a_note(lab: sl.Lab) -> None:
     out = lab.network.rm("gone")
     assert out.notes == ["there is no network 'gone' (nothing to remove)."]
+
+
+def test_a_constraint_no_node_satisfies_is_refused_at_once_and_nothing_is_left(lab: sl.Lab) -> None:
+    started = time.monotonic()
+    bad(lambda: lab.service.create("nowhere", WHOAMI, constraints=["node.labels.zone==mars"]),
+        sl.Unschedulable, r"1 task\(s\) of nowhere cannot be placed on any node; the scheduler says: "
+                          r"no suitable node \(scheduling constraints not satisfied on 3 nodes\).*nothing was created",
+        lab)
+    assert time.monotonic() - started < 30  # not the create's 75 s timeout
+
+
+def test_more_host_mode_tasks_than_machines_say_why_they_wait(lab: sl.Lab) -> None:
+    lab.service.create("per-node", WHOAMI, replicas=3, publish="published=8086,target=80,mode=host")
+    try:
+        with pytest.raises(sl.Unschedulable, match=r"1 task\(s\) of per-node cannot be placed.*host-mode port"):
+            lab.service.scale(**{"per-node": 4})
+        # the service is there, as asked: 3 tasks run and the fourth waits for a machine
+        assert cli(lab, "docker service ls --filter name=per-node --format '{{.Replicas}}'").strip() == "3/4"
+    finally:
+        lab.service.rm("per-node")
