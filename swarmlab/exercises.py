@@ -463,11 +463,13 @@ def check_reach(lab: Lab, service: str = "hello", client: str = "client") -> Che
     of ``client`` (``docker exec ... wget -qO- http://SERVICE/``): the name must resolve on a
     network both are on, and a task must answer."""
     create = (f"lab.service.create({service!r}, images.whoami, networks=['appnet'], "
-              f"endpoint_mode='dnsrr')")
+              f"endpoint_mode='dnsrr')   # docker service create --name {service} --network appnet "
+              f"--endpoint-mode dnsrr ...")
+    again = f"lab.service.rm({service!r})   # then create it again: "
     check = Check(f"{client} reaches {service} by its name")
     found = _manager_and_service(lab, service, check, create)
     if found is None:
-        check.hint = f"create it: {create}"
+        check.hint = create
         return check
     mgr, svc = found
     running = _running_tasks(lab, mgr, service)
@@ -482,7 +484,7 @@ def check_reach(lab: Lab, service: str = "hello", client: str = "client") -> Che
     check.add(bool(shared), f"{service} and {client} share the network(s) {', '.join(shared)}" if shared else
               f"{service} is on no network {client} is on ({client}: "
               f"{', '.join(sorted(names.get(t, t) for t in theirs)) or 'none'})",
-              f"remove it (lab.service.rm({service!r})) and create it on appnet: {create}")
+              f"{again}on the network {client} is on (networks=['appnet'])")
     if not check.ok:
         return check
     try:
@@ -492,18 +494,17 @@ def check_reach(lab: Lab, service: str = "hello", client: str = "client") -> Che
         return check
     mode = (svc["Spec"].get("EndpointSpec") or {}).get("Mode") or "vip"
     check.add(out.ok and bool(out.strip()),
-              f"from inside {client}, http://{service}/ answered ({out.strip().splitlines()[0][:60]})" if out.ok
+              f"from inside {client}, http://{service}/ answered" if out.ok
               else f"from inside {client}, http://{service}/ gave no answer within 5 s ({mode} endpoint mode)",
-              f"its virtual IP does not route here{_ipvs_hint(lab)}: remove it and create it with "
-              f"endpoint_mode='dnsrr': {create}" if mode == "vip" else AGAIN)
+              f"{again}with endpoint_mode='dnsrr' (its virtual IP does not route here{_ipvs_hint(lab)})"
+              if mode == "vip" else AGAIN)
     return check
 
 
-def answer_reach(lab: Lab, service: str = "hello") -> Any:
-    """The answer key of :func:`check_reach` (teachers, CI): a web server on appnet, found by
-    DNS round-robin, which works with or without IPVS."""
-    images = lesson_images(lab.offline)
-    return lab.service.create(service, images.whoami, replicas=2, networks=["appnet"], endpoint_mode="dnsrr")
+def answer_reach(lab: Lab, image: str, service: str = "hello") -> Any:
+    """The answer key of :func:`check_reach` (teachers, CI): a web server (``image``) on
+    appnet, found by DNS round-robin, which works with or without IPVS."""
+    return lab.service.create(service, image, replicas=2, networks=["appnet"], endpoint_mode="dnsrr")
 
 
 def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: float = 3.0) -> Any:
@@ -538,20 +539,18 @@ def check_every_machine_answers(lab: Lab, port: int = 8088) -> Check:
     if _manager(lab, check) is None:
         return check
     global_host = (f"lab.service.create('everywhere', images.whoami, mode='global', "
-                   f"publish='published={port},target=80,mode=host')")
-    for m in lab.machines():
-        answer = lab.http(m, port)
-        check.add(answer.status is not None, f"{m}: {answer.status}" if answer.status is not None
-                  else f"{m}: {str(answer)}",
-                  f"publish port {port} with a task on every machine{_ipvs_hint(lab)}: {global_host}")
+                   f"publish='published={port},target=80,mode=host')   # a task on every machine, "
+                   f"its port opened there")
+    silent = [str(answer) for m in lab.machines() if (answer := lab.http(m, port)).status is None]
+    check.add(not silent, f"every running machine answers on port {port}" if not silent else "; ".join(silent),
+              global_host)
     return check
 
 
-def answer_every_machine_answers(lab: Lab, port: int = 8088) -> Any:
+def answer_every_machine_answers(lab: Lab, image: str, port: int = 8088) -> Any:
     """The answer key of :func:`check_every_machine_answers` (teachers, CI): a global service
-    published in host mode, which needs no IPVS."""
-    images = lesson_images(lab.offline)
-    return lab.service.create("everywhere", images.whoami, mode="global",
+    of a web server (``image``) published in host mode, which needs no IPVS."""
+    return lab.service.create("everywhere", image, mode="global",
                               publish=f"published={port},target=80,mode=host")
 
 

@@ -30,6 +30,10 @@ LESSONS: tuple[Lesson, ...] = (
            "after the lab: two managers lost, no change accepted, the quorum back; --force-new-cluster"),
     Lesson("09-self-healing",
            "after the lab: a worker lost and its tasks started elsewhere; rebalance; a global service"),
+    Lesson("10-networks",
+           "beyond the lab: an overlay network, services that find each other by name; VIP and DNS round-robin"),
+    Lesson("11-publishing",
+           "beyond the lab: published ports, the routing mesh (and what works without IPVS), host mode"),
 )
 
 __all__ = ["LESSONS", "Lesson"]

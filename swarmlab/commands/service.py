@@ -45,6 +45,7 @@ from .spec import (
     create_command,
     parse_publish,
     post_spec,
+    publish_flags,
     spec_differences,
     update_config,
     update_flags,
@@ -391,13 +392,22 @@ class Services(Command):
     def update(self, name: str, image: str | None = None, *, replicas: int | None = None,
                args: Sequence[str] | None = None, update_delay: str | float | None = None,
                update_parallelism: int | None = None, update_failure_action: str | None = None,
-               update_order: str | None = None, force: bool = False, wait: bool = True,
-               timeout: float | None = None) -> Text:
+               update_order: str | None = None, force: bool = False,
+               network_add: Sequence[str] = (), network_rm: Sequence[str] = (),
+               publish_add: str | Sequence[str] | dict[int, int] | None = None,
+               publish_rm: Sequence[int] = (), endpoint_mode: str | None = None,
+               wait: bool = True, timeout: float | None = None) -> Text:
         """``docker service update --image IMAGE NAME``: a rolling update.
 
         Tasks are replaced ``update_parallelism`` at a time, ``update_delay`` apart (the
         service's UpdateConfig). Waits until every task runs the new image; if the update
-        pauses on failures, raises :class:`UpdatePaused` with the engine's reason."""
+        pauses on failures, raises :class:`UpdatePaused` with the engine's reason.
+
+        As the CLI: ``network_add`` / ``network_rm`` (``--network-add``, ``--network-rm``)
+        attach the tasks to overlay networks or detach them; ``publish_add`` takes
+        ``--publish-add`` specs (``'8080:80'``, ``'published=8080,target=80,mode=host'``) and
+        ``publish_rm`` target ports (``--publish-rm 80``); ``endpoint_mode`` is ``vip`` or
+        ``dnsrr``. Each of these replaces the tasks, as a rolling update."""
         lab = self._lab
         client = lab.manager_client()
         svc = self._get(name, client)
@@ -406,10 +416,20 @@ class Services(Command):
         if replicas is not None:
             replicas = check_replicas(name, replicas)
         update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
+        check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
+        for what, value in (("network_add", network_add), ("network_rm", network_rm)):
+            if isinstance(value, str) or not all(isinstance(n, str) for n in value):
+                raise InvalidArgument(f"{what}={value!r}: give a list of network names, e.g. {what}=['appnet']")
+        if isinstance(publish_rm, (str, int)) or not all(
+                isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in publish_rm):
+            raise InvalidArgument(f"publish_rm={publish_rm!r}: give a list of target ports, e.g. publish_rm=[80]")
+        adding = parse_publish(publish_add)
         spec = copy.deepcopy(svc["Spec"])
         cs = spec["TaskTemplate"]["ContainerSpec"]
         flags = update_flags(update_delay, update_parallelism, update_failure_action, update_order)
         notes: list[str] = []
+        notes += self._update_endpoint(spec, client, tuple(network_add), tuple(network_rm), adding,
+                                       tuple(publish_rm), endpoint_mode, flags)
         if replicas is not None:
             if "Replicated" not in spec.get("Mode", {}):
                 raise InvalidArgument(f"{name} is a global service: it has no replica count")
@@ -447,6 +467,59 @@ class Services(Command):
             lines += self._wait_rollout(name, spec_replicas(spec), cs["Image"], spec, timeout, cmd)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
                     data={"image": cs["Image"], "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
+
+    def _update_endpoint(self, spec: dict[str, Any], client: docker.DockerClient,
+                         network_add: tuple[str, ...], network_rm: tuple[str, ...],
+                         adding: list[dict[str, Any]], publish_rm: tuple[int, ...],
+                         endpoint_mode: str | None, flags: list[str]) -> list[str]:
+        """Change a spec's networks, published ports and endpoint mode as ``docker service
+        update`` flags do (``flags`` gets them); every name is checked before anything
+        changes. Returns notes on what was already so."""
+        notes: list[str] = []
+        task = spec["TaskTemplate"]
+        attached = list(task.get("Networks") or spec.pop("Networks", None) or [])
+        add_ids = {n: self._network_id(n, client) for n in network_add}
+        rm_ids = {n: self._network_id(n, client) for n in network_rm}
+        for n, net_id in add_ids.items():
+            flags.append(f"--network-add {n}")
+            if any(a.get("Target") in (net_id, n) for a in attached):
+                notes.append(f"it is already on network {n}.")
+            else:
+                attached.append({"Target": net_id})
+        for n, net_id in rm_ids.items():
+            flags.append(f"--network-rm {n}")
+            if not any(a.get("Target") in (net_id, n) for a in attached):
+                notes.append(f"it is not on network {n} (nothing to detach).")
+            attached = [a for a in attached if a.get("Target") not in (net_id, n)]
+        if network_add or network_rm:
+            task["Networks"] = attached
+        endpoint = spec.setdefault("EndpointSpec", {})
+        ports = list(endpoint.get("Ports") or [])
+        for target in publish_rm:
+            flags.append(f"--publish-rm {target}")
+            if not any(p.get("TargetPort") == target for p in ports):
+                notes.append(f"no port is published to target port {target} (nothing to remove).")
+            ports = [p for p in ports if p.get("TargetPort") != target]
+        if adding:
+            flags += [f.replace("--publish ", "--publish-add ", 1) for f in publish_flags(adding)]
+            mine = {(p.get("PublishedPort"), p.get("Protocol", "tcp")) for p in ports}
+            self._ports_free([p for p in adding if (p.get("PublishedPort"), p["Protocol"]) not in mine], client)
+            keys = {(p.get("PublishedPort"), p["Protocol"]) for p in adding if p.get("PublishedPort")}
+            ports = [p for p in ports if (p.get("PublishedPort"), p.get("Protocol", "tcp")) not in keys] + adding
+        if adding or publish_rm:
+            endpoint["Ports"] = ports
+        if endpoint_mode is not None:
+            flags.append(f"--endpoint-mode {endpoint_mode}")
+            endpoint["Mode"] = endpoint_mode
+        if (endpoint.get("Mode") == "dnsrr") and any(p.get("PublishMode", "ingress") == "ingress"
+                                                    for p in endpoint.get("Ports") or []):
+            raise InvalidArgument(
+                "endpoint mode dnsrr with a port published through the routing mesh (ingress): the "
+                "mesh balances through a virtual IP, which dnsrr has not; publish in host mode "
+                "instead ('published=8080,target=80,mode=host'), as the engine requires. Nothing was changed.")
+        if not endpoint:
+            spec.pop("EndpointSpec")
+        return notes
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
                       timeout: float | None, command: str = "") -> list[str]:

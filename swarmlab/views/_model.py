@@ -73,6 +73,8 @@ class ServiceSummary:
     desired: int        # tasks the orchestrator wants running (its slots, for replicated)
     images: list[str]
     colour: str
+    ports: list[str] = field(default_factory=list)     # "8080->80/tcp mesh", "8081->80/tcp host"
+    networks: list[str] = field(default_factory=list)  # the overlay networks its tasks are on
 
 
 @dataclass
@@ -104,9 +106,29 @@ def node_role(node: Mapping[str, Any]) -> str:
 _ROLE_ORDER = {"leader": 0, "manager": 1, "worker": 2}
 
 
+def service_ports(service: Mapping[str, Any]) -> list[str]:
+    """A service's published ports, as the engine lists them (``Endpoint.Ports``):
+    ``8080->80/tcp mesh`` (the routing mesh, every node) or ``8081->80/tcp host`` (only where
+    a task runs)."""
+    out = []
+    for p in (service.get("Endpoint") or {}).get("Ports") or []:
+        mode = "host" if p.get("PublishMode") == "host" else "mesh"
+        out.append(f"{p.get('PublishedPort', '')}->{p.get('TargetPort', '')}/{p.get('Protocol', 'tcp')} {mode}")
+    return out
+
+
+def task_networks(task: Mapping[str, Any]) -> list[str]:
+    """The names of the networks a task is attached to (the routing mesh's own, ``ingress``,
+    left out: the ports say it)."""
+    names = [str(((a.get("Network") or {}).get("Spec") or {}).get("Name", ""))
+             for a in task.get("NetworksAttachments") or []]
+    return [n for n in names if n and n != "ingress"]
+
+
 def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]],
                   service_names: Mapping[str, str], history: bool = False,
-                  replicas: Mapping[str, int] | None = None) -> Picture:
+                  replicas: Mapping[str, int] | None = None,
+                  ports: Mapping[str, list[str]] | None = None) -> Picture:
     """Nodes (managers first, then by hostname) with a card per task.
 
     Live tasks only, unless ``history``: then finished, failed and shut-down tasks too (dimmed
@@ -114,7 +136,8 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
     tasks of any other service (removed, its tasks still stopping) are left out, so a removed
     service is gone from the picture at once. ``replicas`` maps replicated services' IDs to
     the replicas their spec asks for (the "3" of ``docker service ls``'s 2/3); without it, a
-    service's live tasks are counted instead."""
+    service's live tasks are counted instead. ``ports`` maps services' IDs to their published
+    ports (:func:`service_ports`); the networks are read from the live tasks."""
     columns: dict[str, Column] = {}
     for n in nodes:
         columns[n["ID"]] = Column(
@@ -134,9 +157,11 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
         live = t.get("DesiredState") in LIVE_DESIRED
         state = t.get("Status", {}).get("State", "") or ""
         image = short_image(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
-        s = per_service.setdefault(sid, {"name": name, "running": 0, "desired": 0, "images": {}})
+        s = per_service.setdefault(sid, {"name": name, "running": 0, "desired": 0, "images": {},
+                                         "networks": set()})
         if live:
             s["desired"] += 1
+            s["networks"].update(task_networks(t))
             if state == "running":
                 s["running"] += 1
                 s["images"][image] = s["images"].get(image, 0) + 1
@@ -163,15 +188,18 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
     unassigned.sort(key=card_key)
     ordered = sorted(columns.values(), key=lambda c: (_ROLE_ORDER.get(c.role, 3), c.hostname))
     want = replicas or {}
+    published = ports or {}
     services = [
         ServiceSummary(v["name"], sid, v["running"], want.get(sid, v["desired"]),
-                       sorted(v["images"]), service_colour(v["name"]))
+                       sorted(v["images"]), service_colour(v["name"]), list(published.get(sid, [])),
+                       sorted(v["networks"]))
         for sid, v in per_service.items()
     ]
     # services with no task at all (scaled to 0, or just made) still get a row
     seen = {s.service_id for s in services}
     for sid, name in service_names.items():
         if sid not in seen:
-            services.append(ServiceSummary(name, sid, 0, want.get(sid, 0), [], service_colour(name)))
+            services.append(ServiceSummary(name, sid, 0, want.get(sid, 0), [], service_colour(name),
+                                           list(published.get(sid, []))))
     services.sort(key=lambda s: s.name)
     return Picture(ordered, services, unassigned, history)

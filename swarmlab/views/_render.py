@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._format import state_colour, state_level, theme_css
-from ._model import Card, Column, Picture
+from ._model import Card, Column, Picture, ServiceSummary
 
 _e = html.escape
 
@@ -91,6 +91,16 @@ def _column_html(col: Column) -> str:
     )
 
 
+def _endpoint_text(s: ServiceSummary) -> str:
+    """`` · ports 8080->80/tcp mesh · on appnet``: how a service is reached, when it is."""
+    out = ""
+    if s.ports:
+        out += f" · ports {', '.join(s.ports)}"
+    if s.networks:
+        out += f" · on {', '.join(s.networks)}"
+    return out
+
+
 def picture_html(p: Picture, title: str = "", command_note: str = "") -> str:
     """The whole picture as one escaped HTML fragment (with its text fallback)."""
     parts = [DASH_CSS, '<div class="swarmlab-dash">']
@@ -115,7 +125,7 @@ def picture_html(p: Picture, title: str = "", command_note: str = "") -> str:
             items.append(
                 f'<span data-summary="{_e(s.name)}"><span class="swarmlab-swatch" '
                 f'style="background:{s.colour}"></span><b>{_e(s.name)}</b> '
-                f"{s.running}/{s.desired} running ({_e(images)})</span>"
+                f"{s.running}/{s.desired} running ({_e(images)}){_e(_endpoint_text(s))}</span>"
             )
         parts.append('<div class="swarmlab-services">' + " &nbsp; ".join(items) + "</div>")
     if command_note:
@@ -144,7 +154,7 @@ def picture_text(p: Picture, title: str = "") -> str:
         lines += [f"     {c.label:<18} {c.image:<26} {c.state}" for c in p.unassigned]
     for s in p.services:
         lines.append(f"service {s.name}: {s.running}/{s.desired} running"
-                     + (f" ({', '.join(s.images)})" if s.images else ""))
+                     + (f" ({', '.join(s.images)})" if s.images else "") + _endpoint_text(s))
     return "\n".join(lines)
 
 

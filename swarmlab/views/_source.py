@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._model import Picture, build_picture
+from ._model import Picture, build_picture, service_ports
 from ._protocol import LabView
 
 
@@ -56,4 +56,5 @@ class SwarmSource:
             names = {s["ID"]: s["Spec"]["Name"] for s in services}
             replicas = {s["ID"]: int(s["Spec"]["Mode"]["Replicated"].get("Replicas", 0))
                         for s in services if "Replicated" in (s["Spec"].get("Mode") or {})}
-            return build_picture(nodes, tasks, names, history=history, replicas=replicas)
+            ports = {s["ID"]: service_ports(s) for s in services}
+            return build_picture(nodes, tasks, names, history=history, replicas=replicas, ports=ports)

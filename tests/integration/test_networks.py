@@ -4,6 +4,7 @@ a task's own DNS answers, real HTTP requests from this computer to the machines)
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -115,6 +116,9 @@ def test_a_global_service_in_host_mode_answers_on_every_node(lab: sl.Lab) -> Non
     lab.service.create("everywhere", WHOAMI, mode="global", publish=["published=8083,target=80,mode=host"])
     try:
         hostnames = task_hostnames(lab, "everywhere")
+        board = repr(lab.dashboard(live=False))  # the picture as text: a line per service
+        assert re.search(r"service everywhere: 3/3 running \(\S+\) · ports 8083->80/tcp host\n", board + "\n"), board
+        assert re.search(r"service web: 3/3 running \(\S+\) · on appnet\n", board + "\n"), board
         for m in lab.machines():
             answer = lab.http(m, 8083)
             assert answer.status == 200, answer
@@ -228,3 +232,42 @@ def test_more_host_mode_tasks_than_machines_say_why_they_wait(lab: sl.Lab) -> No
         assert cli(lab, "docker service ls --filter name=per-node --format '{{.Replicas}}'").strip() == "3/4"
     finally:
         lab.service.rm("per-node")
+
+
+def test_update_moves_a_service_between_networks_and_ports(lab: sl.Lab) -> None:
+    lab.network.create("backnet")
+    lab.service.create("mover", WHOAMI, replicas=2)
+    try:
+        moved = lab.service.update("mover", network_add=["appnet"], publish_add="published=8087,target=80,mode=host",
+                                   endpoint_mode="dnsrr")
+        assert moved.command == ("docker service update --network-add appnet "
+                                 "--publish-add published=8087,target=80,mode=host --endpoint-mode dnsrr mover")
+        spec = ("docker service inspect mover --format '{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}"
+                "{{.Spec.EndpointSpec.Mode}} "
+                "{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}/{{.PublishMode}}{{end}}'")
+        appnet = cli(lab, "docker network inspect -f '{{.Id}}' appnet").strip()
+        assert cli(lab, spec).split() == [appnet, "dnsrr", "8087/host"]
+        # client, on appnet, now reaches it by name, and its tasks answer on port 8087
+        assert lab.exec("client", "timeout 5 wget -qO- http://mover/").ok
+        mine = "docker ps -q --filter label=com.docker.swarm.service.name=mover"
+        where = [m for m in lab.machines() if cli(lab, mine, m).strip()]
+        assert all(lab.http(m, 8087).status == 200 for m in where)
+        again = lab.service.update("mover", network_add=["appnet"])
+        assert "it is already on network appnet." in again.notes
+        assert "nothing to change" in " ".join(again.notes)
+        back = lab.service.update("mover", network_add=["backnet"], network_rm=["appnet"], publish_rm=[80],
+                                  endpoint_mode="vip")
+        assert back.command == ("docker service update --network-add backnet --network-rm appnet "
+                                "--publish-rm 80 --endpoint-mode vip mover")
+        backnet = cli(lab, "docker network inspect -f '{{.Id}}' backnet").strip()
+        assert cli(lab, spec).split() == [backnet, "vip"]
+        assert lab.exec("client", "nslookup tasks.mover").count("Address: 10.") == 0  # not on appnet any more
+        bad(lambda: lab.service.update("mover", publish_add="8089:80", endpoint_mode="dnsrr"),
+            sl.InvalidArgument, r"dnsrr with a port published through the routing mesh", lab)
+        bad(lambda: lab.service.update("mover", network_add=["nonet"], network_rm=["backnet"]),
+            sl.NetworkNotFound, r"there is no network 'nonet'", lab)
+        bad(lambda: lab.service.update("mover", publish_rm=80), sl.InvalidArgument, r"publish_rm=80: give a list", lab)
+        assert cli(lab, spec).split() == [backnet, "vip"]
+    finally:
+        lab.service.rm("mover")
+        lab.network.rm("backnet")

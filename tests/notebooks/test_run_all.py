@@ -22,7 +22,8 @@ import swarmlab as sl
 
 pytestmark = pytest.mark.integration
 
-WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain", "08-quorum", "09-self-healing")
+WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain", "08-quorum", "09-self-healing", "10-networks",
+                  "11-publishing")
 
 
 def shown(cell: nbformat.NotebookNode) -> str:

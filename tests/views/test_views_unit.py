@@ -298,3 +298,24 @@ def test_a_swarm_without_leader_shows_the_no_quorum_banner() -> None:
     assert NO_QUORUM in picture_html(Picture([], [], error=unreadable(RuntimeError(said))))
     other = unreadable(RuntimeError("connection refused"), retrying=True)
     assert other.startswith("cannot read the swarm right now (connection refused)")
+
+
+def test_a_service_shows_its_published_ports_and_networks_escaped(answers: dict) -> None:
+    from swarmlab.views._model import service_ports
+
+    tasks = json.loads(json.dumps(answers["tasks"]))
+    for t in tasks:
+        t["NetworksAttachments"] = [{"Network": {"Spec": {"Name": "ingress"}}},
+                                    {"Network": {"Spec": {"Name": "app<b>net</b>"}}}]
+    sid = next(iter(answers["names"]))
+    svc = {"ID": sid, "Endpoint": {"Ports": [
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "ingress"},
+        {"Protocol": "udp", "TargetPort": 53, "PublishedPort": 5353, "PublishMode": "host"}]}}
+    assert service_ports(svc) == ["8080->80/tcp mesh", "5353->53/udp host"]
+    p = build_picture(answers["nodes"], tasks, answers["names"], ports={sid: service_ports(svc)})
+    line = next(s for s in picture_text(p).splitlines() if s.startswith(f"service {answers['names'][sid]}:"))
+    assert line.endswith(" · ports 8080->80/tcp mesh, 5353->53/udp host · on app<b>net</b>"), line
+    out = picture_html(p)
+    assert "app&lt;b&gt;net&lt;/b&gt;" in out and "app<b>net" not in out  # escaped, not markup
+    assert "app<b>net</b>" in "".join(Parsed(out).text)
+    assert "ingress" not in picture_text(p)

@@ -1,0 +1,21 @@
+"""nbval over the committed networking lessons (10 on), in order on a lab of their own: a
+module of its own so that it runs beside the other nbval modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import nbtools
+import pytest
+from lessonrun import nbval_in_sequence
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_networking_lessons_pass_nbval(host: docker.DockerClient, tmp_path: Path) -> None:
+    beyond = [p for p in nbtools.notebooks() if p.stem >= "10"]
+    # every lesson is in one of the nbval runs: the classic lab's (test_nbval.py) or these two
+    assert [p.stem[:2] for p in beyond] == ["10", "11"]
+    assert len(beyond) + sum(1 for p in nbtools.notebooks() if p.stem < "10") == len(nbtools.notebooks())
+    nbval_in_sequence(beyond, host, tmp_path)
