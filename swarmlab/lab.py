@@ -2,7 +2,8 @@
 
 A :class:`Lab` is a set of machines from one provider and the swarm on them. It composes one
 command namespace per CLI noun (:mod:`swarmlab.commands`): ``lab.machine``, ``lab.swarm``,
-``lab.node``, ``lab.service``, ``lab.image``, ``lab.network``. Every Swarm step is written once, over docker-py,
+``lab.node``, ``lab.service``, ``lab.image``, ``lab.network``, ``lab.secret``,
+``lab.config``. Every Swarm step is written once, over docker-py,
 so every provider gets it. Each method returns a result that knows the command it stands for
 (``result.command``); each step that changes the swarm waits for it to converge by default
 (``wait=True``), and is safe to run twice.
@@ -51,6 +52,7 @@ from .commands.image import Images
 from .commands.machine import Machines
 from .commands.network import Networks
 from .commands.node import Nodes
+from .commands.secret import Configs, Secrets
 from .commands.service import Services
 from .commands.swarm import Swarm, has_leader
 from .commands.validate import check_lab_name, check_machine_name
@@ -112,6 +114,8 @@ class Lab:
         self.node = Nodes(self)
         self.image = Images(self)
         self.network = Networks(self)
+        self.secret = Secrets(self)
+        self.config = Configs(self)
 
     # -- finding labs ------------------------------------------------------------------
     @classmethod

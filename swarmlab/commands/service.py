@@ -25,7 +25,7 @@ from .._errors import (
     Unschedulable,
     UpdatePaused,
 )
-from .._results import Table, Text
+from .._results import Output, Table, Text
 from .._util import parallel_map
 from .._wait import Progress, wait_for
 from ..converge import SwarmReader, rolled_back, service_progress, unplaceable
@@ -40,6 +40,7 @@ from .clitext import (
     service_ls_rows,
     with_service_status,
 )
+from .secret import engine_references, parse_references, reference_flags
 from .spec import (
     CLI_UPDATE_DEFAULTS,
     create_command,
@@ -108,6 +109,13 @@ class Services(Command):
                         f"{s['Spec']['Name']!r} (through the routing mesh, on every node): pick "
                         f"another published port, or remove that service with "
                         f"lab.service.rm({s['Spec']['Name']!r}). Nothing was changed.")
+
+    def _references(self, kind: str, refs: list[dict[str, Any]], client: docker.DockerClient) -> list[dict[str, Any]]:
+        """Parsed ``--secret`` / ``--config`` specs as the engine takes them, each name
+        looked up (a missing one: :class:`NotFound`, naming the ones there are)."""
+        objects = self._lab.secret if kind == "secret" else self._lab.config
+        ids = {r["source"]: str(objects.get(r["source"], client)["ID"]) for r in refs}
+        return engine_references(kind, refs, ids)
 
     def _network_id(self, name: str, client: docker.DockerClient) -> str:
         """The ID of an overlay network a service can be attached to."""
@@ -212,7 +220,7 @@ class Services(Command):
                update_failure_action: str | None = None, update_order: str | None = None,
                mode: str = "replicated", publish: str | Sequence[str] | dict[int, int] | None = None,
                publish_mode: str | None = None, endpoint_mode: str | None = None,
-               networks: Sequence[str] = (),
+               networks: Sequence[str] = (), secrets: Sequence[str] = (), configs: Sequence[str] = (),
                env: dict[str, str] | None = None, labels: dict[str, str] | None = None,
                constraints: Sequence[str] = (), wait: bool = True,
                timeout: float | None = None) -> Text:
@@ -224,7 +232,10 @@ class Services(Command):
         ``'published=8080,target=80,mode=host'`` (on the nodes that run a task), or a list of
         them, or ``{8080: 80}``; ``publish_mode`` is the mode of the specs that name none
         (``ingress`` by default, as the CLI). ``endpoint_mode='dnsrr'``: the service's name
-        resolves to its tasks' addresses instead of one virtual IP.
+        resolves to its tasks' addresses instead of one virtual IP. ``secrets`` and ``configs``
+        take the CLI's ``--secret`` / ``--config`` specs: a name (mounted at
+        ``/run/secrets/NAME``, or ``/NAME`` for a config) or
+        ``'source=NAME,target=PATH,mode=0400'``.
 
         Waits until the replicas run. Running the same create twice finds the service and
         leaves it as asked; a create that differs from the existing service is refused."""
@@ -245,12 +256,17 @@ class Services(Command):
                 f"through a virtual IP, which dnsrr has not; publish in host mode instead "
                 f"('published=8080,target=80,mode=host'), as the engine requires")
         networks = tuple(networks)
+        secret_refs = parse_references("secret", secrets)
+        config_refs = parse_references("config", configs)
         cmd = create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
                               update_failure_action, update_order, ports,
-                              endpoint_mode, env, labels, constraints, networks)
+                              endpoint_mode, env, labels, constraints, networks,
+                              reference_flags("secret", secret_refs) + reference_flags("config", config_refs))
         client = lab.manager_client()
-        # every network checked before anything changes: it exists, and spans the swarm
+        # every network, secret and config checked before anything changes
         network_ids = tuple(self._network_id(n, client) for n in networks)
+        mounts = {"Secrets": self._references("secret", secret_refs, client),
+                  "Configs": self._references("config", config_refs, client)}
         with engine_errors("list services"):
             existing = [s for s in client.api.services(filters={"name": name})
                         if s["Spec"]["Name"] == name]
@@ -258,7 +274,7 @@ class Services(Command):
         if existing:
             spec = existing[0]["Spec"]
             differ = spec_differences(spec, image, args, mode, update, ports, env, labels, constraints,
-                                      network_ids, endpoint_mode)
+                                      network_ids, endpoint_mode, mounts)
             if differ:
                 raise SwarmStateError(
                     f"service {name!r} already exists, with a different {', '.join(differ)}. "
@@ -285,6 +301,7 @@ class Services(Command):
                     rollback_config=dict(CLI_UPDATE_DEFAULTS), env=[f"{k}={v}" for k, v in (env or {}).items()] or None,
                     labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
                     networks=[docker.types.NetworkAttachmentConfig(i) for i in network_ids] or None,
+                    secrets=mounts["Secrets"] or None, configs=mounts["Configs"] or None,
                 )
             service_id = svc.id
         body = service_id if not existing else ""
@@ -363,6 +380,31 @@ class Services(Command):
                 networks[n["Target"]] = client.api.inspect_network(n["Target"], scope="swarm")["Name"]
         return Text(command=cmd, body=format_service_pretty(svc, networks), data=svc)
 
+    def logs(self, name: str, tail: int | None = None) -> Output:
+        """``docker service logs [--tail N] NAME``: what its tasks printed, each line after the
+        task and node it came from (``web.1.abcdef123456@worker1    | ...``), as the CLI
+        shows it."""
+        if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 0):
+            raise InvalidArgument(f"tail={tail!r}: give a number of lines, e.g. tail=20")
+        client = self._lab.manager_client()
+        svc = self._get(name, client)
+        with engine_errors(f"read the logs of {name}"):
+            raw = client.api.service_logs(svc["ID"], details=True, stdout=True, stderr=True,
+                                          tail="all" if tail is None else tail, timestamps=False)
+            tasks = {t["ID"]: t for t in client.api.tasks(filters={"service": svc["ID"]})}
+            nodes = node_names(client.api.nodes())
+        lines = []
+        for line in (raw if isinstance(raw, bytes) else b"".join(raw)).decode("utf-8", "replace").splitlines():
+            attrs, _, message = line.partition(" ")
+            details = dict(kv.split("=", 1) for kv in attrs.split(",") if "=" in kv)
+            task = tasks.get(details.get("com.docker.swarm.task.id", ""), {})
+            task_id = str(task.get("ID", details.get("com.docker.swarm.task.id", "")))[:12]
+            where = task.get("Slot") or task.get("NodeID", "")
+            node = nodes.get(details.get("com.docker.swarm.node.id", ""), "")
+            lines.append(f"{name}.{where}.{task_id}@{node}    | {message}" if details else line)
+        cmd = f"docker service logs {'--tail ' + str(tail) + ' ' if tail is not None else ''}{name}"
+        return Output("\n".join(lines), cmd, 0)
+
     def scale(self, wait: bool = True, timeout: float | None = None, **replicas: int) -> Text:
         """``docker service scale NAME=N ...``: waits until N tasks run (or the extra ones stop)."""
         lab = self._lab
@@ -396,6 +438,8 @@ class Services(Command):
                network_add: Sequence[str] = (), network_rm: Sequence[str] = (),
                publish_add: str | Sequence[str] | dict[int, int] | None = None,
                publish_rm: Sequence[int] = (), endpoint_mode: str | None = None,
+               secret_add: Sequence[str] = (), secret_rm: Sequence[str] = (),
+               config_add: Sequence[str] = (), config_rm: Sequence[str] = (),
                wait: bool = True, timeout: float | None = None) -> Text:
         """``docker service update --image IMAGE NAME``: a rolling update.
 
@@ -407,7 +451,10 @@ class Services(Command):
         attach the tasks to overlay networks or detach them; ``publish_add`` takes
         ``--publish-add`` specs (``'8080:80'``, ``'published=8080,target=80,mode=host'``) and
         ``publish_rm`` target ports (``--publish-rm 80``); ``endpoint_mode`` is ``vip`` or
-        ``dnsrr``. Each of these replaces the tasks, as a rolling update."""
+        ``dnsrr``. ``secret_add`` / ``secret_rm`` and ``config_add`` / ``config_rm``
+        (``--secret-add``, ...) mount or unmount secrets and configs: rotating a secret is
+        ``secret_rm=['pw'], secret_add=['source=pw_v2,target=pw']``. Each of these replaces the
+        tasks, as a rolling update."""
         lab = self._lab
         client = lab.manager_client()
         svc = self._get(name, client)
@@ -430,6 +477,8 @@ class Services(Command):
         notes: list[str] = []
         notes += self._update_endpoint(spec, client, tuple(network_add), tuple(network_rm), adding,
                                        tuple(publish_rm), endpoint_mode, flags)
+        for kind, add, rm in (("secret", secret_add, secret_rm), ("config", config_add, config_rm)):
+            notes += self._update_mounts(kind, cs, client, parse_references(kind, add), rm, flags)
         if replicas is not None:
             if "Replicated" not in spec.get("Mode", {}):
                 raise InvalidArgument(f"{name} is a global service: it has no replica count")
@@ -477,7 +526,7 @@ class Services(Command):
         changes. Returns notes on what was already so."""
         notes: list[str] = []
         task = spec["TaskTemplate"]
-        attached = list(task.get("Networks") or spec.pop("Networks", None) or [])
+        attached = list(task.get("Networks") or spec.get("Networks") or [])
         add_ids = {n: self._network_id(n, client) for n in network_add}
         rm_ids = {n: self._network_id(n, client) for n in network_rm}
         for n, net_id in add_ids.items():
@@ -493,6 +542,7 @@ class Services(Command):
             attached = [a for a in attached if a.get("Target") not in (net_id, n)]
         if network_add or network_rm:
             task["Networks"] = attached
+            spec.pop("Networks", None)  # the older place for them: the task template's is the one
         endpoint = spec.setdefault("EndpointSpec", {})
         ports = list(endpoint.get("Ports") or [])
         for target in publish_rm:
@@ -519,6 +569,29 @@ class Services(Command):
                 "instead ('published=8080,target=80,mode=host'), as the engine requires. Nothing was changed.")
         if not endpoint:
             spec.pop("EndpointSpec")
+        return notes
+
+    def _update_mounts(self, kind: str, cs: dict[str, Any], client: docker.DockerClient,
+                       adding: list[dict[str, Any]], removing: Sequence[str], flags: list[str]) -> list[str]:
+        """``--secret-rm`` / ``--secret-add`` (or the config ones) on a ContainerSpec: removed
+        first, then added, as the CLI does; names checked before anything changes."""
+        if isinstance(removing, str) or not all(isinstance(n, str) for n in removing):
+            raise InvalidArgument(f"{kind}_rm={removing!r}: give a list of {kind} names, e.g. {kind}_rm=['pw']")
+        key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
+        mounted = list(cs.get(key) or [])
+        notes = []
+        for n in removing:
+            flags.append(f"--{kind}-rm {n}")
+            if not any(r.get(name_key) == n for r in mounted):
+                notes.append(f"{kind} {n} is not mounted (nothing to remove).")
+            mounted = [r for r in mounted if r.get(name_key) != n]
+        if adding:
+            flags += reference_flags(kind, adding, f"--{kind}-add")
+            new = self._references(kind, adding, client)
+            targets = {(r.get("File") or {}).get("Name") for r in new}
+            mounted = [r for r in mounted if (r.get("File") or {}).get("Name") not in targets] + new
+        if removing or adding:
+            cs[key] = mounted
         return notes
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],

@@ -38,7 +38,8 @@ def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode
                       update: dict[str, Any], ports: Sequence[dict[str, Any]],
                       env: dict[str, str] | None, labels: dict[str, str] | None,
                       constraints: Sequence[str], networks: Sequence[str] = (),
-                      endpoint_mode: str | None = None) -> list[str]:
+                      endpoint_mode: str | None = None,
+                      mounts: dict[str, list[dict[str, Any]]] | None = None) -> list[str]:
     """What of a create's request an existing service does not have (replicas aside)."""
     cs = spec["TaskTemplate"]["ContainerSpec"]
     out = []
@@ -66,6 +67,12 @@ def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode
     have_networks = {n.get("Target") for n in spec["TaskTemplate"].get("Networks") or spec.get("Networks") or []}
     if have_networks != set(networks):
         out.append("networks")
+    for key in ("Secrets", "Configs"):
+        name_key = "SecretName" if key == "Secrets" else "ConfigName"
+        have = sorted((r.get(name_key), (r.get("File") or {}).get("Name")) for r in cs.get(key) or [])
+        want = sorted((r.get(name_key), (r.get("File") or {}).get("Name")) for r in (mounts or {}).get(key) or [])
+        if have != want:
+            out.append(key.lower())
     return out
 
 
@@ -214,7 +221,8 @@ def create_command(name: str, image: str, args: Sequence[str], replicas: int, mo
                     delay: object, parallelism: object, failure_action: object, order: object,
                     ports: Sequence[dict[str, Any]], endpoint_mode: str | None,
                     env: dict[str, str] | None, labels: dict[str, str] | None,
-                    constraints: Sequence[str], networks: Sequence[str] = ()) -> str:
+                    constraints: Sequence[str], networks: Sequence[str] = (),
+                    mount_flags: Sequence[str] = ()) -> str:
     parts = ["docker service create"]
     if mode == "global":
         parts.append("--mode global")
@@ -233,6 +241,7 @@ def create_command(name: str, image: str, args: Sequence[str], replicas: int, mo
         parts.append(f"--label {shlex.quote(f'{k}={v}')}")
     for c in constraints:
         parts.append(f"--constraint {shlex.quote(c)}")
+    parts += mount_flags
     parts.append(image)
     parts += [shlex.quote(a) for a in args]
     return " ".join(parts)
