@@ -3,7 +3,7 @@
 A :class:`Lab` is a set of machines from one provider and the swarm on them. It composes one
 command namespace per CLI noun (:mod:`swarmlab.commands`): ``lab.machine``, ``lab.swarm``,
 ``lab.node``, ``lab.service``, ``lab.image``, ``lab.network``, ``lab.secret``,
-``lab.config``. Every Swarm step is written once, over docker-py,
+``lab.config``, ``lab.stack``. Every Swarm step is written once, over docker-py,
 so every provider gets it. Each method returns a result that knows the command it stands for
 (``result.command``); each step that changes the swarm waits for it to converge by default
 (``wait=True``), and is safe to run twice.
@@ -54,6 +54,7 @@ from .commands.network import Networks
 from .commands.node import Nodes
 from .commands.secret import Configs, Secrets
 from .commands.service import Services
+from .commands.stack import Stacks
 from .commands.swarm import Swarm, has_leader
 from .commands.validate import check_lab_name, check_machine_name
 from .providers import Provider, get_provider
@@ -116,6 +117,7 @@ class Lab:
         self.network = Networks(self)
         self.secret = Secrets(self)
         self.config = Configs(self)
+        self.stack = Stacks(self)
 
     # -- finding labs ------------------------------------------------------------------
     @classmethod

@@ -1,7 +1,8 @@
 """The commands, one module per CLI noun, each holding its verbs:
 
 - :mod:`.machine` (``docker-machine``), :mod:`.swarm`, :mod:`.node`, :mod:`.service`,
-  :mod:`.image`, :mod:`.network` (``docker swarm / node / service / image / network``);
+  :mod:`.image`, :mod:`.network`, :mod:`.secret` (secrets and configs), :mod:`.stack`
+  (``docker swarm / node / service / image / network / secret / config / stack``);
 - beside them :mod:`.validate` (what a learner passes in), :mod:`.spec` (service specs and
   the flags they stand for) and :mod:`.clitext` (the CLI's own text for what the engines say).
 

@@ -171,7 +171,7 @@ class Services(Command):
         """One poll: the service, its tasks and the nodes read once, then judged."""
         return service_progress(reader.read(name), name, want, image)
 
-    def _image_check(self, image: str) -> list[str]:
+    def image_check(self, image: str) -> list[str]:
         """Make sure some machine has the image or can pull it; return notes. Raises
         :class:`ImageNotAvailable` (changing nothing) when none can."""
         lab = self._lab
@@ -289,7 +289,7 @@ class Services(Command):
             service_id = existing[0]["ID"]
         else:
             self._ports_free(ports, client)
-            notes += self._image_check(image)
+            notes += self.image_check(image)
             endpoint = None
             if ports or endpoint_mode:
                 endpoint = docker.types.EndpointSpec(mode=endpoint_mode, ports=ports or None)
@@ -497,7 +497,7 @@ class Services(Command):
             if image_ref(cs.get("Image", "")) == image_ref(image):
                 notes.append(f"{name} already uses {image} (no new image to roll out).")
             else:
-                notes += self._image_check(image)
+                notes += self.image_check(image)
             cs["Image"] = image
         cmd = " ".join(["docker service update", *flags, name])
         unchanged = spec == svc["Spec"]
@@ -684,11 +684,11 @@ class Services(Command):
                 client.api.remove_service(services[n]["ID"])
         if wait and present:
             seen: list[int] = []  # the most task containers seen: the bar counts them going
-            wait_for(lambda: self._containers_gone(present, seen), what="service rm", timeout=timeout,
+            wait_for(lambda: self.containers_gone(present, seen), what="service rm", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
 
-    def _containers_gone(self, names: list[str], seen: list[int]) -> Progress:
+    def containers_gone(self, names: list[str], seen: list[int]) -> Progress:
         lab = self._lab
         machines = lab.machines()
 
