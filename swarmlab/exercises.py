@@ -22,6 +22,7 @@ import html
 import json
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -525,7 +526,7 @@ def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: 
             row += ["no answer", str(answer).rsplit(": ", 1)[-1] if ": " in answer else "nothing within the timeout"]
         else:
             who = [line.split(": ", 1)[1] for line in answer.splitlines() if line.startswith("Hostname: ")]
-            row += [answer.status, f"task container {who[0]}" if who else answer.strip()[:40]]
+            row += [answer.status, f"task container {who[0]}" if who else answer.strip().partition("\n")[0][:64]]
         rows.append(row)
     columns = ["MACHINE"] + (["RUNS A TASK"] if service is not None else []) + ["ANSWER", "ANSWERED BY / WHY NOT"]
     cmd = f"for m in {' '.join(machines)}; do curl http://$(docker-machine ip $m):{port}/; done"
@@ -552,6 +553,80 @@ def answer_every_machine_answers(lab: Lab, image: str, port: int = 8088) -> Any:
     of a web server (``image``) published in host mode, which needs no IPVS."""
     return lab.service.create("everywhere", image, mode="global",
                               publish=f"published={port},target=80,mode=host")
+
+
+#: the compose text that asks for more web tasks: a third file over the lesson's (lesson 12)
+def _replicas_override(service: str, replicas: int) -> str:
+    return f'version: "3.8"\nservices:\n  {service}:\n    deploy:\n      replicas: {replicas}\n'
+
+
+def check_stack_replicas(lab: Lab, stack: str = "app", service: str = "web", replicas: int = 3,
+                         port: int = 8090) -> Check:
+    """Exercise: stack ``stack`` runs ``replicas`` tasks of its ``service``, and the machines
+    they run on answer on ``port``. Read with ``docker stack services`` on a manager and a
+    real HTTP request to each of those machines."""
+    full = f"{stack}_{service}"
+    deploy = (f"lab.stack.deploy({stack!r}, *compose, {_replicas_override(service, replicas)!r})   "
+              f"# a third compose file, over the others: docker stack deploy -c ... -c ... {stack}")
+    check = Check(f"stack {stack} runs {replicas} tasks of {service}")
+    mgr = _manager(lab, check)
+    if mgr is None:
+        return check
+    rows = _docker_json(lab, mgr, f"docker stack services {shlex.quote(stack)} --format '{{{{json .}}}}'",
+                        lines=True) or []
+    row = next((r for r in rows if r.get("Name") == full), None)
+    if row is None:
+        check.add(False, f"stack {stack} has no service {full} (docker stack services {stack})", deploy)
+        return check
+    check.add(row.get("Replicas") == f"{replicas}/{replicas}",
+              f"{full} runs {row.get('Replicas')} (running/asked): {replicas}/{replicas} is the aim",
+              deploy if not str(row.get("Replicas", "")).endswith(f"/{replicas}") else AGAIN)
+    running = _running_tasks(lab, mgr, full)
+    silent = [t.get("Node") for t in running if lab.http(str(t.get("Node")), port).status is None]
+    check.add(bool(running) and not silent, f"the machines of its tasks answer on port {port}" if not silent
+              else f"no answer on port {port} from {', '.join(map(str, silent))}", AGAIN)
+    return check
+
+
+def answer_stack_replicas(lab: Lab, compose: Sequence[str], stack: str = "app", service: str = "web",
+                          replicas: int = 3) -> Any:
+    """The answer key of :func:`check_stack_replicas` (teachers, CI): the same compose files
+    and one more that asks for the replicas."""
+    return lab.stack.deploy(stack, *compose, _replicas_override(service, replicas))
+
+
+def check_rotated(lab: Lab, service: str = "web-app", secret: str = "db_password_v3",
+                  target: str = "password") -> Check:
+    """Exercise: ``service`` reads ``secret`` at ``/run/secrets/TARGET`` now, and no other
+    secret there, with every task running. Read with ``docker service inspect`` and
+    ``docker service ps`` on a manager, and the file from inside a task."""
+    mount = f"source={secret},target={target},mode=0400"
+    check = Check(f"{service} reads {secret} as /run/secrets/{target}")
+    found = _manager_and_service(lab, service, check, "run the cells above again: they make it")
+    if found is None:
+        return check
+    mgr, svc = found
+    mounted = svc["Spec"].get("TaskTemplate", {}).get("ContainerSpec", {}).get("Secrets") or []
+    there = [m.get("SecretName") for m in mounted if (m.get("File") or {}).get("Name") == target]
+    old = [n for n in there if n != secret]
+    rotate = (f"lab.service.update({service!r}, secret_rm={old or ['OLD']!r}, secret_add=[{mount!r}])   "
+              f"# docker service update --secret-rm ... --secret-add {mount} {service}")
+    check.add(secret in there and not old, f"{target} is secret {', '.join(map(str, there)) or 'none'}",
+              rotate if not there or old else AGAIN)
+    want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+    running = _running_tasks(lab, mgr, service)
+    check.add(len(running) == want, f"{len(running)} of {want} tasks are running", AGAIN)
+    if check.ok:
+        out = lab.exec(service, f"test -s /run/secrets/{target}")
+        check.add(out.ok, f"inside a task, /run/secrets/{target} is there" if out.ok
+                  else f"inside a task, /run/secrets/{target} is missing", AGAIN)
+    return check
+
+
+def answer_rotated(lab: Lab, service: str = "web-app", secret: str = "db_password_v3",
+                   old: str = "db_password_v2", target: str = "password") -> Any:
+    """The answer key of :func:`check_rotated` (teachers, CI)."""
+    return lab.service.update(service, secret_rm=[old], secret_add=[f"source={secret},target={target},mode=0400"])
 
 
 def check_nothing_left(lab_name: str) -> Check:

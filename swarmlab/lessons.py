@@ -34,6 +34,10 @@ LESSONS: tuple[Lesson, ...] = (
            "beyond the lab: an overlay network, services that find each other by name; VIP and DNS round-robin"),
     Lesson("11-publishing",
            "beyond the lab: published ports, the routing mesh (and what works without IPVS), host mode"),
+    Lesson("12-stacks",
+           "beyond the lab: a whole app from a compose file; deploy, change and deploy again, remove"),
+    Lesson("13-secrets",
+           "beyond the lab: secrets and configs mounted into tasks, never shown; a rotation without downtime"),
 )
 
 __all__ = ["LESSONS", "Lesson"]

@@ -30,9 +30,34 @@ from .validate import did_you_mean
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?")
 #: the engine's limit on a secret's or a config's data
 MAX_BYTES = 500 * 1024
-#: a label swarmlab puts on what it creates: the SHA-256 of the data, so that the same create
-#: run twice is known to be the same (anyone who can read it can mount the secret anyway)
-LABEL_DIGEST = "io.swarmlab.sha256"
+#: a label swarmlab puts on the secrets it creates, so that the same create run twice is known
+#: to be the same: a salted scrypt digest of the value (slow to guess from, and only managers
+#: read it, who can mount the secret anyway), shown masked (:func:`masked`)
+LABEL_DIGEST = "io.swarmlab.scrypt"
+
+
+def digest(raw: bytes, salt: bytes | None = None) -> str:
+    """``scrypt:SALT:HASH`` of a secret's value (a new random salt unless one is given)."""
+    salt = salt if salt is not None else os.urandom(16)
+    return f"scrypt:{salt.hex()}:{hashlib.scrypt(raw, salt=salt, n=2**14, r=8, p=1, dklen=32).hex()}"
+
+
+def same_digest(label: str, raw: bytes) -> bool | None:
+    """Whether ``raw`` is the value a digest label was made from (None: not such a label)."""
+    parts = label.split(":")
+    if len(parts) != 3 or parts[0] != "scrypt" or not re.fullmatch(r"[0-9a-f]{32}", parts[1]):
+        return None
+    return digest(raw, bytes.fromhex(parts[1])) == label
+
+
+def masked(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as shown: the digest label's value masked (it is nobody's business to see)."""
+    labels = (obj.get("Spec") or {}).get("Labels") or {}
+    if LABEL_DIGEST not in labels:
+        return obj
+    shown = json.loads(json.dumps(obj))
+    shown["Spec"]["Labels"][LABEL_DIGEST] = "scrypt:…"
+    return shown
 
 
 def check_object_name(kind: str, name: object) -> str:
@@ -91,8 +116,12 @@ class SwarmObjects(Command):
 
     def _same(self, obj: dict[str, Any], raw: bytes) -> bool | None:
         """Whether an existing one holds ``raw`` (None: cannot tell)."""
-        digest = ((obj.get("Spec") or {}).get("Labels") or {}).get(LABEL_DIGEST)
-        return digest == hashlib.sha256(raw).hexdigest() if digest else None
+        label = ((obj.get("Spec") or {}).get("Labels") or {}).get(LABEL_DIGEST)
+        return same_digest(str(label), raw) if label else None
+
+    def _labels(self, raw: bytes) -> dict[str, str]:
+        """The labels swarmlab adds to what it creates."""
+        return {}
 
     # -- lookups ---------------------------------------------------------------------
     def _find(self, name: str, client: docker.DockerClient) -> dict[str, Any] | None:
@@ -149,7 +178,7 @@ class SwarmObjects(Command):
                 f"{self.kind}_rm=[{name!r}], {self.kind}_add=['{name}_v2']); or remove this one first "
                 f"(lab.{self.kind}.rm({name!r})). Nothing was changed.")
         with engine_errors(f"create {self.kind} {name}"):
-            made = self._create(client, name, raw, {**(labels or {}), LABEL_DIGEST: hashlib.sha256(raw).hexdigest()})
+            made = self._create(client, name, raw, {**(labels or {}), **self._labels(raw)})
         return Text(command=cmd, body=str(made.get("ID", "")), data={"id": made.get("ID", "")})
 
     def ls(self) -> Table:
@@ -161,7 +190,7 @@ class SwarmObjects(Command):
         return CliTable.of(f"docker {self.kind} ls", self.columns, rows, data=found)
 
     def inspect(self, name: str) -> Text:
-        found = self.get(name)
+        found = masked(self.get(name))
         return Text(command=f"docker {self.kind} inspect {name}", body=json.dumps(found, indent=4), data=found)
 
     def rm(self, *names: str) -> Text:
@@ -210,6 +239,9 @@ class Secrets(SwarmObjects):
     def _remove(self, client: docker.DockerClient, object_id: str) -> None:
         client.api.remove_secret(object_id)
 
+    def _labels(self, raw: bytes) -> dict[str, str]:
+        return {LABEL_DIGEST: digest(raw)}
+
     def _row(self, obj: dict[str, Any], now: _dt.datetime) -> tuple[str, ...]:
         driver = str(((obj.get("Spec") or {}).get("Driver") or {}).get("Name", ""))
         return (str(obj.get("ID", "")), str(obj["Spec"].get("Name", "")), driver, *_times(obj, now))
@@ -227,7 +259,7 @@ class Secrets(SwarmObjects):
 
     def inspect(self, name: str) -> Text:
         """``docker secret inspect NAME``: its name, labels and dates; the engine never returns
-        the value."""
+        the value (and the digest swarmlab keeps to know a create run twice is masked)."""
         return super().inspect(name)
 
 

@@ -1,6 +1,7 @@
 """Secrets and configs on a real swarm: created, listed, mounted into tasks, rotated, removed,
 each checked through the engine (``docker secret ls`` on the manager, the file as a task sees
-it); a secret's value shown nowhere; and ``docker service logs``."""
+it); a secret's value shown nowhere; and ``docker service logs``. The tests run in file
+order on one lab and build on each other, as a lesson's cells do."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ def test_a_secret_is_kept_by_the_swarm_and_never_shown(lab: sl.Lab) -> None:
     assert again.notes == ["secret db_password already exists with this data (nothing to create)."]
     for result in (made, again, lab.secret.ls(), lab.secret.inspect("db_password")):
         assert VALUE not in shown(result)
+    # the digest that knows a create run twice is kept by the engine, and shown masked
+    label = cli(lab, "docker secret inspect -f '{{index .Spec.Labels \"io.swarmlab.scrypt\"}}' db_password")
+    assert re.fullmatch(r"scrypt:[0-9a-f]{32}:[0-9a-f]{64}", label)
+    assert '"io.swarmlab.scrypt": "scrypt:\u2026"' in lab.secret.inspect("db_password").body
+    assert label not in shown(lab.secret.inspect("db_password"))
     with pytest.raises(sl.SwarmStateError,
                        match=r"already exists, with other data.*db_password_v2.*Nothing was changed"):
         lab.secret.create("db_password", "another value")

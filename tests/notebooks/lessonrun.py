@@ -27,7 +27,7 @@ import swarmlab as sl
 ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
 #: lessons run a second time straight after the first (the ones whose steps find what exists)
 RUN_TWICE = ("02-swarm", "04-rolling-update", "06-cleanup", "08-quorum", "09-self-healing", "10-networks",
-             "11-publishing")
+             "11-publishing", "12-stacks", "13-secrets")
 FULL_TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25}")
 
 

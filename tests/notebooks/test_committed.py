@@ -23,6 +23,8 @@ except ImportError:  # Python 3.10
 
 ROOT = nbtools.ROOT
 LESSONS = nbtools.notebooks()
+#: the lessons that end with a "now you try"
+WITH_EXERCISE = ("03", "04", "05", "07", "08", "09", "10", "11", "12", "13")
 #: pyproject (PyPI) name -> conda-forge name, where they differ
 CONDA_NAMES = {"docker": "docker-py"}
 
@@ -31,7 +33,8 @@ def test_there_is_a_setup_check_and_one_lesson_per_part() -> None:
     assert [p.name for p in LESSONS] == [
         "00-setup-check.ipynb", "01-machines.ipynb", "02-swarm.ipynb", "03-services.ipynb",
         "04-rolling-update.ipynb", "05-drain.ipynb", "06-cleanup.ipynb", "07-high-availability.ipynb",
-        "08-quorum.ipynb", "09-self-healing.ipynb", "10-networks.ipynb", "11-publishing.ipynb"]
+        "08-quorum.ipynb", "09-self-healing.ipynb", "10-networks.ipynb", "11-publishing.ipynb",
+        "12-stacks.ipynb", "13-secrets.ipynb"]
     # the folder holds exactly the listed lessons, and the lessons' table lists each, in order
     on_disk = sorted(p.name for p in nbtools.NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
     assert on_disk == sorted(p.name for p in LESSONS)
@@ -119,8 +122,7 @@ def test_every_lesson_has_a_parameters_cell(path: Path) -> None:
     assert {"provider", "lab_name", "offline"} <= set(pm.inspect_notebook(str(path)))
 
 
-@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in ("03", "04", "05", "07", "08", "09", "10", "11")],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in WITH_EXERCISE], ids=lambda p: p.stem)
 def test_exercises_have_a_blank_cell_then_a_check_and_no_answer_in_sight(path: Path) -> None:
     """An empty cell for the learner, the check right under it; the answer key is not a cell
     of the lesson (not even a hidden one, one click away): the check cell calls it from
@@ -145,8 +147,7 @@ def test_exercises_have_a_blank_cell_then_a_check_and_no_answer_in_sight(path: P
     assert callable(getattr(exercises, f"answer_{topic}"))
 
 
-@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in ("03", "04", "05", "07", "08", "09", "10", "11")],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in LESSONS if p.stem[:2] in WITH_EXERCISE], ids=lambda p: p.stem)
 def test_no_cell_after_an_exercise_removes_what_it_needs(path: Path) -> None:
     """After Run All the exercise can still be done: no later cell removes its service (the
     lesson's services go in 06-cleanup), and its node is left as the exercise needs it."""

@@ -23,7 +23,7 @@ import swarmlab as sl
 pytestmark = pytest.mark.integration
 
 WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain", "08-quorum", "09-self-healing", "10-networks",
-                  "11-publishing")
+                  "11-publishing", "12-stacks", "13-secrets")
 
 
 def shown(cell: nbformat.NotebookNode) -> str:

@@ -1,7 +1,7 @@
-"""The networking lessons (10 on: overlay networks, service discovery, published ports)
-executed with papermill, in class order, on one real DinD swarm of their own, then checked for
-what a learner sees and, through docker inside the machines and real HTTP requests from this
-computer, for what the swarm really is."""
+"""The lessons beyond the lab (10 on: overlay networks and service discovery, published
+ports, stacks, secrets and configs) executed with papermill, in class order, on one real DinD
+swarm of their own, then checked for what a learner sees and, through docker inside the
+machines and real HTTP requests from this computer, for what the swarm really is."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def address_of(host: docker.DockerClient, run: Run, machine: str) -> str:
 
 def test_every_lesson_ran_without_an_error_output(beyond: Run) -> None:
     no_error_outputs(beyond, BEYOND)
-    assert [p.stem[:2] for p in BEYOND] == ["10", "11"]
+    assert [p.stem[:2] for p in BEYOND] == ["10", "11", "12", "13"]
 
 
 def test_join_tokens_are_never_shown_in_full(beyond: Run) -> None:
@@ -135,8 +135,64 @@ def test_11_published_ports_answer_where_the_engine_says(host: docker.DockerClie
     assert eng["services"]["everywhere"]["Mode"] == "global" and eng["services"]["everywhere"]["Replicas"] == "3/3"
 
 
-def test_the_networking_lessons_run_again_reach_the_same_state(beyond: Run) -> None:
+def test_12_a_stack_deployed_used_changed_and_removed(host: docker.DockerClient, beyond: Run) -> None:
+    n = "12-stacks"
+    deployed = beyond.text(n, "deploy")
+    assert deployed.startswith("$ docker stack deploy --resolve-image never -c docker-compose.yml -c offline.yml app")
+    for made in ("network app_frontend", "network app_backend", "config app_counter_page", "service app_store",
+                 "service app_web"):
+        assert f"Creating {made}" in deployed, deployed
+    assert re.search(r"\napp\s+2\s+Swarm", beyond.text(n, "stack-ls"))
+    assert re.search(r"app_web\s+replicated\s+2/2", beyond.text(n, "stack-services"))
+    # the page counted every visit in the store: 1, 2, then 3, 4 after the update, by the web tasks
+    first = re.findall(r"200\s+Hello from (\w+): this page was seen (\d+) times", beyond.text(n, "ask"))
+    assert sorted(int(c) for _, c in first) == [1, 2], beyond.text(n, "ask")
+    redeployed = beyond.text(n, "redeploy")
+    assert redeployed.startswith("$ GREETING=Bonjour docker stack deploy") and "Updating service app_web" in redeployed
+    second = re.findall(r"200\s+Bonjour from (\w+): this page was seen (\d+) times", beyond.text(n, "ask-again"))
+    assert sorted(int(c) for _, c in second) == [3, 4], beyond.text(n, "ask-again")
+    assert not {h for h, _ in first} & {h for h, _ in second}  # new tasks: a rolling update replaced them
+    assert beyond.text(n, "check-stack_replicas").startswith("✓ stack app runs 3 tasks of web: done.")
+    removed = beyond.text(n, "stack-rm")
+    assert "Removing service app_web" in removed and "Removing network app_backend" in removed
+    # and the engine has nothing of it left
+    of_app = "-q --filter label=com.docker.stack.namespace=app"
+    left = in_machine(host, beyond.lab, "manager1",
+                      f"docker service ls {of_app}; docker network ls {of_app}; docker config ls {of_app}")
+    assert left == ""
+
+
+def test_13_a_secret_mounted_never_shown_then_rotated(host: docker.DockerClient, beyond: Run) -> None:
+    n = "13-secrets"
+    value = "correct horse battery staple"
+    for name, nb in beyond.notebooks.items():
+        if name.startswith(n):
+            shown = "\n".join(str(o) for c in nb.cells for o in c.get("outputs", []))
+            assert value not in shown and "a longer and better pass phrase" not in shown, name
+    assert re.search(r"\w{25}\s+db_password\s+", beyond.text(n, "secret-ls"))
+    assert '"io.swarmlab.scrypt": "scrypt:\u2026"' in beyond.text(n, "secret-inspect")
+    assert "-r--------" in beyond.text(n, "ls-secrets") and " password" in beyond.text(n, "ls-secrets")
+    assert beyond.text(n, "tmpfs").startswith("$ docker-machine ssh ")
+    assert "tmpfs /run/secrets/password tmpfs ro" in beyond.text(n, "tmpfs")
+    assert "greeting = hello" in beyond.text(n, "cat-config")
+    logs = beyond.text(n, "logs").splitlines()[1:]
+    assert logs and all(re.fullmatch(r"web-app\.\d\.\w{12}@\w+    \| the password has 28 characters", x)
+                        for x in logs), logs
+    assert "the password has 31 characters" in beyond.text(n, "logs-after")
+    assert beyond.text(n, "check-rotated").startswith("✓ web-app reads db_password_v3 as /run/secrets/password: done.")
+    # the engine: web-app mounts v3 only, and the old secret is gone
+    secrets = in_machine(host, beyond.lab, "manager1", "docker secret ls --format '{{.Name}}' | sort").split()
+    assert secrets == ["db_password_v2", "db_password_v3"]
+    mounted = in_machine(host, beyond.lab, "manager1", "docker service inspect web-app --format "
+                         "'{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}>{{.File.Name}} {{end}}'")
+    assert mounted.split() == ["db_password_v3>password"]
+
+
+def test_the_lessons_run_again_reach_the_same_state(beyond: Run) -> None:
     assert beyond.text("10-networks-again", "network-create").count("already exists") == 1
     assert beyond.text("10-networks-again", "check-reach").startswith("✓")
     assert beyond.text("11-publishing-again", "check-every_machine_answers").startswith("✓")
     assert beyond.engine["11-publishing-again"]["services"] == beyond.engine["11-publishing"]["services"]
+    assert beyond.text("12-stacks-again", "check-stack_replicas").startswith("✓")
+    assert beyond.text("13-secrets-again", "check-rotated").startswith("✓")
+    assert "already exists with this data" in beyond.text("13-secrets-again", "secret-v2")
