@@ -708,6 +708,12 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
                       f"node image {node_image} is not here yet"
                       + (": offline, build it with scripts/build-images" if images.offline
                          else "; it is pulled when the first machine is created"))
+    if provider == "dind":  # its machines share this computer's kernel
+        ipvs = os.path.isdir("/proc/sys/net/ipv4/vs")
+        check.add(True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)" if ipvs else
+                  "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
+                  "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
+                  "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")
     if images.offline:
         missing = []
         for img in dict.fromkeys(images.to_load + images.network_images):

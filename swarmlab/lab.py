@@ -25,8 +25,8 @@ Beyond the classic lab: ``lab.up(managers=3, workers=2)`` makes a whole swarm at
 runs a command in a service's task, and ``lab.http('worker1', 8080)`` asks a published port.
 
 The commands, views and exercises use only the public API below (``client``, ``manager``,
-``manager_client``, ``machines``, ``swarm_info``, ``engine_logs``, ``use_manager``,
-``forget_manager``).
+``manager_client``, ``machines``, ``swarm_info``, ``swarm_infos``, ``engine_logs``,
+``use_manager``, ``forget_manager``).
 """
 
 from __future__ import annotations
@@ -300,10 +300,10 @@ class Lab:
             info = self.swarm_info(cached)
             if info and info.get("ControlAvailable") and has_leader(info):
                 return cached
-        machines = self.machines()
-        infos = parallel_map(self.swarm_info, machines)
-        able = [m for m, info in zip(machines, infos) if info and info.get("ControlAvailable")]
-        leading = [m for m, info in zip(machines, infos) if m in able and has_leader(info)]
+        infos = self.swarm_infos()
+        machines = [m for m, _ in infos] or self.machines()
+        able = [m for m, info in infos if info.get("ControlAvailable")]
+        leading = [m for m, info in infos if m in able and has_leader(info)]
         if leading:  # a manager that sees a leader: the one init ran on, when it is one
             chosen = cached if cached in leading else leading[0]
             self.use_manager(chosen)
@@ -327,6 +327,12 @@ class Lab:
             return dict(self.client(machine).info()["Swarm"])
         except UNREACHABLE:
             return None
+
+    def swarm_infos(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(machine, Swarm section of docker info)`` for each running machine whose engine
+        answers, every engine asked at once."""
+        machines = self.machines()
+        return [(m, i) for m, i in zip(machines, parallel_map(self.swarm_info, machines)) if i is not None]
 
     def use_manager(self, machine: str) -> None:
         """Remember ``machine`` as the manager to ask first (``swarm init`` ran there)."""

@@ -145,10 +145,7 @@ class Machines(Command):
         election timeout: half a minute on 20.10). With one, an election is under way, or a
         leader's list has the lost one no longer reachable."""
         lab = self._lab
-        machines = lab.machines()
-        infos = parallel_map(lab.swarm_info, machines)
-        others = [(m, i) for m, i in zip(machines, infos)
-                  if i and i.get("ControlAvailable") and i.get("NodeID") != node_id]
+        others = [(m, i) for m, i in lab.swarm_infos() if i.get("ControlAvailable") and i.get("NodeID") != node_id]
         if not others:
             return Progress(True, state="no other manager runs")
         group = {r.get("NodeID") for r in others[0][1].get("RemoteManagers") or []}

@@ -105,8 +105,7 @@ class Swarm(Command):
         # election is under way no manager sees a leader: what decides is how many of the
         # managers' machines run. A majority up is a swarm that recovers by itself.
         group = {r.get("NodeID") for r in info.get("RemoteManagers") or []}
-        answering = [m for m in lab.machines()
-                     if (lab.swarm_info(m) or {}).get("NodeID") in group and group]
+        answering = [m for m, i in lab.swarm_infos() if i.get("NodeID") in group]
         needed = len(group) // 2 + 1
         if len(answering) >= needed:
             q = Quorum(len(group), len(answering), "")
@@ -171,8 +170,7 @@ class Swarm(Command):
             seen["name"] = name
             if not wait:
                 return Progress(True, state=f"leader: {name}")
-            machines = lab.machines()  # each engine asked once, all at once
-            own = [i for i in parallel_map(lab.swarm_info, machines) if (i or {}).get("NodeID") == leader["ID"]]
+            own = [i for _, i in lab.swarm_infos() if i.get("NodeID") == leader["ID"]]
             answers = bool(own) and has_leader(own[0])
             return Progress(answers, state=f"leader: {name}" + ("" if answers else " (not answering)"))
 
@@ -205,8 +203,7 @@ class Swarm(Command):
             info = lab.swarm_info(mgr) or {}
             ids = {r.get("NodeID") for r in info.get("RemoteManagers") or []}
             # the managers that answer and see a leader: none, while there is no leader
-            seeing = [m for m in lab.machines()
-                      if (i := lab.swarm_info(m) or {}).get("NodeID") in ids and has_leader(i)]
+            seeing = [m for m, i in lab.swarm_infos() if i.get("NodeID") in ids and has_leader(i)]
             q = Quorum(len(ids), len(seeing), "")
             error = str(e).split("\n", 1)[0]
         lines = [

@@ -5,6 +5,7 @@ on the manager machine's container, to be sure the check agrees with the engine.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import docker
 import pytest
@@ -151,12 +152,16 @@ def test_lesson_images_online_offline_and_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv("SWARMLAB_OFFLINE", "1")
     offline = ex.lesson_images()
     assert offline.to_load == (WORKLOAD, WEB_V1, WEB_V2)
+    assert offline.network_images == ("swarmlab/whoami:latest", WORKLOAD) and online.network_images == ()
     assert "ping 127.0.0.1" in repr(offline) and "cannot resolve" in repr(offline)
     assert ex.lesson_images(False) is ex.ONLINE
 
 
 def test_check_setup_offline_on_this_machine(host: docker.DockerClient) -> None:
     ready = ex.check_setup("dind", offline=True)
+    # whether the routing mesh can work here, as this computer's kernel says
+    ipvs = Path("/proc/sys/net/ipv4/vs").is_dir()
+    assert ("IPVS is loaded" if ipvs else "no IPVS in this computer's kernel") in ready.text()
     assert ready.ok, repr(ready)
     vbox = ex.check_setup("virtualbox", offline=True)  # no docker-machine or VirtualBox here
     assert not vbox and "docker-machine" in failed(vbox)[0]
