@@ -534,17 +534,21 @@ def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: 
 
 
 def check_every_machine_answers(lab: Lab, port: int = 8088) -> Check:
-    """Exercise: a published port answers on every machine that runs (a real HTTP GET from
-    this computer to each machine's address)."""
+    """Exercise: a published port answers on every machine whose node can run tasks (Ready
+    and Active in ``docker node ls`` on a manager): a real HTTP GET from this computer to each
+    machine's address. A drained node runs no task, so it is not asked."""
     check = Check(f"port {port} answers on every machine")
-    if _manager(lab, check) is None:
+    mgr = _manager(lab, check)
+    if mgr is None:
         return check
+    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []
+    able = {str(n.get("Hostname")) for n in nodes if n.get("Status") == "Ready" and n.get("Availability") == "Active"}
     global_host = (f"lab.service.create('everywhere', images.whoami, mode='global', "
                    f"publish='published={port},target=80,mode=host')   # a task on every machine, "
                    f"its port opened there")
-    silent = [str(answer) for m in lab.machines() if (answer := lab.http(m, port)).status is None]
-    check.add(not silent, f"every running machine answers on port {port}" if not silent else "; ".join(silent),
-              global_host)
+    silent = [str(answer) for m in lab.machines() if m in able and (answer := lab.http(m, port)).status is None]
+    check.add(bool(able) and not silent, f"every machine whose node is Ready and Active answers on port {port}"
+              if not silent else "; ".join(silent), global_host)
     return check
 
 

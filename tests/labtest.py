@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import docker
 
@@ -56,3 +58,26 @@ def on_machine(lab, machine: str, service: str) -> list[str]:  # type: ignore[no
     out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
     assert out.ok, out
     return list(out.split())
+
+
+def swarm_lab(host: docker.DockerClient, prefix: str, workers: int, images: tuple[str, ...],
+              **options: object) -> Iterator[Any]:
+    """A module's swarm (manager1 and ``workers`` workers, ``images`` loaded): yielded, then
+    destroyed, and nothing of it may be left on the engine."""
+    import swarmlab as sl
+
+    lab = sl.Lab(unique_lab_name(prefix), provider="dind", progress=False, **options)  # type: ignore[arg-type]
+    try:
+        lab.up(managers=1, workers=workers)
+        lab.image.load(*images)
+        yield lab
+    finally:
+        lab.destroy()
+        assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+def on_manager(lab: Any, command: str) -> str:
+    """What the docker CLI in manager1 prints (the command must succeed)."""
+    out = lab.ssh("manager1", command)
+    assert out.ok, f"{command} on manager1: {out}"
+    return str(out).strip()

@@ -14,9 +14,8 @@ from .._errors import InvalidArgument, NetworkNotFound, SwarmStateError
 from .._results import Table, Text
 from ._base import Command, engine_errors
 from .clitext import CliTable
-from .validate import check_choice, check_machine_name, did_you_mean
+from .validate import check_choice, check_machine_name, check_swarm_name, did_you_mean
 
-_NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 #: Docker's own networks: made by the engine, never by a learner
 BUILT_IN = ("ingress", "bridge", "host", "none", "docker_gwbridge")
 NETWORK_LS_COLUMNS = ("NETWORK ID", "NAME", "DRIVER", "SCOPE")
@@ -25,12 +24,7 @@ IPVS_PROC = "/proc/sys/net/ipv4/vs"
 
 
 def check_network_name(name: object) -> str:
-    if not isinstance(name, str) or not _NETWORK_RE.fullmatch(name):
-        raise InvalidArgument(
-            f"invalid network name {name!r}: use letters, digits, '_', '.' and '-' "
-            "(start with a letter or digit, at most 63 characters), e.g. 'appnet'"
-        )
-    return name
+    return check_swarm_name("network", name, "appnet")
 
 
 def network_rows(networks: list[dict[str, Any]]) -> list[tuple[str, ...]]:

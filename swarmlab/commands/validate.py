@@ -33,13 +33,18 @@ def check_replicas(name: str, value: object) -> int:
     return value
 
 
-def check_service_name(name: object) -> str:
+def check_swarm_name(kind: str, name: object, example: str) -> str:
+    """A name of something in the swarm (a service, a network): what the engine accepts."""
     if not isinstance(name, str) or not _SERVICE_RE.fullmatch(name):
         raise InvalidArgument(
-            f"invalid service name {name!r}: use letters, digits, '_', '.' and '-' "
-            "(start with a letter or digit, at most 63 characters), e.g. 'helloworld'"
+            f"invalid {kind} name {name!r}: use letters, digits, '_', '.' and '-' "
+            f"(start with a letter or digit, at most 63 characters), e.g. {example!r}"
         )
     return name
+
+
+def check_service_name(name: object) -> str:
+    return check_swarm_name("service", name, "helloworld")
 
 
 def image_ref(image: str) -> str:
@@ -100,4 +105,4 @@ def check_create_options(env: object, labels: object, constraints: object,
 
 __all__ = ["AVAILABILITIES", "FAILURE_ACTIONS", "ROLES", "check_choice", "check_create_options",
            "check_image", "check_lab_name", "check_machine_name", "check_machine_names",
-           "check_replicas", "check_role", "check_service_name", "did_you_mean", "image_ref"]
+           "check_replicas", "check_role", "check_service_name", "check_swarm_name", "did_you_mean", "image_ref"]

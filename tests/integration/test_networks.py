@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from labtest import WHOAMI, WORKLOAD, labelled, unique_lab_name
+from labtest import WHOAMI, WORKLOAD, swarm_lab
 
 import swarmlab as sl
 
@@ -19,17 +19,11 @@ MANAGER = "manager1"
 
 @pytest.fixture(scope="module")
 def lab(host: docker.DockerClient) -> Iterator[sl.Lab]:
-    lab = sl.Lab(unique_lab_name("net"), provider="dind", progress=False)
-    try:
-        lab.up(managers=1, workers=2)
-        lab.image.load(WORKLOAD, WHOAMI)
+    for lab in swarm_lab(host, "net", 2, (WORKLOAD, WHOAMI)):
         lab.network.create("appnet")
         lab.service.create("web", WHOAMI, replicas=3, networks=["appnet"], endpoint_mode="dnsrr")
         lab.service.create("client", WORKLOAD, "sleep", "1d", networks=["appnet"])
         yield lab
-    finally:
-        lab.destroy()
-        assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
 
 
 def cli(lab: sl.Lab, command: str, machine: str = MANAGER) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from labtest import WORKLOAD, labelled, unique_lab_name
+from labtest import WORKLOAD, on_manager, swarm_lab
 
 import swarmlab as sl
 
@@ -33,20 +33,10 @@ COMPOSE = textwrap.dedent(f"""\
 
 @pytest.fixture(scope="module")
 def lab(host: docker.DockerClient) -> Iterator[sl.Lab]:
-    lab = sl.Lab(unique_lab_name("stk"), provider="dind", progress=False, offline=True)
-    try:
-        lab.up(managers=1, workers=1)
-        lab.image.load(WORKLOAD)
-        yield lab
-    finally:
-        lab.destroy()
-        assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
+    yield from swarm_lab(host, "stk", 1, (WORKLOAD,), offline=True)
 
 
-def cli(lab: sl.Lab, command: str) -> str:
-    out = lab.ssh("manager1", command)
-    assert out.ok, f"{command}: {out}"
-    return str(out).strip()
+cli = on_manager
 
 
 def of_stack(lab: sl.Lab, name: str) -> str:

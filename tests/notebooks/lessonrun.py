@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -162,6 +163,8 @@ def checked_cells(path: Path) -> list[nbformat.NotebookNode]:
 def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Path) -> None:
     """nbval over the reference copies of these lessons, in order, on one lab of their own."""
     lab = nbtools.new_lab_name()
+    for folder in (p for p in nbtools.NOTEBOOK_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        shutil.copytree(folder, tmp_path / folder.name)  # the lessons' own files (app/), beside them
     copies = []
     for path in paths:
         nbtools.prepare(path, tmp_path / path.name, lab)
