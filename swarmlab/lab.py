@@ -170,7 +170,7 @@ class Lab:
         words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command]
         if not words:
             raise InvalidArgument("say what to run, e.g. lab.exec('client', 'nslookup web')")
-        machine, cid, name = self.service.running_task(task)
+        machine, cid, name = self.service._running_task(task)
         with engine_errors(f"run {words[0]} in {name} on {machine}"):
             code, out = self.client(machine).containers.get(cid).exec_run(words)
         return Output(out.decode("utf-8", "replace"),

@@ -54,7 +54,7 @@ class Networks(Command):
         found.sort(key=lambda n: n.get("Scope") != "swarm")
         return dict(found[0]) if found else None
 
-    def get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
+    def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
         """The network ``name`` as the manager lists it; :class:`NetworkNotFound` (with the
         closest name) when there is none."""
         check_network_name(name)
@@ -133,7 +133,7 @@ class Networks(Command):
         """``docker network inspect NAME``: its driver, subnet, options and (on this manager)
         the containers attached."""
         client = self._lab.manager_client()
-        found = self.get(name, client)
+        found = self._get(name, client)
         with engine_errors(f"inspect network {name}"):
             net = dict(client.api.inspect_network(found["Id"]))
         return Text(command=f"docker network inspect {name}", body=json.dumps(net, indent=4), data=net)

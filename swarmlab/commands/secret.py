@@ -56,7 +56,7 @@ def masked(obj: dict[str, Any]) -> dict[str, Any]:
     if LABEL_DIGEST not in labels:
         return obj
     shown = json.loads(json.dumps(obj))
-    shown["Spec"]["Labels"][LABEL_DIGEST] = "scrypt:…"
+    shown["Spec"]["Labels"][LABEL_DIGEST] = "scrypt:(masked)"
     return shown
 
 
@@ -98,8 +98,8 @@ def _data(kind: str, data: object, file: object) -> tuple[bytes, str]:
 class SwarmObjects(Command):
     """What ``lab.secret`` and ``lab.config`` share: the engine keeps both in the swarm."""
 
-    kind = ""            #: "secret" or "config"
-    columns: tuple[str, ...] = ()
+    _kind = ""           #: "secret" or "config"
+    _columns: tuple[str, ...] = ()
 
     # the engine's calls for this kind
     def _list(self, client: docker.DockerClient, **kw: Any) -> list[dict[str, Any]]:
@@ -125,29 +125,30 @@ class SwarmObjects(Command):
 
     # -- lookups ---------------------------------------------------------------------
     def _find(self, name: str, client: docker.DockerClient) -> dict[str, Any] | None:
-        with engine_errors(f"list {self.kind}s"):
+        with engine_errors(f"list {self._kind}s"):
             found = [o for o in self._list(client, filters={"name": name})
                      if (o.get("Spec") or {}).get("Name") == name]
         return dict(found[0]) if found else None
 
-    def get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
+    def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
         """The secret (config) ``name`` as a manager lists it; :class:`NotFound` when none."""
-        check_object_name(self.kind, name)
+        check_object_name(self._kind, name)
         client = client or self._lab.manager_client()
         found = self._find(name, client)
         if found is None:
-            with engine_errors(f"list {self.kind}s"):
+            with engine_errors(f"list {self._kind}s"):
                 names = sorted(str((o.get("Spec") or {}).get("Name")) for o in self._list(client))
             close = did_you_mean(name, names)
             raise NotFound(
-                f"there is no {self.kind} {name!r}"
-                + (f": did you mean {close!r}?" if close else f"; create it with lab.{self.kind}.create({name!r}, ...)")
-                + f" ({self.kind}s: {', '.join(names) or 'none'})")
+                f"there is no {self._kind} {name!r}"
+                + (f": did you mean {close!r}?" if close
+                   else f"; create it with lab.{self._kind}.create({name!r}, ...)")
+                + f" ({self._kind}s: {', '.join(names) or 'none'})")
         return found
 
     def _users(self, object_id: str, client: docker.DockerClient) -> list[str]:
-        key = "Secrets" if self.kind == "secret" else "Configs"
-        id_key = "SecretID" if self.kind == "secret" else "ConfigID"
+        key = "Secrets" if self._kind == "secret" else "Configs"
+        id_key = "SecretID" if self._kind == "secret" else "ConfigID"
         with engine_errors("list services"):
             services = client.api.services()
         return sorted(s["Spec"]["Name"] for s in services
@@ -157,12 +158,12 @@ class SwarmObjects(Command):
     # -- verbs -----------------------------------------------------------------------
     def create(self, name: str, data: str | bytes | None = None, *, file: str | os.PathLike[str] | None = None,
                labels: dict[str, str] | None = None) -> Text:
-        check_object_name(self.kind, name)
-        raw, source = _data(self.kind, data, file)
+        check_object_name(self._kind, name)
+        raw, source = _data(self._kind, data, file)
         if labels is not None and (not isinstance(labels, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in labels.items())):
             raise InvalidArgument(f"labels={labels!r}: give a dict of strings, e.g. labels={{'app': 'web'}}")
-        cmd = f"docker {self.kind} create {name} {source}"
+        cmd = f"docker {self._kind} create {name} {source}"
         if source == "-":
             cmd = f"printf '...' | {cmd}"
         client = self._lab.manager_client()
@@ -170,48 +171,48 @@ class SwarmObjects(Command):
         if have is not None:
             if self._same(have, raw):
                 return Text(command=cmd, body="", data={"id": have["ID"]},
-                            notes=[f"{self.kind} {name} already exists with this data (nothing to create)."])
+                            notes=[f"{self._kind} {name} already exists with this data (nothing to create)."])
             raise SwarmStateError(
-                f"a {self.kind} named {name!r} already exists, with other data (or data swarmlab cannot "
-                f"compare). A {self.kind} cannot change: create a new one under a new name (e.g. "
+                f"a {self._kind} named {name!r} already exists, with other data (or data swarmlab cannot "
+                f"compare). A {self._kind} cannot change: create a new one under a new name (e.g. "
                 f"{name}_v2) and move the services to it with lab.service.update(SERVICE, "
-                f"{self.kind}_rm=[{name!r}], {self.kind}_add=['{name}_v2']); or remove this one first "
-                f"(lab.{self.kind}.rm({name!r})). Nothing was changed.")
-        with engine_errors(f"create {self.kind} {name}"):
+                f"{self._kind}_rm=[{name!r}], {self._kind}_add=['{name}_v2']); or remove this one first "
+                f"(lab.{self._kind}.rm({name!r})). Nothing was changed.")
+        with engine_errors(f"create {self._kind} {name}"):
             made = self._create(client, name, raw, {**(labels or {}), **self._labels(raw)})
         return Text(command=cmd, body=str(made.get("ID", "")), data={"id": made.get("ID", "")})
 
     def ls(self) -> Table:
         client = self._lab.manager_client()
-        with engine_errors(f"list {self.kind}s"):
+        with engine_errors(f"list {self._kind}s"):
             found = [dict(o) for o in self._list(client)]
         now = _dt.datetime.now(_dt.timezone.utc)
         rows = [self._row(o, now) for o in sorted(found, key=lambda o: str((o.get("Spec") or {}).get("Name")))]
-        return CliTable.of(f"docker {self.kind} ls", self.columns, rows, data=found)
+        return CliTable.of(f"docker {self._kind} ls", self._columns, rows, data=found)
 
     def inspect(self, name: str) -> Text:
-        found = masked(self.get(name))
-        return Text(command=f"docker {self.kind} inspect {name}", body=json.dumps(found, indent=4), data=found)
+        found = masked(self._get(name))
+        return Text(command=f"docker {self._kind} inspect {name}", body=json.dumps(found, indent=4), data=found)
 
     def rm(self, *names: str) -> Text:
         """Remove them. One a service still uses is refused (naming the services) and nothing
         is removed; one that is not there is reported."""
         if not names:
-            raise InvalidArgument(f"say which {self.kind} to remove, e.g. lab.{self.kind}.rm('db_password')")
-        names = tuple(check_object_name(self.kind, n) for n in names)
+            raise InvalidArgument(f"say which {self._kind} to remove, e.g. lab.{self._kind}.rm('db_password')")
+        names = tuple(check_object_name(self._kind, n) for n in names)
         client = self._lab.manager_client()
         present = {n: o for n in names if (o := self._find(n, client)) is not None}
         used = {n: users for n, o in present.items() if (users := self._users(o["ID"], client))}
         if used:
             raise SwarmStateError(
-                "; ".join(f"{self.kind} {n!r} is in use by service(s) {', '.join(u)}" for n, u in used.items())
-                + f": remove it from them first (lab.service.update(SERVICE, {self.kind}_rm=[...])) or "
+                "; ".join(f"{self._kind} {n!r} is in use by service(s) {', '.join(u)}" for n, u in used.items())
+                + f": remove it from them first (lab.service.update(SERVICE, {self._kind}_rm=[...])) or "
                   f"remove the services. Nothing was removed.")
         for n, o in present.items():
-            with engine_errors(f"remove {self.kind} {n}"):
+            with engine_errors(f"remove {self._kind} {n}"):
                 self._remove(client, o["ID"])
-        notes = [f"there is no {self.kind} {n!r} (nothing to remove)." for n in names if n not in present]
-        return Text(command=f"docker {self.kind} rm {' '.join(names)}", body="\n".join(present), notes=notes)
+        notes = [f"there is no {self._kind} {n!r} (nothing to remove)." for n in names if n not in present]
+        return Text(command=f"docker {self._kind} rm {' '.join(names)}", body="\n".join(present), notes=notes)
 
 
 def _times(obj: dict[str, Any], now: _dt.datetime) -> tuple[str, str]:
@@ -227,8 +228,8 @@ def _times(obj: dict[str, Any], now: _dt.datetime) -> tuple[str, str]:
 class Secrets(SwarmObjects):
     """``docker secret``: data a service reads from ``/run/secrets/NAME``, never shown."""
 
-    kind = "secret"
-    columns = ("ID", "NAME", "DRIVER", "CREATED", "UPDATED")
+    _kind = "secret"
+    _columns = ("ID", "NAME", "DRIVER", "CREATED", "UPDATED")
 
     def _list(self, client: docker.DockerClient, **kw: Any) -> list[dict[str, Any]]:
         return list(client.api.secrets(**kw))
@@ -266,8 +267,8 @@ class Secrets(SwarmObjects):
 class Configs(SwarmObjects):
     """``docker config``: a file (not secret) mounted into a service's tasks."""
 
-    kind = "config"
-    columns = ("ID", "NAME", "CREATED", "UPDATED")
+    _kind = "config"
+    _columns = ("ID", "NAME", "CREATED", "UPDATED")
 
     def _list(self, client: docker.DockerClient, **kw: Any) -> list[dict[str, Any]]:
         return list(client.api.configs(**kw))

@@ -114,7 +114,7 @@ class Services(Command):
         """Parsed ``--secret`` / ``--config`` specs as the engine takes them, each name
         looked up (a missing one: :class:`NotFound`, naming the ones there are)."""
         objects = self._lab.secret if kind == "secret" else self._lab.config
-        ids = {r["source"]: str(objects.get(r["source"], client)["ID"]) for r in refs}
+        ids = {r["source"]: str(objects._get(r["source"], client)["ID"]) for r in refs}
         return engine_references(kind, refs, ids)
 
     def _network_id(self, name: str, client: docker.DockerClient) -> str:
@@ -125,7 +125,7 @@ class Services(Command):
         if name == "ingress":
             raise InvalidArgument("'ingress' is the routing mesh's own network: services join it by "
                                   "publishing a port (publish='8080:80'), not with networks=[...]")
-        net = Networks(self._lab).get(name, client)
+        net = Networks(self._lab)._get(name, client)
         if net.get("Scope") != "swarm":
             raise InvalidArgument(
                 f"network {name!r} is a {net.get('Driver')} network of one machine ({net.get('Scope')} "
@@ -133,7 +133,7 @@ class Services(Command):
                 f"lab.network.create('appnet')")
         return str(net["Id"])
 
-    def running_task(self, target: str) -> tuple[str, str, str]:
+    def _running_task(self, target: str) -> tuple[str, str, str]:
         """Where a task of a service runs: ``(machine, container ID, container name)``.
 
         ``target`` is a service (its running task with the lowest slot) or ``NAME.SLOT``.
@@ -171,7 +171,7 @@ class Services(Command):
         """One poll: the service, its tasks and the nodes read once, then judged."""
         return service_progress(reader.read(name), name, want, image)
 
-    def image_check(self, image: str) -> list[str]:
+    def _image_check(self, image: str) -> list[str]:
         """Make sure some machine has the image or can pull it; return notes. Raises
         :class:`ImageNotAvailable` (changing nothing) when none can."""
         lab = self._lab
@@ -289,7 +289,7 @@ class Services(Command):
             service_id = existing[0]["ID"]
         else:
             self._ports_free(ports, client)
-            notes += self.image_check(image)
+            notes += self._image_check(image)
             endpoint = None
             if ports or endpoint_mode:
                 endpoint = docker.types.EndpointSpec(mode=endpoint_mode, ports=ports or None)
@@ -497,7 +497,7 @@ class Services(Command):
             if image_ref(cs.get("Image", "")) == image_ref(image):
                 notes.append(f"{name} already uses {image} (no new image to roll out).")
             else:
-                notes += self.image_check(image)
+                notes += self._image_check(image)
             cs["Image"] = image
         cmd = " ".join(["docker service update", *flags, name])
         unchanged = spec == svc["Spec"]
@@ -684,11 +684,11 @@ class Services(Command):
                 client.api.remove_service(services[n]["ID"])
         if wait and present:
             seen: list[int] = []  # the most task containers seen: the bar counts them going
-            wait_for(lambda: self.containers_gone(present, seen), what="service rm", timeout=timeout,
+            wait_for(lambda: self._containers_gone(present, seen), what="service rm", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
 
-    def containers_gone(self, names: list[str], seen: list[int]) -> Progress:
+    def _containers_gone(self, names: list[str], seen: list[int]) -> Progress:
         lab = self._lab
         machines = lab.machines()
 

@@ -152,7 +152,7 @@ class Stacks(Command):
                                   f"in images, not in configs. Nothing was deployed.")
         notes: list[str] = []
         for image in dict.fromkeys(str(s["image"]) for s in services.values()):
-            notes += lab.service.image_check(image)  # offline and on no machine: refused here
+            notes += lab.service._image_check(image)  # offline and on no machine: refused here
         mgr = lab.manager()
         client = lab.client(mgr)
         before = {s["Spec"]["Name"]: s for s in self._services(name, client)}
@@ -288,7 +288,7 @@ class Stacks(Command):
         if wait and services:
             names = [s["Spec"]["Name"] for s in services]
             seen: list[int] = []
-            wait_for(lambda: lab.service.containers_gone(names, seen), what=f"stack rm {name}", timeout=timeout,
+            wait_for(lambda: lab.service._containers_gone(names, seen), what=f"stack rm {name}", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         for kind, items, remove in (("config", configs, client.api.remove_config),
                                     ("secret", secrets, client.api.remove_secret)):
