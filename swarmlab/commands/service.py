@@ -44,6 +44,7 @@ from .secret import engine_references, parse_references, reference_flags
 from .spec import (
     CLI_UPDATE_DEFAULTS,
     create_command,
+    health_config,
     parse_publish,
     post_spec,
     publish_flags,
@@ -222,7 +223,10 @@ class Services(Command):
                publish_mode: str | None = None, endpoint_mode: str | None = None,
                networks: Sequence[str] = (), secrets: Sequence[str] = (), configs: Sequence[str] = (),
                env: dict[str, str] | None = None, labels: dict[str, str] | None = None,
-               constraints: Sequence[str] = (), wait: bool = True,
+               constraints: Sequence[str] = (), health_cmd: str | None = None,
+               health_interval: str | float | None = None, health_timeout: str | float | None = None,
+               health_retries: int | None = None, health_start_period: str | float | None = None,
+               no_healthcheck: bool = False, wait: bool = True,
                timeout: float | None = None) -> Text:
         """``docker service create --replicas N --name NAME IMAGE ARGS...``.
 
@@ -235,7 +239,10 @@ class Services(Command):
         resolves to its tasks' addresses instead of one virtual IP. ``secrets`` and ``configs``
         take the CLI's ``--secret`` / ``--config`` specs: a name (mounted at
         ``/run/secrets/NAME``, or ``/NAME`` for a config) or
-        ``'source=NAME,target=PATH,mode=0400'``.
+        ``'source=NAME,target=PATH,mode=0400'``. ``health_cmd`` (with ``health_interval``,
+        ``health_timeout``, ``health_retries``, ``health_start_period``) is ``--health-cmd``
+        and its friends: a task counts as running only once its check passes;
+        ``no_healthcheck=True`` turns the image's own check off.
 
         Waits until the replicas run. Running the same create twice finds the service and
         leaves it as asked; a create that differs from the existing service is refused."""
@@ -256,12 +263,15 @@ class Services(Command):
                 f"through a virtual IP, which dnsrr has not; publish in host mode instead "
                 f"('published=8080,target=80,mode=host'), as the engine requires")
         networks = tuple(networks)
+        health, health_flags = health_config(health_cmd, health_interval, health_timeout, health_retries,
+                                             health_start_period, no_healthcheck)
         secret_refs = parse_references("secret", secrets)
         config_refs = parse_references("config", configs)
         cmd = create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
                               update_failure_action, update_order, ports,
                               endpoint_mode, env, labels, constraints, networks,
-                              reference_flags("secret", secret_refs) + reference_flags("config", config_refs))
+                              reference_flags("secret", secret_refs) + reference_flags("config", config_refs),
+                              health_flags)
         client = lab.manager_client()
         # every network, secret and config checked before anything changes
         network_ids = tuple(self._network_id(n, client) for n in networks)
@@ -274,7 +284,7 @@ class Services(Command):
         if existing:
             spec = existing[0]["Spec"]
             differ = spec_differences(spec, image, args, mode, update, ports, env, labels, constraints,
-                                      network_ids, endpoint_mode, mounts)
+                                      network_ids, endpoint_mode, mounts, health)
             if differ:
                 raise SwarmStateError(
                     f"service {name!r} already exists, with a different {', '.join(differ)}. "
@@ -302,6 +312,7 @@ class Services(Command):
                     labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
                     networks=[docker.types.NetworkAttachmentConfig(i) for i in network_ids] or None,
                     secrets=mounts["Secrets"] or None, configs=mounts["Configs"] or None,
+                    healthcheck=health,
                 )
             service_id = svc.id
         body = service_id if not existing else ""
@@ -440,6 +451,9 @@ class Services(Command):
                publish_rm: Sequence[int] = (), endpoint_mode: str | None = None,
                secret_add: Sequence[str] = (), secret_rm: Sequence[str] = (),
                config_add: Sequence[str] = (), config_rm: Sequence[str] = (),
+               health_cmd: str | None = None, health_interval: str | float | None = None,
+               health_timeout: str | float | None = None, health_retries: int | None = None,
+               health_start_period: str | float | None = None, no_healthcheck: bool = False,
                wait: bool = True, timeout: float | None = None) -> Text:
         """``docker service update --image IMAGE NAME``: a rolling update.
 
@@ -453,8 +467,9 @@ class Services(Command):
         ``publish_rm`` target ports (``--publish-rm 80``); ``endpoint_mode`` is ``vip`` or
         ``dnsrr``. ``secret_add`` / ``secret_rm`` and ``config_add`` / ``config_rm``
         (``--secret-add``, ...) mount or unmount secrets and configs: rotating a secret is
-        ``secret_rm=['pw'], secret_add=['source=pw_v2,target=pw']``. Each of these replaces the
-        tasks, as a rolling update."""
+        ``secret_rm=['pw'], secret_add=['source=pw_v2,target=pw']``. The ``health_*`` options
+        change the health check (the others it has are kept). Each of these replaces the tasks,
+        as a rolling update."""
         lab = self._lab
         client = lab.manager_client()
         svc = self._get(name, client)
@@ -479,6 +494,13 @@ class Services(Command):
                                        tuple(publish_rm), endpoint_mode, flags)
         for kind, add, rm in (("secret", secret_add, secret_rm), ("config", config_add, config_rm)):
             notes += self._update_mounts(kind, cs, client, parse_references(kind, add), rm, flags)
+        health, health_flags = health_config(health_cmd, health_interval, health_timeout, health_retries,
+                                             health_start_period, no_healthcheck)
+        if health is not None:
+            kept = {} if no_healthcheck or (cs.get("Healthcheck") or {}).get("Test") == ["NONE"] else \
+                dict(cs.get("Healthcheck") or {})
+            cs["Healthcheck"] = {**kept, **health}
+            flags += health_flags
         if replicas is not None:
             if "Replicated" not in spec.get("Mode", {}):
                 raise InvalidArgument(f"{name} is a global service: it has no replica count")

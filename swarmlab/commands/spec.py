@@ -39,7 +39,8 @@ def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode
                       env: dict[str, str] | None, labels: dict[str, str] | None,
                       constraints: Sequence[str], networks: Sequence[str] = (),
                       endpoint_mode: str | None = None,
-                      mounts: dict[str, list[dict[str, Any]]] | None = None) -> list[str]:
+                      mounts: dict[str, list[dict[str, Any]]] | None = None,
+                      health: dict[str, Any] | None = None) -> list[str]:
     """What of a create's request an existing service does not have (replicas aside)."""
     cs = spec["TaskTemplate"]["ContainerSpec"]
     out = []
@@ -67,6 +68,8 @@ def spec_differences(spec: dict[str, Any], image: str, args: Sequence[str], mode
     have_networks = {n.get("Target") for n in spec["TaskTemplate"].get("Networks") or spec.get("Networks") or []}
     if have_networks != set(networks):
         out.append("networks")
+    if (cs.get("Healthcheck") or None) != health:
+        out.append("health check")
     for key in ("Secrets", "Configs"):
         name_key = "SecretName" if key == "Secrets" else "ConfigName"
         have = sorted((r.get(name_key), (r.get("File") or {}).get("Name")) for r in cs.get(key) or [])
@@ -181,6 +184,42 @@ def port_keys(ports: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
              p.get("PublishMode", "ingress")) for p in ports}
 
 
+def health_config(cmd: object, interval: object, timeout: object, retries: object, start_period: object,
+                  disabled: object) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``--health-*`` options as the engine's ``ContainerSpec.Healthcheck`` (None: the
+    image's own) and their CLI flags. A task with a health check counts as running only once
+    the check passes."""
+    given = {"health_interval": interval, "health_timeout": timeout, "health_start_period": start_period}
+    if not isinstance(disabled, bool):
+        raise InvalidArgument(f"no_healthcheck={disabled!r}: give True or False")
+    if disabled:
+        if cmd is not None or retries is not None or any(v is not None for v in given.values()):
+            raise InvalidArgument("no_healthcheck=True turns the image's health check off: give no health_* "
+                                  "option with it")
+        return {"Test": ["NONE"]}, ["--no-healthcheck"]
+    if cmd is not None and (not isinstance(cmd, str) or not cmd.strip()):
+        raise InvalidArgument(f"health_cmd={cmd!r}: give the shell command that checks the task, "
+                              "e.g. health_cmd='wget -qO- http://127.0.0.1/'")
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 1):
+        raise InvalidArgument(f"health_retries={retries!r}: give a whole number of 1 or more")
+    health: dict[str, Any] = {}
+    flags: list[str] = []
+    if cmd is not None:
+        health["Test"] = ["CMD-SHELL", cmd]
+        flags.append(f"--health-cmd {shlex.quote(str(cmd))}")
+    for what, value in given.items():
+        if value is not None:
+            seconds = fmt.parse_duration(value, what)
+            key = {"health_interval": "Interval", "health_timeout": "Timeout",
+                   "health_start_period": "StartPeriod"}[what]
+            health[key] = int(seconds * 1e9)
+            flags.append(f"--{what.replace('_', '-')} {fmt.format_duration(seconds)}")
+    if retries is not None:
+        health["Retries"] = retries
+        flags.append(f"--health-retries {retries}")
+    return (health or None), flags
+
+
 def update_config(delay: object, parallelism: object, failure_action: object,
                    order: object) -> dict[str, Any]:
     """Validated UpdateConfig fields (engine names) for the given options."""
@@ -222,7 +261,7 @@ def create_command(name: str, image: str, args: Sequence[str], replicas: int, mo
                     ports: Sequence[dict[str, Any]], endpoint_mode: str | None,
                     env: dict[str, str] | None, labels: dict[str, str] | None,
                     constraints: Sequence[str], networks: Sequence[str] = (),
-                    mount_flags: Sequence[str] = ()) -> str:
+                    mount_flags: Sequence[str] = (), health_flags: Sequence[str] = ()) -> str:
     parts = ["docker service create"]
     if mode == "global":
         parts.append("--mode global")
@@ -242,6 +281,7 @@ def create_command(name: str, image: str, args: Sequence[str], replicas: int, mo
     for c in constraints:
         parts.append(f"--constraint {shlex.quote(c)}")
     parts += mount_flags
+    parts += health_flags
     parts.append(image)
     parts += [shlex.quote(a) for a in args]
     return " ".join(parts)

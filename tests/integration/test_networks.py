@@ -4,6 +4,7 @@ a task's own DNS answers, real HTTP requests from this computer to the machines)
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -265,3 +266,25 @@ def test_update_moves_a_service_between_networks_and_ports(lab: sl.Lab) -> None:
     finally:
         lab.service.rm("mover")
         lab.network.rm("backnet")
+
+
+def test_a_health_check_holds_the_create_until_the_task_is_healthy(lab: sl.Lab) -> None:
+    made = lab.service.create("healthy", WORKLOAD, "sh", "-c", "sleep 3; touch /ready; sleep 1d",
+                              health_cmd="test -f /ready", health_interval="1s", health_retries=30)
+    try:
+        assert "--health-cmd 'test -f /ready' --health-interval 1s --health-retries 30 " in made.command
+        # create returned once the swarm counted the task running: its container is healthy
+        machine, container, _ = lab.service._running_task("healthy")
+        assert cli(lab, f"docker inspect -f '{{{{.State.Health.Status}}}}' {container}", machine).strip() == "healthy"
+        again = lab.service.create("healthy", WORKLOAD, "sh", "-c", "sleep 3; touch /ready; sleep 1d",
+                                   health_cmd="test -f /ready", health_interval="1s", health_retries=30)
+        assert again.notes[0].startswith("service healthy already exists")
+        with pytest.raises(sl.SwarmStateError, match=r"with a different health check"):
+            lab.service.create("healthy", WORKLOAD, "sh", "-c", "sleep 3; touch /ready; sleep 1d")
+        changed = lab.service.update("healthy", health_interval="2s")
+        assert changed.command == "docker service update --health-interval 2s healthy"
+        health = cli(lab, "docker service inspect healthy "
+                          "--format '{{json .Spec.TaskTemplate.ContainerSpec.Healthcheck}}'")
+        assert json.loads(health) == {"Test": ["CMD-SHELL", "test -f /ready"], "Interval": 2_000_000_000, "Retries": 30}
+    finally:
+        lab.service.rm("healthy")
