@@ -45,15 +45,19 @@ def hint_of(check_text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab_name(host: docker.DockerClient) -> Iterator[str]:
-    name = nbtools.new_lab_name()
-    yield name
-    sl.Lab(name, provider="dind", progress=False).destroy()
-    assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
+def lab_names(host: docker.DockerClient) -> Iterator[dict[str, str]]:
+    """One lab for the lessons of the lab and after it (03 to 09), one for those beyond it
+    (10 on), as the lessons tiers run them: each part in order on a lab of its own."""
+    names = {"lab": nbtools.new_lab_name(), "beyond": nbtools.new_lab_name()}
+    yield names
+    for name in names.values():
+        sl.Lab(name, provider="dind", progress=False).destroy()
+        assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
 
 
 @pytest.mark.parametrize("lesson", WITH_EXERCISES)
-def test_after_run_all_the_exercise_can_still_be_done(lesson: str, lab_name: str) -> None:
+def test_after_run_all_the_exercise_can_still_be_done(lesson: str, lab_names: dict[str, str]) -> None:
+    lab_name = lab_names["beyond" if lesson >= "10" else "lab"]
     path = nbtools.NOTEBOOK_DIR / f"{lesson}.ipynb"
     nb = parameterize_notebook(load_notebook_node(str(path)),
                                nbtools.parameters_for(path, lab_name, solve=False))
