@@ -222,6 +222,12 @@ def _running_tasks(lab: Lab, mgr: str, name: str) -> list[dict[str, Any]]:
     return [r for r in rows if str(r.get("CurrentState", "")).startswith("Running")]
 
 
+def _schedulable(lab: Lab, mgr: str) -> list[str]:
+    """``docker node ls`` on a manager: the nodes that are Ready and Active (those that take tasks)."""
+    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []
+    return sorted(str(n["Hostname"]) for n in nodes if n.get("Status") == "Ready" and n.get("Availability") == "Active")
+
+
 def _image(spec: dict[str, Any]) -> str:
     return image_ref(spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", ""))
 
@@ -426,8 +432,7 @@ def check_rebalanced(lab: Lab, service: str = "web") -> Check:
     want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
     running = _running_tasks(lab, mgr, service)
     check.add(len(running) == want, f"{len(running)} of {want} tasks are running", AGAIN)
-    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []
-    eligible = sorted(n["Hostname"] for n in nodes if n.get("Status") == "Ready" and n.get("Availability") == "Active")
+    eligible = _schedulable(lab, mgr)
     per_node = {h: sum(1 for t in running if t.get("Node") == h) for h in eligible}
     rebalance = f"lab.service.update({service!r}, force=True)   # docker service update --force {service}"
     if want >= len(eligible):
@@ -541,8 +546,7 @@ def check_every_machine_answers(lab: Lab, port: int = 8088) -> Check:
     mgr = _manager(lab, check)
     if mgr is None:
         return check
-    nodes = _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []
-    able = {str(n.get("Hostname")) for n in nodes if n.get("Status") == "Ready" and n.get("Availability") == "Active"}
+    able = set(_schedulable(lab, mgr))
     global_host = (f"lab.service.create('everywhere', images.whoami, mode='global', "
                    f"publish='published={port},target=80,mode=host')   # a task on every machine, "
                    f"its port opened there")

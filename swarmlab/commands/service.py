@@ -43,6 +43,7 @@ from .clitext import (
 from .secret import engine_references, parse_references, reference_flags
 from .spec import (
     CLI_UPDATE_DEFAULTS,
+    check_endpoint,
     create_command,
     health_config,
     parse_publish,
@@ -57,6 +58,7 @@ from .validate import (
     check_choice,
     check_create_options,
     check_image,
+    check_names,
     check_replicas,
     check_service_name,
     did_you_mean,
@@ -257,11 +259,7 @@ class Services(Command):
         args = tuple(str(a) for a in args)
         check_create_options(env, labels, constraints, networks)
         ports = parse_publish(publish, publish_mode)
-        if endpoint_mode == "dnsrr" and any(p["PublishMode"] == "ingress" for p in ports):
-            raise InvalidArgument(
-                f"publish={publish!r} with endpoint_mode='dnsrr': the routing mesh (ingress) balances "
-                f"through a virtual IP, which dnsrr has not; publish in host mode instead "
-                f"('published=8080,target=80,mode=host'), as the engine requires")
+        check_endpoint(endpoint_mode, ports)
         networks = tuple(networks)
         health, health_flags = health_config(health_cmd, health_interval, health_timeout, health_retries,
                                              health_start_period, no_healthcheck)
@@ -479,9 +477,8 @@ class Services(Command):
             replicas = check_replicas(name, replicas)
         update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
         check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
-        for what, value in (("network_add", network_add), ("network_rm", network_rm)):
-            if isinstance(value, str) or not all(isinstance(n, str) for n in value):
-                raise InvalidArgument(f"{what}={value!r}: give a list of network names, e.g. {what}=['appnet']")
+        network_add = check_names("network_add", network_add, "appnet")
+        network_rm = check_names("network_rm", network_rm, "appnet")
         if isinstance(publish_rm, (str, int)) or not all(
                 isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in publish_rm):
             raise InvalidArgument(f"publish_rm={publish_rm!r}: give a list of target ports, e.g. publish_rm=[80]")
@@ -490,7 +487,7 @@ class Services(Command):
         cs = spec["TaskTemplate"]["ContainerSpec"]
         flags = update_flags(update_delay, update_parallelism, update_failure_action, update_order)
         notes: list[str] = []
-        notes += self._update_endpoint(spec, client, tuple(network_add), tuple(network_rm), adding,
+        notes += self._update_endpoint(spec, client, network_add, network_rm, adding,
                                        tuple(publish_rm), endpoint_mode, flags)
         for kind, add, rm in (("secret", secret_add, secret_rm), ("config", config_add, config_rm)):
             notes += self._update_mounts(kind, cs, client, parse_references(kind, add), rm, flags)
@@ -583,12 +580,7 @@ class Services(Command):
         if endpoint_mode is not None:
             flags.append(f"--endpoint-mode {endpoint_mode}")
             endpoint["Mode"] = endpoint_mode
-        if (endpoint.get("Mode") == "dnsrr") and any(p.get("PublishMode", "ingress") == "ingress"
-                                                    for p in endpoint.get("Ports") or []):
-            raise InvalidArgument(
-                "endpoint mode dnsrr with a port published through the routing mesh (ingress): the "
-                "mesh balances through a virtual IP, which dnsrr has not; publish in host mode "
-                "instead ('published=8080,target=80,mode=host'), as the engine requires. Nothing was changed.")
+        check_endpoint(endpoint.get("Mode"), endpoint.get("Ports") or [])
         if not endpoint:
             spec.pop("EndpointSpec")
         return notes
@@ -597,8 +589,7 @@ class Services(Command):
                        adding: list[dict[str, Any]], removing: Sequence[str], flags: list[str]) -> list[str]:
         """``--secret-rm`` / ``--secret-add`` (or the config ones) on a ContainerSpec: removed
         first, then added, as the CLI does; names checked before anything changes."""
-        if isinstance(removing, str) or not all(isinstance(n, str) for n in removing):
-            raise InvalidArgument(f"{kind}_rm={removing!r}: give a list of {kind} names, e.g. {kind}_rm=['pw']")
+        removing = check_names(f"{kind}_rm", removing, "pw")
         key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
         mounted = list(cs.get(key) or [])
         notes = []

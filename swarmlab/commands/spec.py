@@ -153,6 +153,15 @@ def parse_publish(publish: object, mode: str | None = None) -> list[dict[str, An
     return ports
 
 
+def check_endpoint(mode: str | None, ports: Sequence[dict[str, Any]]) -> None:
+    """The engine refuses DNS round-robin with a port published through the routing mesh."""
+    if mode == "dnsrr" and any(p.get("PublishMode", "ingress") == "ingress" for p in ports):
+        raise InvalidArgument(
+            "endpoint mode dnsrr with a port published through the routing mesh (ingress): the mesh "
+            "balances through a virtual IP, which dnsrr has not; publish in host mode instead "
+            "('published=8080,target=80,mode=host'), as the engine requires. Nothing was changed.")
+
+
 def check_port_choice(spec: str, what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise InvalidArgument(f"publish={spec!r}: {what} {value!r} is not one of {', '.join(choices)}; "

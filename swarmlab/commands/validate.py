@@ -88,6 +88,14 @@ def check_choice(what: str, value: object, choices: tuple[object, ...]) -> None:
         raise InvalidArgument(f"{what}={value!r}: use one of {', '.join(map(repr, choices))}")
 
 
+def check_names(what: str, value: object, example: str) -> tuple[str, ...]:
+    """A list of names (``networks=['appnet']``, ``secret_rm=['pw']``), not one string."""
+    names = tuple(value) if isinstance(value, Iterable) and not isinstance(value, str) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise InvalidArgument(f"{what}={value!r}: give a list of names, e.g. {what}=[{example!r}]")
+    return names
+
+
 def check_create_options(env: object, labels: object, constraints: object,
                          networks: object = ()) -> None:
     """Validate the shapes of create's optional arguments before anything happens (the
@@ -99,10 +107,9 @@ def check_create_options(env: object, labels: object, constraints: object,
     if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):  # type: ignore[attr-defined]
         raise InvalidArgument(
             f"constraints={constraints!r}: give a list of strings, e.g. constraints=['node.role==worker']")
-    if isinstance(networks, str) or not all(isinstance(n, str) for n in networks):  # type: ignore[attr-defined]
-        raise InvalidArgument(f"networks={networks!r}: give a list of network names, e.g. networks=['appnet']")
+    check_names("networks", networks, "appnet")
 
 
 __all__ = ["AVAILABILITIES", "FAILURE_ACTIONS", "ROLES", "check_choice", "check_create_options",
-           "check_image", "check_lab_name", "check_machine_name", "check_machine_names",
+           "check_image", "check_lab_name", "check_names", "check_machine_name", "check_machine_names",
            "check_replicas", "check_role", "check_service_name", "check_swarm_name", "did_you_mean", "image_ref"]
