@@ -192,8 +192,10 @@ class Lab:
             raise InvalidArgument(f"path={path!r}: give a path that starts with '/', e.g. '/'")
         with engine_errors(f"find the address of {machine}"):
             addr = str(ipaddress.ip_address(self.provider.address(machine)))
-        host = f"[{addr}]" if ":" in addr else addr
-        url = f"http://{host}:{port}{path}"
+            where, to = self.provider.reach(machine, port)
+            where = str(ipaddress.ip_address(where))
+        host = f"[{where}]" if ":" in where else where
+        url = f"http://{host}:{to}{path}"
         cmd = f"curl http://$(docker-machine ip {machine}):{port}{path}"
         try:
             resp = requests.get(url, timeout=timeout, allow_redirects=False)

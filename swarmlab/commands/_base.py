@@ -3,14 +3,15 @@ docker-py's errors become swarmlab's ("failed to <verb> <object>: <why>")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import docker.errors
 import requests
 
 from .._errors import DockerError, EngineUnavailable, NoQuorum, ProviderUnavailable, SwarmlabError
+from .._wait import Progress, wait_for
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -68,6 +69,11 @@ class Command:
 
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
+
+    def _wait_for(self, check: Callable[[], Progress], *, timeout: float, **kw: Any) -> Progress:
+        """:func:`~swarmlab._wait.wait_for`, its timeout stretched by the provider's
+        ``slowness`` (machines under software emulation do everything several times slower)."""
+        return wait_for(check, timeout=timeout * self._lab.provider.slowness, **kw)
 
     def __repr__(self) -> str:
         verbs = [n for n in dir(self) if not n.startswith("_")]

@@ -7,7 +7,7 @@ from typing import Any
 from .._errors import InvalidArgument
 from .._results import Output, Table, Text
 from .._util import parallel_map
-from .._wait import Progress, wait_for
+from .._wait import Progress
 from ..converge import Snapshot, nodes_ready, roles_settled
 from ._base import UNREACHABLE, Command, engine_errors
 from .swarm import has_leader
@@ -129,7 +129,7 @@ class Machines(Command):
         node_id = info.get("NodeID")
         if wait and node_id and info.get("LocalNodeState") == "active":
             noticed = self._manager_gone if info.get("ControlAvailable") else self._worker_gone
-            wait_for(lambda: noticed(name, str(node_id)), what=f"the managers noticing that {name} is gone",
+            self._wait_for(lambda: noticed(name, str(node_id)), what=f"the managers noticing that {name} is gone",
                      timeout=timeout, progress=lab.progress)
         return Text(command=f"docker-machine kill {name}", details=[done],
                     body=f'Killing "{name}"...\nMachine "{name}" was killed.')
@@ -195,7 +195,7 @@ class Machines(Command):
                 return ready
             return roles_settled(Snapshot([], [], list(nodes)), [node_id], "manager")
 
-        wait_for(back, what=f"{name} back in the swarm", timeout=timeout, progress=lab.progress,
+        self._wait_for(back, what=f"{name} back in the swarm", timeout=timeout, progress=lab.progress,
                  logs=lambda: lab.engine_logs([name]))
 
     def ssh(self, name: str, command: str) -> Output:

@@ -11,7 +11,7 @@ import docker.errors
 
 from .._errors import DockerError, InvalidArgument, NodeNotFound
 from .._results import Table, Text
-from .._wait import Progress, wait_for
+from .._wait import Progress
 from ..converge import Snapshot, SwarmReader, drained, roles_settled
 from ._base import Command, engine_errors
 from .clitext import NODE_LS_COLUMNS, CliTable, format_node_pretty, node_ls_rows
@@ -107,7 +107,7 @@ class Nodes(Command):
                 update_spec(client, node["ID"], "Availability", availability)
         if wait and availability == "drain":
             reader = SwarmReader(lab)
-            wait_for(lambda: drained(reader.read(), node["ID"], on_node), what=f"drain {name}",
+            self._wait_for(lambda: drained(reader.read(), node["ID"], on_node), what=f"drain {name}",
                      timeout=timeout, progress=lab.progress, logs=lambda: lab.engine_logs())
         body = name
         return Text(command=cmd, body=body, notes=notes, data={"availability": availability})
@@ -158,7 +158,7 @@ class Nodes(Command):
                 listed = {n["ID"] for n in api.nodes(filters={"role": role})}
                 return roles_settled(Snapshot([], [], list(api.nodes())), changed, role, listed)
 
-            wait_for(settled, what=f"node {verb}", timeout=timeout, progress=lab.progress,
+            self._wait_for(settled, what=f"node {verb}", timeout=timeout, progress=lab.progress,
                      logs=lambda: lab.engine_logs())
         return Text(command=f"docker node {verb} {' '.join(names)}", body="\n".join(body),
                     notes=notes, data={"changed": changed})

@@ -27,7 +27,7 @@ from .._errors import (
 )
 from .._results import Output, Table, Text
 from .._util import parallel_map
-from .._wait import Progress, wait_for
+from .._wait import Progress
 from ..converge import SwarmReader, rolled_back, service_progress, unplaceable
 from ._base import Command, engine_errors
 from .clitext import (
@@ -346,7 +346,7 @@ class Services(Command):
                 raise Unschedulable(name, len(reasons), reasons[0])
             return p
 
-        return wait_for(check, what=f"service {name}",
+        return self._wait_for(check, what=f"service {name}",
                         timeout=timeout or 60.0 + 5.0 * (want or len(lab.machines())), progress=lab.progress,
                         logs=lambda: lab.engine_logs(tail=8),
                         advice=f"See lab.service.ps({name!r}) for each task's error.")
@@ -648,7 +648,7 @@ class Services(Command):
         shown_want = want if want is not None else service_progress(reader.read(name), name, None).total
         watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress, command=command)
         try:
-            done = wait_for(check, what=f"rolling update of {name}", timeout=budget,
+            done = self._wait_for(check, what=f"rolling update of {name}", timeout=budget,
                             progress=lab.progress, interval=0.5, logs=lambda: lab.engine_logs(tail=8),
                             advice=f"See lab.service.ps({name!r}) for each task's state and error.",
                             observe=watch.observe)
@@ -672,7 +672,7 @@ class Services(Command):
             image = prev["TaskTemplate"]["ContainerSpec"]["Image"]
             budget = timeout or 90.0 + (want or 3) * 15.0
             reader = SwarmReader(lab)
-            done = wait_for(lambda: rolled_back(reader.read(name), name, want, image), what=f"rollback of {name}",
+            done = self._wait_for(lambda: rolled_back(reader.read(name), name, want, image), what=f"rollback of {name}",
                             timeout=budget, progress=lab.progress, interval=0.5,
                             logs=lambda: lab.engine_logs(tail=8))
             lines += [f"overall progress: rolling back update: {done.n} out of {done.total} tasks",
@@ -697,7 +697,7 @@ class Services(Command):
                 client.api.remove_service(services[n]["ID"])
         if wait and present:
             seen: list[int] = []  # the most task containers seen: the bar counts them going
-            wait_for(lambda: self._containers_gone(present, seen), what="service rm", timeout=timeout,
+            self._wait_for(lambda: self._containers_gone(present, seen), what="service rm", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         return Text(command=f"docker service rm {' '.join(names)}", body="\n".join(present), notes=notes)
 

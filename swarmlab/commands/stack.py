@@ -22,7 +22,7 @@ import docker
 from .. import _format as fmt
 from .._errors import DockerError, InvalidArgument, NotFound, UpdatePaused
 from .._results import Table, Text
-from .._wait import Progress, wait_for
+from .._wait import Progress
 from ..converge import SwarmReader, service_progress
 from ._base import Command, engine_errors
 from .clitext import PS_COLUMNS, SERVICE_LS_COLUMNS, CliTable, node_names, ps_rows, service_ls_rows
@@ -215,7 +215,7 @@ class Stacks(Command):
 
             uc = svc["Spec"].get("UpdateConfig") or {}
             budget = timeout or 90.0 + (want or 3) * (float(uc.get("Delay", 0)) / 1e9 + 15.0)
-            done = wait_for(check, what=f"service {sname} of stack {name}", timeout=budget,
+            done = self._wait_for(check, what=f"service {sname} of stack {name}", timeout=budget,
                             progress=lab.progress, interval=0.5, logs=lambda: lab.engine_logs(tail=8),
                             advice=f"See lab.stack.ps({name!r}) for each task's state and error.")
             lines.append(f"{sname}: {done.total} out of {done.total} tasks running")
@@ -288,7 +288,7 @@ class Stacks(Command):
         if wait and services:
             names = [s["Spec"]["Name"] for s in services]
             seen: list[int] = []
-            wait_for(lambda: lab.service._containers_gone(names, seen), what=f"stack rm {name}", timeout=timeout,
+            self._wait_for(lambda: lab.service._containers_gone(names, seen), what=f"stack rm {name}", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(tail=8))
         for kind, items, remove in (("config", configs, client.api.remove_config),
                                     ("secret", secrets, client.api.remove_secret)):

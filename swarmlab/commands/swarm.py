@@ -9,7 +9,7 @@ from typing import Any
 from .._errors import DockerError, InvalidArgument, MachineNotFound, SwarmStateError
 from .._results import JoinToken, Output, Text
 from .._util import parallel_map
-from .._wait import Progress, wait_for
+from .._wait import Progress
 from ..converge import Quorum, nodes_ready, quorum_of
 from ._base import NO_LEADER, Command, engine_errors
 from .validate import check_machine_name, check_machine_names, check_role
@@ -82,7 +82,7 @@ class Swarm(Command):
             return self.init(machine, advertise_addr, wait=wait, timeout=timeout)
         lab.use_manager(machine)
         if wait:
-            wait_for(lambda: self._nodes_ready([str(node_id)]), what="swarm init", timeout=timeout,
+            self._wait_for(lambda: self._nodes_ready([str(node_id)]), what="swarm init", timeout=timeout,
                      progress=False, logs=lambda: lab.engine_logs([machine]))
         tok = self.join_token("worker", machine=machine)
         body = (f"Swarm initialized: current node ({node_id}) is now a manager.\n\n{tok.text()}\n\n"
@@ -128,7 +128,7 @@ class Swarm(Command):
                 advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}", force_new_cluster=True)
         lab.use_manager(machine)
         if wait:
-            wait_for(lambda: self._leads(machine), what="force new cluster", timeout=timeout,
+            self._wait_for(lambda: self._leads(machine), what="force new cluster", timeout=timeout,
                      progress=False, logs=lambda: lab.engine_logs([machine]))
         return Text(
             command=command, data={"forced": True, "node_id": node_id},
@@ -175,7 +175,7 @@ class Swarm(Command):
             return Progress(answers, state=f"leader: {name}" + ("" if answers else " (not answering)"))
 
         if wait:
-            wait_for(found, what="a leader", timeout=timeout, progress=lab.progress,
+            self._wait_for(found, what="a leader", timeout=timeout, progress=lab.progress,
                      logs=lambda: lab.engine_logs())
         else:
             with engine_errors("list the swarm's managers"):
@@ -305,7 +305,7 @@ class Swarm(Command):
         for m in todo:
             notes.append(f"{m}: This node joined a swarm as a {role}.")
         if wait:
-            wait_for(lambda: self._nodes_ready(node_ids), what="swarm join", timeout=timeout,
+            self._wait_for(lambda: self._nodes_ready(node_ids), what="swarm join", timeout=timeout,
                      progress=lab.progress, logs=lambda: lab.engine_logs(names),
                      advice="Are the machines' engines running (lab.machine.ls())?")
         return Text(command=tok.join_command(), body="\n".join(notes),
@@ -318,7 +318,8 @@ class Swarm(Command):
             return Progress(info.get("LocalNodeState") == "active" and bool(info.get("NodeID")),
                             state=f"{machine} is {info.get('LocalNodeState')}", total=1)
 
-        wait_for(joined, what=f"{machine} joining", timeout=timeout, logs=lambda: self._lab.engine_logs([machine]))
+        self._wait_for(joined, what=f"{machine} joining", timeout=timeout,
+                       logs=lambda: self._lab.engine_logs([machine]))
         return str(self._lab.client(machine).info()["Swarm"]["NodeID"])
 
     def _settled_info(self, machine: str, timeout: float) -> dict[str, Any]:
@@ -327,7 +328,7 @@ class Swarm(Command):
             state = (self._lab.swarm_info(machine) or {}).get("LocalNodeState")
             return Progress(state in ("active", "inactive", "error", "locked"), state=f"{machine} is {state}")
 
-        wait_for(settled, what=f"{machine} settling", timeout=timeout)
+        self._wait_for(settled, what=f"{machine} settling", timeout=timeout)
         return self._lab.swarm_info(machine) or {}
 
     def _nodes_ready(self, node_ids: Sequence[str]) -> Progress:

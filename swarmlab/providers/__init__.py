@@ -1,6 +1,6 @@
 """Providers: where a lab's machines come from. The contract every provider keeps is
 :mod:`swarmlab.providers.base`; code they share is :mod:`swarmlab.providers.common`; each
-provider is a package (``dind``, ``virtualbox``, ``ssh``) split by concern."""
+provider is a package (``dind``, ``virtualbox``, ``ssh``, ``qemu``) split by concern."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ PROVIDERS: dict[str, str] = {
     "dind": "swarmlab.providers.dind:DindProvider",
     "virtualbox": "swarmlab.providers.virtualbox:VirtualBoxProvider",
     "ssh": "swarmlab.providers.ssh:SSHProvider",
+    "qemu": "swarmlab.providers.qemu:QemuProvider",
 }
 
 

@@ -146,6 +146,9 @@ class Provider(abc.ABC):
     #: the image machines are made from, where the provider makes them from one (dind: the
     #: node image, which the setup check looks for on :meth:`host_engine`); "" for the others
     node_image: str = ""
+    #: how many times slower than a dind machine these machines are (every step's timeout
+    #: is stretched by it): 1 for engines on real CPUs, more under software emulation
+    slowness: float = 1.0
 
     def __init__(self, lab: str) -> None:
         """Bind the provider to lab ``lab`` (checked); nothing is made or connected yet."""
@@ -224,6 +227,12 @@ class Provider(abc.ABC):
     def address(self, name: str) -> str:
         """The IP this machine advertises to the other machines of the lab
         (``docker-machine ip``); the swarm's ``--advertise-addr``."""
+
+    def reach(self, name: str, port: int) -> tuple[str, int]:
+        """Where this computer connects to reach ``port`` on the machine (``lab.http``): by
+        default the machine's own address and that port. A provider whose machines this
+        computer cannot reach directly forwards a port of 127.0.0.1 instead."""
+        return self.address(name), port
 
     def client(self, name: str) -> docker.DockerClient:
         """A docker-py client for this machine's engine, made on first use (:meth:`connect`)

@@ -1,0 +1,219 @@
+"""The qemu provider, for real: three QEMU virtual machines (software emulation here, KVM where
+the computer has it), each with its own kernel, booted from the base image
+(scripts/build-vm-image), checked through their engines and through QEMU's own processes.
+
+The module's lab is made by a child Python process that then dies by SIGKILL (a notebook
+kernel killed after its cell): the tests reach the lab through ``Lab.attach`` and destroy it
+at the end, so the tier also proves that a lab outlives the kernel that made it and that
+``destroy`` leaves no process, overlay, socket or switch behind.
+
+The tier runs alone (scripts/test): three emulated machines fill two cores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from labtest import WEB_V1, WEB_V2, WHOAMI, WORKLOAD, on_machine, running_tasks, unique_lab_name
+
+import swarmlab as sl
+from swarmlab import _home
+
+pytestmark = [pytest.mark.vms, pytest.mark.timeout(1800)]
+
+MACHINES = ("manager1", "worker1", "worker2")
+UPDATE_DELAY = 5.0
+LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "11-publishing.ipynb"
+
+
+def qemu_processes() -> dict[int, str]:
+    """Every live QEMU process on this computer, with its command line (zombies excluded)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if state != "Z" and args and args[0].endswith((b"qemu-system-x86_64", b"vde_switch")):
+            out[int(entry)] = b" ".join(args).decode("utf-8", "replace")
+    return out
+
+
+def of_lab(lab_dir: Path) -> dict[int, str]:
+    """The QEMU and vde_switch processes whose command line names the lab's folder."""
+    return {pid: cmd for pid, cmd in qemu_processes().items() if str(lab_dir) + "/" in cmd}
+
+
+@pytest.fixture(scope="module")
+def vm_lab() -> Iterator[sl.Lab]:
+    name = unique_lab_name("vm")
+    # made by a kernel that then dies without a word: no cleanup, no close()
+    child = subprocess.run([sys.executable, "-c", (
+        "import os, signal, swarmlab as sl\n"
+        f"lab = sl.Lab({name!r}, provider='qemu', internet=False, progress=False)\n"
+        f"lab.machine.create(*{MACHINES!r})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")], capture_output=True, text=True, timeout=900)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    lab = sl.Lab.attach(name, provider="qemu", internet=False, progress=False, offline=True)
+    folder = _home.lab_dir("qemu", name, create=False)
+    try:
+        yield lab
+    finally:
+        removed = lab.destroy()
+        assert removed.data["machines"] == 3
+        assert lab.provider.left_behind == []
+        # no QEMU, no switch, no overlay, no socket: the lab's folder is gone
+        assert of_lab(folder) == {}
+        assert not folder.exists()
+
+
+def test_machines_are_virtual_machines_with_their_own_kernel(vm_lab: sl.Lab) -> None:
+    ls = vm_lab.machine.ls()
+    assert list(ls["NAME"]) == list(MACHINES) and set(ls["STATE"]) == {"Running"}
+    folder = _home.lab_dir("qemu", vm_lab.name, create=False)
+    procs = of_lab(folder)
+    assert sum(1 for c in procs.values() if "qemu-system" in c) == 3
+    assert sum(1 for c in procs.values() if "vde_switch" in c) == 1
+    for m in MACHINES:
+        # the guest says it is a QEMU machine; its engine runs on the guest's kernel
+        assert vm_lab.ssh(m, "systemd-detect-virt").strip() in ("qemu", "kvm")
+        assert vm_lab.client(m).info()["KernelVersion"] == vm_lab.ssh(m, "uname -r").strip()
+        assert vm_lab.ssh(m, "hostname").strip() == m
+    assert vm_lab.client("manager1").info()["KernelVersion"] != os.uname().release
+    # the engine and sshd are reached on 127.0.0.1 only: QEMU forwards nothing else
+    for cmd in procs.values():
+        for part in cmd.split(","):
+            if part.startswith("hostfwd="):
+                assert part.startswith("hostfwd=tcp:127.0.0.1:"), part
+    env = vm_lab.machine.env("worker1")
+    assert env.data["DOCKER_HOST"].startswith("tcp://127.0.0.1:") and env.data["DOCKER_TLS_VERIFY"] == "1"
+
+
+def test_the_classic_lab_on_three_vms(vm_lab: sl.Lab) -> None:
+    lab = vm_lab
+    ip = lab.machine.ip("manager1")
+    init = lab.swarm.init("manager1")
+    assert init.command == f"docker swarm init --advertise-addr {ip}"
+    lab.swarm.join("worker1", "worker2")
+    mgr = lab.client("manager1")
+    nodes = mgr.api.nodes()
+    assert sorted(n["Description"]["Hostname"] for n in nodes) == list(MACHINES)
+    assert all(n["Status"]["State"] == "ready" for n in nodes)
+    for n in nodes:  # each advertises its address on the lab's own network
+        assert n["Status"]["Addr"] == lab.machine.ip(n["Description"]["Hostname"])
+        assert n["Status"]["Addr"].startswith("192.168.56.")
+    info = str(lab.info("manager1"))
+    assert "Swarm: active" in info and " Nodes: 3" in info
+
+    lab.image.load(WORKLOAD, WEB_V1, WEB_V2, WHOAMI)
+    lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=1)
+    assert len(running_tasks(mgr, "helloworld")) == 1
+    assert " Replicas:      1" in str(lab.service.inspect("helloworld", pretty=True))
+    lab.service.scale(helloworld=5)
+    assert len(running_tasks(mgr, "helloworld")) == 5
+    assert sum(len(on_machine(lab, m, "helloworld")) for m in MACHINES) == 5
+    lab.service.rm("helloworld")
+    assert all(on_machine(lab, m, "helloworld") == [] for m in MACHINES)
+
+    lab.service.create("redis", WEB_V1, replicas=3, update_delay=f"{UPDATE_DELAY:g}s")
+    before = {t["ID"] for t in running_tasks(mgr, "redis")}
+    lab.service.update("redis", image=WEB_V2)
+    now = running_tasks(mgr, "redis")
+    assert len(now) == 3 and not before & {t["ID"] for t in now}
+    assert {t["Spec"]["ContainerSpec"]["Image"] for t in now} == {WEB_V2}
+
+    lab.node.drain("worker1")
+    assert on_machine(lab, "worker1", "redis") == []
+    assert len(running_tasks(mgr, "redis")) == 3
+    lab.node.activate("worker1")
+    node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
+    assert node["Spec"]["Availability"] == "active"
+    lab.service.rm("redis")
+
+
+def test_the_routing_mesh_answers_on_every_node(vm_lab: sl.Lab) -> None:
+    """IPVS is in the guests' kernel: a port published through the mesh answers on every
+    machine, also on one that runs no task of the service."""
+    lab = vm_lab
+    mesh = lab.network.routing_mesh()
+    assert mesh.data["ipvs"] is True, mesh
+    lab.service.create("front", WHOAMI, publish="8080:80", constraints=["node.hostname==worker2"])
+    assert on_machine(lab, "manager1", "front") == [] and on_machine(lab, "worker1", "front") == []
+    task = on_machine(lab, "worker2", "front")[0]
+    hostname = lab.ssh("worker2", f"docker inspect -f '{{{{.Config.Hostname}}}}' {task}").strip()
+    for m in MACHINES:
+        answer = lab.http(m, 8080)
+        assert answer.status == 200, (m, answer)
+        assert f"Hostname: {hostname}" in str(answer), (m, answer)
+    lab.service.rm("front")
+
+
+def test_the_routing_mesh_lesson_runs_on_vms(vm_lab: sl.Lab, tmp_path: Path) -> None:
+    """Lesson 11, as a learner runs it, on this lab: every machine answers through the mesh,
+    and the exercise's answer key passes its check."""
+    import papermill
+
+    out = tmp_path / "11.ipynb"
+    papermill.execute_notebook(str(LESSON), str(out), cwd=str(LESSON.parent), kernel_name="python3",
+                               progress_bar=False, parameters={
+                                   "provider": "qemu", "lab_name": vm_lab.name, "offline": True, "solve": True})
+    cells = nbformat.read(str(out), as_version=4).cells
+
+    def shown(needle: str) -> str:
+        cell = next(c for c in cells if c.cell_type == "code" and needle in c.source)
+        return "\n".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs)
+
+    assert "IPVS: yes" in shown("lab.network.routing_mesh()")
+    asked = shown("ex.ask_every_machine(lab, 8080")
+    assert asked.count("200") == 3 and "no answer" not in asked, asked
+    assert "✓ port 8088 answers on every machine: done." in shown("ex.check_every_machine_answers(lab)")
+    # and the engine agrees: the lesson's services, and port 8088 answering on each machine
+    names = {s["Spec"]["Name"] for s in vm_lab.client("manager1").api.services()}
+    assert {"front", "front-host"} <= names
+    for m in MACHINES:
+        assert vm_lab.http(m, 8088).status == 200
+    vm_lab.service.rm(*sorted(names))
+
+
+def test_a_machine_powered_off_and_the_swarm_rescheduling(vm_lab: sl.Lab) -> None:
+    lab = vm_lab
+    mgr = lab.client("manager1")
+    folder = _home.lab_dir("qemu", lab.name, create=False)
+    lab.service.create("web", WEB_V1, replicas=3)
+    assert len(on_machine(lab, "worker1", "web")) == 1  # replicas spread: one on each node
+    pid = next(p for p, c in of_lab(folder).items() if f"{folder}/worker1/" in c and "qemu-system" in c)
+    killed = lab.machine.kill("worker1")
+    assert "quit" in killed.command
+    assert pid not in qemu_processes()  # the VM's process is gone: a power cut, not a shutdown
+    node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
+    assert node["Status"]["State"] == "down"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        running = running_tasks(mgr, "web")
+        if len(running) == 3 and all(t["NodeID"] != node["ID"] for t in running):
+            break
+        time.sleep(2)
+    running = running_tasks(mgr, "web")
+    assert len(running) == 3 and all(t["NodeID"] != node["ID"] for t in running)
+
+    lab.machine.start("worker1")
+    node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
+    deadline = time.monotonic() + 300
+    while node["Status"]["State"] != "ready" and time.monotonic() < deadline:
+        time.sleep(2)
+        node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
+    assert node["Status"]["State"] == "ready"
+    assert lab.ssh("worker1", "hostname").strip() == "worker1"
+    lab.service.rm("web")
