@@ -716,6 +716,20 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
                       f"node image {node_image} is not here yet"
                       + (": offline, build it with scripts/build-images" if images.offline
                          else "; it is pulled when the first machine is created"))
+    if provider == "qemu":  # real VMs: QEMU, the VM image, and how fast they will be
+        from .providers.qemu import host as vm_host
+
+        try:
+            tools = vm_host.tools()
+            check.add(True, f"QEMU is installed: {vm_host.qemu_version(tools.qemu) or tools.qemu}")
+        except SwarmlabError as e:
+            check.add(False, str(e))
+        check.add(True, f"acceleration: {lab.provider.acceleration}")  # type: ignore[attr-defined]
+        try:
+            check.add(True, f"the VM image is built ({vm_host.base_image()}); the machines' own kernel "
+                            "has IPVS: the routing mesh works on them")
+        except SwarmlabError as e:
+            check.add(False, str(e))
     if provider == "dind":  # its machines share this computer's kernel
         ipvs = os.path.isdir("/proc/sys/net/ipv4/vs")
         check.add(True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)" if ipvs else

@@ -97,8 +97,17 @@ def test_machines_are_virtual_machines_with_their_own_kernel(vm_lab: sl.Lab) -> 
         for part in cmd.split(","):
             if part.startswith("hostfwd="):
                 assert part.startswith("hostfwd=tcp:127.0.0.1:"), part
-    env = vm_lab.machine.env("worker1")
-    assert env.data["DOCKER_HOST"].startswith("tcp://127.0.0.1:") and env.data["DOCKER_TLS_VERIFY"] == "1"
+    # `swarmlab env`: this computer's docker CLI reaches the machine's engine with the lab's
+    # certificates, and nothing without them
+    env = vm_lab.provider.engine_env("worker1")
+    assert env["DOCKER_HOST"].startswith("tcp://127.0.0.1:") and env["DOCKER_TLS_VERIFY"] == "1"
+    cli = subprocess.run(["docker", "info", "--format", "{{.Name}}"], capture_output=True, text=True,
+                         env={**os.environ, **env}, timeout=60)
+    assert cli.stdout.strip() == "worker1", cli.stderr
+    bare = subprocess.run(["docker", "info", "--format", "{{.Name}}"], capture_output=True, text=True,
+                          env={**os.environ, "DOCKER_HOST": env["DOCKER_HOST"], "DOCKER_TLS_VERIFY": "",
+                               "DOCKER_CERT_PATH": ""}, timeout=60)
+    assert "worker1" not in bare.stdout
 
 
 def test_the_classic_lab_on_three_vms(vm_lab: sl.Lab) -> None:
@@ -217,3 +226,11 @@ def test_a_machine_powered_off_and_the_swarm_rescheduling(vm_lab: sl.Lab) -> Non
     assert node["Status"]["State"] == "ready"
     assert lab.ssh("worker1", "hostname").strip() == "worker1"
     lab.service.rm("web")
+
+    # stop: the power button, and the guest shuts down by itself (its console says so)
+    pid = next(p for p, c in of_lab(folder).items() if f"{folder}/worker2/" in c and "qemu-system" in c)
+    lab.machine.stop("worker2")
+    assert pid not in qemu_processes()
+    console = (folder / "worker2" / "console.log").read_text(errors="replace")
+    assert "reboot: Power down" in console, console[-2000:]
+    assert [m.state for m in lab.provider.list() if m.name == "worker2"] == ["Stopped"]

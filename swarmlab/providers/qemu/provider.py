@@ -37,7 +37,7 @@ from ... import _home
 from ... import _tls as tls
 from ..._engine import engine_client
 from ..._errors import DockerError, EngineUnavailable, InvalidArgument, ProviderUnavailable
-from ..._util import error_text, parallel_map
+from ..._util import env_flag, error_text, parallel_map
 from ..base import CreateOutcome, MachineInfo, Provider, RunOutput, check_machine_name, check_machine_names
 from . import guest, host
 from .vm import VM, QemuFailed, QMPError, cmdline, free_port, qmp, read_pid
@@ -61,13 +61,15 @@ class QemuProvider(Provider):
     name = "qemu"
 
     def __init__(self, lab: str, memory: int = 1024, cpus: int = 1, accel: str | None = None,
-                 internet: bool = True) -> None:
+                 internet: bool | None = None) -> None:
         super().__init__(lab)
         if isinstance(memory, bool) or not isinstance(memory, int) or not 256 <= memory <= 65536:
             raise InvalidArgument(f"memory={memory!r}: give each machine's memory in MiB, from 256 "
                                   f"to 65536 (e.g. 1024)")
         if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= 64:
             raise InvalidArgument(f"cpus={cpus!r}: give each machine's CPU count, from 1 to 64")
+        if internet is None:  # SWARMLAB_QEMU_INTERNET=0: CI, a classroom with no way out
+            internet = env_flag("SWARMLAB_QEMU_INTERNET", True)
         if not isinstance(internet, bool):
             raise InvalidArgument(f"internet={internet!r}: True (machines reach out through QEMU's "
                                   f"NAT, to pull images) or False (they reach nothing but each other)")
