@@ -16,7 +16,7 @@ from labtest import unique_lab_name
 
 import swarmlab as sl
 from swarmlab import _home
-from swarmlab.providers.qemu import host
+from swarmlab.providers.qemu import guest, host
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,13 +108,14 @@ def test_a_failed_image_build_leaves_nothing(home: Path) -> None:
     assert list((home / "images").iterdir()) == []
 
 
-def test_a_pid_file_naming_another_process_is_not_a_machine(home: Path) -> None:
+def test_a_pid_file_naming_another_process_is_not_a_machine() -> None:
     """A machine's folder whose pid file names a process that is not its QEMU (a recycled
     pid, a planted file): the machine is listed stopped, and destroy signals no one."""
     lab = sl.Lab(unique_lab_name("vm"), provider="qemu", accel="tcg")
     folder = _home.lab_dir("qemu", lab.name) / "manager1"
     folder.mkdir(mode=0o700)
     (folder / "disk.qcow2").write_bytes(b"")
+    guest.key_pair(folder, "ssh_host_ed25519_key", "manager1")
     (folder / "address").write_text("192.168.56.101")
     (folder / "address").chmod(0o600)
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -125,9 +126,28 @@ def test_a_pid_file_naming_another_process_is_not_a_machine(home: Path) -> None:
         rows = lab.provider.list()
         assert [(m.name, m.state, m.url) for m in rows] == [("manager1", "Stopped", "")]
         assert lab.provider._vm("manager1").ports() == {}  # ports that are not ports: none
+        # an address that is not on the lab's network is never given to a machine
+        (folder / "address").write_text("10.1.2.3")
+        with pytest.raises(sl.DockerError, match="no valid address on the lab's network"):
+            lab.machine.start("manager1")
+        assert not any(str(folder) in " ".join(a) for a in _qemu_command_lines())
         lab.destroy()
         assert bystander.poll() is None  # still alive: never signalled
         assert not _home.lab_dir("qemu", lab.name, create=False).exists()
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def _qemu_command_lines() -> list[list[str]]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = [a.decode("utf-8", "replace") for a in f.read().split(b"\0")]
+            except OSError:
+                continue
+            if args and args[0].endswith("qemu-system-x86_64"):
+                out.append(args)
+    return out

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from labtest import WEB_V1, WEB_V2, WHOAMI, WORKLOAD, on_machine, running_tasks, unique_lab_name
+from labtest import WEB_V1, on_machine, running_tasks, unique_lab_name
+from tutorial import MACHINES, run_tutorial
 
 import swarmlab as sl
 from swarmlab import _home
 
 pytestmark = [pytest.mark.vms, pytest.mark.timeout(1800)]
 
-MACHINES = ("manager1", "worker1", "worker2")
-UPDATE_DELAY = 5.0
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "11-publishing.ipynb"
 
 
@@ -111,45 +110,16 @@ def test_machines_are_virtual_machines_with_their_own_kernel(vm_lab: sl.Lab) -> 
 
 
 def test_the_classic_lab_on_three_vms(vm_lab: sl.Lab) -> None:
-    lab = vm_lab
-    ip = lab.machine.ip("manager1")
-    init = lab.swarm.init("manager1")
-    assert init.command == f"docker swarm init --advertise-addr {ip}"
-    lab.swarm.join("worker1", "worker2")
-    mgr = lab.client("manager1")
-    nodes = mgr.api.nodes()
-    assert sorted(n["Description"]["Hostname"] for n in nodes) == list(MACHINES)
-    assert all(n["Status"]["State"] == "ready" for n in nodes)
-    for n in nodes:  # each advertises its address on the lab's own network
-        assert n["Status"]["Addr"] == lab.machine.ip(n["Description"]["Hostname"])
+    """The classic lab as on every provider (tests/tutorial.py), then what is the VMs' own:
+    each advertises its address on the lab's switch."""
+    run_tutorial(vm_lab)
+    mgr = vm_lab.client("manager1")
+    for n in mgr.api.nodes():
         assert n["Status"]["Addr"].startswith("192.168.56.")
-    info = str(lab.info("manager1"))
+    info = str(vm_lab.info("manager1"))
     assert "Swarm: active" in info and " Nodes: 3" in info
-
-    lab.image.load(WORKLOAD, WEB_V1, WEB_V2, WHOAMI)
-    lab.service.create("helloworld", WORKLOAD, "ping", "127.0.0.1", replicas=1)
-    assert len(running_tasks(mgr, "helloworld")) == 1
-    assert " Replicas:      1" in str(lab.service.inspect("helloworld", pretty=True))
-    lab.service.scale(helloworld=5)
-    assert len(running_tasks(mgr, "helloworld")) == 5
-    assert sum(len(on_machine(lab, m, "helloworld")) for m in MACHINES) == 5
-    lab.service.rm("helloworld")
-    assert all(on_machine(lab, m, "helloworld") == [] for m in MACHINES)
-
-    lab.service.create("redis", WEB_V1, replicas=3, update_delay=f"{UPDATE_DELAY:g}s")
-    before = {t["ID"] for t in running_tasks(mgr, "redis")}
-    lab.service.update("redis", image=WEB_V2)
-    now = running_tasks(mgr, "redis")
-    assert len(now) == 3 and not before & {t["ID"] for t in now}
-    assert {t["Spec"]["ContainerSpec"]["Image"] for t in now} == {WEB_V2}
-
-    lab.node.drain("worker1")
-    assert on_machine(lab, "worker1", "redis") == []
-    assert len(running_tasks(mgr, "redis")) == 3
-    lab.node.activate("worker1")
-    node = [n for n in mgr.api.nodes() if n["Description"]["Hostname"] == "worker1"][0]
-    assert node["Spec"]["Availability"] == "active"
-    lab.service.rm("redis")
+    vm_lab.service.rm("web")
+    assert all(on_machine(vm_lab, m, "web") == [] for m in MACHINES)
 
 
 def test_the_routing_mesh_lesson_runs_on_vms(vm_lab: sl.Lab, tmp_path: Path) -> None:

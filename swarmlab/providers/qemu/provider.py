@@ -233,13 +233,21 @@ class QemuProvider(Provider):
         """Start the machine's QEMU (with fresh settings for the guest and free ports)."""
         vm = self._vm(name)
         vm.check()
+        if not vm.host_key.exists():
+            raise DockerError(f"machine {name!r} has lost its SSH host key ({vm.host_key}): remove it "
+                              f"(lab.machine.rm({name!r})) and create it again")
+        _home.check_private_file(vm.host_key, f"the SSH host key of machine {name!r}")
         self._drop_client(name)
         _, lab_public = self._lab_key()
+        address = vm.address()
+        if not address or ipaddress.ip_address(address) not in LAB_NET:
+            raise DockerError(f"machine {name!r} has no valid address on the lab's network kept in "
+                              f"{vm.folder / 'address'}: remove it (lab.machine.rm({name!r})) and create it again")
         _home.write_private(vm.folder / "guest.tar", guest.settings_tar(
-            name=name, address=vm.address(), prefix=LAB_NET.prefixlen, host_key=vm.host_key,
+            name=name, address=address, prefix=LAB_NET.prefixlen, host_key=vm.host_key,
             lab_public_key=lab_public, tls_dir=self.tls_dir()))
         _home.remove_inside(self.lab_dir(), vm.folder / "unplugged")
-        mac = "52:54:00:56:00:" + f"{int(vm.address().rsplit('.', 1)[1]):02x}"
+        mac = "52:54:00:56:00:" + f"{int(address.rsplit('.', 1)[1]):02x}"
         ports = vm.ports()
         for attempt in range(5):
             if not ports or attempt:
@@ -422,19 +430,14 @@ class QemuProvider(Provider):
         return client
 
     def run(self, name: str, command: str) -> RunOutput:
+        from ..ssh.transport import channel_output
+
         client = self._ssh(name)
         try:
             chan = client.get_transport().open_session(timeout=20)
             chan.set_combine_stderr(True)
-            chan.settimeout(600)
             chan.exec_command(command)
-            chunks = []
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-            return RunOutput(chan.recv_exit_status(), b"".join(chunks).decode("utf-8", "replace"))
+            return channel_output(chan, 600)
         finally:
             client.close()
 

@@ -11,6 +11,7 @@ socket: no process is ever found by name, and a recycled pid is never signalled.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -158,7 +159,10 @@ class VM:
         if not path.exists():
             return ""
         _home.check_private_file(path, f"the address of machine {self.name!r}")
-        return path.read_text().strip()
+        try:  # an IPv4 address or nothing: the file is read, not trusted
+            return str(ipaddress.IPv4Address(path.read_text().strip()))
+        except ValueError:
+            return ""
 
     # -- the process ---------------------------------------------------------------------
     def pid(self) -> int | None:

@@ -149,6 +149,19 @@ class Login:
         return ssh
 
 
+def channel_output(chan: Any, timeout: float) -> RunOutput:
+    """All a session channel's output (its command's stdout and stderr, combined) and the
+    command's exit code; no read waits longer than ``timeout`` seconds."""
+    chan.settimeout(timeout)
+    chunks = []
+    while True:
+        data = chan.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+    return RunOutput(chan.recv_exit_status(), b"".join(chunks).decode("utf-8", "replace"))
+
+
 class Sessions:
     """SSH sessions to one host, over as many SSH connections as needed: sshd allows only
     MaxSessions (10) per connection, and every open API connection holds one."""
@@ -190,14 +203,7 @@ class Sessions:
         """Run a shell command; its output (stdout and stderr) and exit code."""
         chan, entry = self.open(command, combine=True)
         try:
-            chan.settimeout(timeout)
-            chunks = []
-            while True:
-                data = chan.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-            return RunOutput(chan.recv_exit_status(), b"".join(chunks).decode("utf-8", "replace"))
+            return channel_output(chan, timeout)
         finally:
             chan.close()
             self.release(entry)

@@ -1,5 +1,5 @@
 """The classic lab, once, over any provider: what a learner would notice, checked through the
-machines' own engines. Shared by the virtualbox and ssh provider tests."""
+machines' own engines. Shared by the virtualbox, ssh and qemu provider tests."""
 
 from __future__ import annotations
 
