@@ -15,7 +15,7 @@ import pytest
 from labtest import WEB_V1, WEB_V2, WORKLOAD, running_tasks
 
 import swarmlab as sl
-import swarmlab.commands.service as service_module
+import swarmlab.commands._base as command_base  # where every command's wait looks wait_for up
 from swarmlab.converge import Snapshot, engine_clock_offset
 
 
@@ -69,7 +69,7 @@ def test_a_rolling_update_poll_reads_the_swarm_once(swarm3: sl.Lab, monkeypatch:
     swarm3.service.create("counted", WEB_V1, replicas=2, update_delay="1s")
     calls = _count_requests(swarm3)
     marks: list[int] = []
-    real_wait_for = service_module.wait_for
+    real_wait_for = command_base.wait_for
 
     def counting_wait_for(check: Callable[[], Any], **kw: Any) -> Any:
         def marked() -> Any:
@@ -77,7 +77,7 @@ def test_a_rolling_update_poll_reads_the_swarm_once(swarm3: sl.Lab, monkeypatch:
             return check()
         return real_wait_for(marked, **kw)
 
-    monkeypatch.setattr(service_module, "wait_for", counting_wait_for)
+    monkeypatch.setattr(command_base, "wait_for", counting_wait_for)
     try:
         swarm3.service.update("counted", image=WEB_V2)
     finally:
