@@ -70,10 +70,13 @@ class Command:
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
 
-    def _wait_for(self, check: Callable[[], Progress], *, timeout: float, **kw: Any) -> Progress:
-        """:func:`~swarmlab._wait.wait_for`, its timeout stretched by the provider's
-        ``slowness`` (machines under software emulation do everything several times slower)."""
-        return wait_for(check, timeout=timeout * self._lab.provider.slowness, **kw)
+    def _wait_for(self, check: Callable[[], Progress], *, timeout: float, interval: float = 0.2,
+                  **kw: Any) -> Progress:
+        """:func:`~swarmlab._wait.wait_for`, its timeout and its polling interval stretched by
+        the provider's ``slowness``: machines under software emulation do everything several
+        times slower, and each poll costs their engine emulated CPU that the step needs."""
+        slowness = self._lab.provider.slowness
+        return wait_for(check, timeout=timeout * slowness, interval=interval * slowness, **kw)
 
     def __repr__(self) -> str:
         verbs = [n for n in dir(self) if not n.startswith("_")]

@@ -230,8 +230,8 @@ class VM:
         return True
 
     def powerdown(self, timeout: float) -> None:
-        """An ACPI power button press (``system_powerdown``): the guest shuts down cleanly;
-        after ``timeout`` seconds, a power cut instead."""
+        """An ACPI power button press (``system_powerdown``): a guest that handles it shuts
+        down cleanly; after ``timeout`` seconds, a power cut instead."""
         pid = self.pid()
         if pid is None:
             return
