@@ -36,7 +36,7 @@ import requests
 from ... import _home
 from ... import _tls as tls
 from ..._engine import engine_client
-from ..._errors import DockerError, EngineUnavailable, InvalidArgument, ProviderUnavailable
+from ..._errors import DockerError, EngineUnavailable, InvalidArgument, MachineNotFound, ProviderUnavailable
 from ..._util import env_flag, error_text, parallel_map
 from ..base import CreateOutcome, MachineInfo, Provider, RunOutput, check_machine_name, check_machine_names
 from . import guest, host
@@ -111,8 +111,6 @@ class QemuProvider(Provider):
     def _the_vm(self, name: str) -> VM:
         vm = self._vm(name)
         if name not in self._machines():
-            from ..._errors import MachineNotFound
-
             raise MachineNotFound(f"no machine {name!r} in lab {self.lab!r}; create it with "
                                   f"lab.machine.create({name!r})")
         vm.check()
@@ -177,11 +175,10 @@ class QemuProvider(Provider):
         # everything this computer lacks is said before anything is made
         tools = host.tools()
         image = host.base_image()
-        host.check_memory(len(self._to_boot(names)), self.memory)
+        host.check_memory(sum(map(len, self._to_boot(names))), self.memory)
         with self._locked(max(LOCK_WAIT, 2 * timeout)):
-            existing = set(self._machines())
-            todo = [n for n in names if n not in existing]
-            stopped = [n for n in names if n in existing and not self._vm(n).running()]
+            todo, stopped = self._to_boot(names)  # again: another process may have made some
+            existing = set(names) - set(todo)
             host.check_memory(len(todo) + len(stopped), self.memory)
             outcomes: dict[str, CreateOutcome] = {}
             for n in names:
@@ -205,10 +202,11 @@ class QemuProvider(Provider):
                 outcomes[n] = CreateOutcome(n, True, f"a QEMU virtual machine ({self.acceleration})")
         return [outcomes[n] for n in names]
 
-    def _to_boot(self, names: Sequence[str]) -> list[str]:
-        """The machines of ``names`` a create would boot: new ones, and stopped ones."""
+    def _to_boot(self, names: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The machines of ``names`` a create would boot: (new ones, stopped ones)."""
         existing = set(self._machines())
-        return [n for n in names if n not in existing or not self._vm(n).running()]
+        return ([n for n in names if n not in existing],
+                [n for n in names if n in existing and not self._vm(n).running()])
 
     def _make(self, name: str, address: str, tools: host.Tools, image: Path) -> None:
         """The machine's state folder: overlay disk, keys, address (no process yet)."""
@@ -326,9 +324,10 @@ class QemuProvider(Provider):
             machines = self._machines()
             parallel_map(self._remove_one, machines)
             self._stop_switch()
-            if self._switch_pid() is not None:
-                left.append(f"the lab's switch (vde_switch, pid {self._switch_pid()}) still runs: "
-                            f"kill {self._switch_pid()}, then destroy the lab again")
+            still = self._switch_pid()
+            if still is not None:
+                left.append(f"the lab's switch (vde_switch, pid {still}) still runs: "
+                            f"kill {still}, then destroy the lab again")
             folder = self.lab_dir(create=False)
             if not left and folder.exists():
                 _home.remove_inside(folder, folder)
@@ -336,7 +335,8 @@ class QemuProvider(Provider):
         return {"machines": len(machines), "networks": 1 if machines else 0}
 
     def remnants(self) -> Sequence[str]:
-        return [f"network switch (vde_switch, pid {self._switch_pid()})"] if self._switch_pid() else []
+        pid = self._switch_pid()
+        return [f"network switch (vde_switch, pid {pid})"] if pid else []
 
     def stop(self, name: str) -> None:
         """A clean shutdown (``systemctl poweroff`` in the guest, as ``docker-machine stop``
@@ -385,10 +385,17 @@ class QemuProvider(Provider):
         return "(qemu) set_link lab on"
 
     # -- one machine ---------------------------------------------------------------------
-    def address(self, name: str) -> str:
+    def _running(self, name: str, need_ports: bool = True) -> tuple[VM, dict[str, int]]:
+        """The machine and its forwarded ports, when it runs; else an error that says to
+        start it."""
         vm = self._the_vm(name)
-        if not vm.running():
+        ports = vm.ports()
+        if not vm.running() or (need_ports and not ports):
             raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        return vm, ports
+
+    def address(self, name: str) -> str:
+        vm, _ = self._running(name, need_ports=False)
         return str(ipaddress.ip_address(vm.address()))
 
     def _drop_client(self, name: str) -> None:
@@ -402,11 +409,7 @@ class QemuProvider(Provider):
         return docker.tls.TLSConfig(client_cert=(str(certs.cert), str(certs.key)), ca_cert=str(certs.ca), verify=True)
 
     def _api_port(self, name: str) -> int:
-        vm = self._the_vm(name)
-        ports = vm.ports()
-        if not vm.running() or not ports:
-            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
-        return ports["api"]
+        return self._running(name)[1]["api"]
 
     def connect(self, name: str) -> docker.DockerClient:
         port = self._api_port(name)
@@ -422,10 +425,7 @@ class QemuProvider(Provider):
         from ..ssh.transport import paramiko_module
 
         paramiko = paramiko_module()
-        vm = self._the_vm(name)
-        ports = vm.ports()
-        if not vm.running() or not ports:
-            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        vm, ports = self._running(name)
         key_path, _ = self._lab_key()
         client = paramiko.SSHClient()
         client.load_host_keys(str(vm.known_hosts))
@@ -462,9 +462,7 @@ class QemuProvider(Provider):
     def reach(self, name: str, port: int) -> tuple[str, int]:
         """A port of 127.0.0.1 forwarded to ``port`` on the machine (QMP ``hostfwd_add``,
         kept until the machine stops): what ``lab.http`` connects to."""
-        vm = self._the_vm(name)
-        if not vm.running():
-            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        vm, _ = self._running(name, need_ports=False)
         if (name, port) in self._forwards:
             return "127.0.0.1", self._forwards[name, port]
         for _ in range(5):
@@ -482,10 +480,7 @@ class QemuProvider(Provider):
 
     # -- from a terminal -------------------------------------------------------------------
     def shell_command(self, name: str) -> tuple[str, ...]:
-        vm = self._the_vm(name)
-        ports = vm.ports()
-        if not vm.running() or not ports:
-            raise DockerError(f"machine {name!r} is not running; start it with lab.machine.start({name!r})")
+        vm, ports = self._running(name)
         key_path, _ = self._lab_key()
         return ("ssh", "-i", str(key_path), "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={vm.known_hosts}",
                 "-o", "StrictHostKeyChecking=yes", "-p", str(ports["ssh"]), "root@127.0.0.1")
