@@ -14,6 +14,7 @@ from . import _ipython  # noqa: F401 - in IPython, a SwarmlabError shows as its 
 from ._errors import (
     DockerError,
     EngineUnavailable,
+    HostLimit,
     ImageNotAvailable,
     InsecurePath,
     InvalidArgument,
@@ -49,6 +50,7 @@ __all__ = [
     "DockerError",
     "EngineUnavailable",
     "HttpAnswer",
+    "HostLimit",
     "ImageNotAvailable",
     "InsecurePath",
     "InvalidArgument",

@@ -14,6 +14,7 @@
     ├── ImageNotAvailable                             an image no machine has or can pull
     ├── EngineUnavailable                             no Docker engine answers
     ├── ProviderUnavailable                           a provider's tools are missing here
+    │   └── HostLimit                                 this computer is set up too small for the lab
     ├── InsecurePath                                  a folder or key swarmlab cannot trust
     ├── UpdatePaused                                  a rolling update stopped on failures
     ├── WaitTimeout              (also TimeoutError)  a step did not converge in time
@@ -93,6 +94,11 @@ class EngineUnavailable(SwarmlabError):
 
 class ProviderUnavailable(SwarmlabError):
     """A provider cannot work on this computer (a tool is missing, a setting is wrong)."""
+
+
+class HostLimit(ProviderUnavailable):
+    """This computer, as it is set up, cannot hold the lab asked for (e.g. its kernel's
+    neighbour table is too small for that many machines); the message says what to change."""
 
 
 class InsecurePath(SwarmlabError):

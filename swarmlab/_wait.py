@@ -37,7 +37,7 @@ def progress_enabled(setting: bool | None) -> bool:
     return os.environ.get("SWARMLAB_PROGRESS", "1").lower() not in ("0", "false", "no", "off")
 
 
-class _Bar:
+class Bar:
     """A tqdm.auto bar (a widget in Jupyter, text in a terminal), or nothing."""
 
     def __init__(self, enabled: bool, what: str) -> None:
@@ -87,7 +87,7 @@ def wait_for(
     ``observe`` (a view, e.g. the rollout view) is called with each state seen; its errors
     are ignored."""
     deadline = time.monotonic() + timeout
-    bar = _Bar(progress, what)
+    bar = Bar(progress, what)
     last = Progress(False, state="not checked yet")
     try:
         while True:

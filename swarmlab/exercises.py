@@ -736,6 +736,14 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
                   "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
                   "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
                   "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")
+        from .providers.dind import neighbours
+
+        limit = neighbours.read_limit()
+        if limit is not None and neighbours.same_kernel(host.info().get("KernelVersion")):
+            biggest = neighbours.largest_lab(limit)
+            check.add(True, f"the kernel's neighbour table holds {limit} entries: labs of up to "
+                            f"{biggest} machines" + ("" if biggest >= 100 else
+                                                     f" (for 100: {neighbours.advice(100 * 99)})"))
     if images.offline:
         missing = []
         for img in dict.fromkeys(images.to_load + images.network_images):

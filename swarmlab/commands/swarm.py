@@ -4,19 +4,42 @@ and the quorum of the managers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
-from .._errors import DockerError, InvalidArgument, MachineNotFound, SwarmStateError
+from .._errors import DockerError, EngineUnavailable, InvalidArgument, MachineNotFound, SwarmStateError
+from .._pace import Retry, Tally, paced_map
 from .._results import JoinToken, Output, Text
 from .._util import parallel_map
-from .._wait import Progress
+from .._wait import Bar, Progress
 from ..converge import Quorum, nodes_ready, quorum_of
-from ._base import NO_LEADER, Command, engine_errors
+from ._base import NO_LEADER, UNREACHABLE, Command, engine_errors
 from .validate import check_machine_name, check_machine_names, check_role
 
 SWARM_PORT = 2377
 #: What an engine answers to init or join when it is in a swarm already.
 ALREADY_IN_SWARM = "already part of a swarm"
+#: What an engine answers to a join it goes on with in the background (after 20 s).
+JOIN_CONTINUES = "Timeout was reached before node joined"
+#: How many joins run at once: at first, and at most (see swarmlab._pace).
+JOIN_WINDOW = (16, 64)
+#: A join that takes longer than this (seconds) is a sign the manager has enough to do: the
+#: engine's own wait for a join (after which it goes on in the background).
+JOIN_SLOW = 20.0
+#: What a join that failed for now says (the manager or the machine too busy to answer).
+_PASSING = ("deadline exceeded", "deadlineexceeded", "code = unavailable", "connection refused",
+            "connection reset", "timed out", "i/o timeout", "context canceled", "eof")
+
+
+def may_pass(e: BaseException) -> bool:
+    """Whether a failed join may work if tried again: a timeout or an unavailable manager,
+    not a wrong token or a machine in another swarm."""
+    return isinstance(e, EngineUnavailable) or any(p in str(e).lower() for p in _PASSING)
+
+
+def _join_state(t: Tally) -> str:
+    text = f"{t.running} joining · {t.waiting} waiting"
+    return text + (f" · {t.retries} retried" if t.retries else "")
 
 
 def has_leader(info: dict[str, Any] | None) -> bool:
@@ -282,6 +305,9 @@ class Swarm(Command):
             else:
                 todo.append(m)
 
+        # many machines joining share the CPU with this process: each is asked less often
+        poll = 0.2 if len(todo) <= 10 else 1.0
+
         def join_one(m: str) -> str:
             try:
                 with engine_errors(f"join {m} to the swarm"):
@@ -290,46 +316,71 @@ class Swarm(Command):
                         advertise_addr=lab.provider.address(m), listen_addr=f"0.0.0.0:{SWARM_PORT}",
                     )
             except DockerError as e:
+                said = str(e)
                 # a busy engine gives up waiting after a while but keeps joining in the
-                # background; another kernel may have joined the same machine a moment ago
-                if "Timeout was reached before node joined" not in str(e) and ALREADY_IN_SWARM not in str(e):
+                # background; another kernel may have joined the same machine a moment ago;
+                # a manager too busy to answer in time may answer the next attempt
+                if JOIN_CONTINUES not in said and ALREADY_IN_SWARM not in said and not may_pass(e):
                     raise
-                info = self._settled_info(m, timeout)
-                if tok.manager_addr not in {r.get("Addr") for r in info.get("RemoteManagers") or []}:
+                info = self._settled_info(m, timeout, poll)
+                if info.get("LocalNodeState") != "active":
+                    self._forget_failed_join(m)
+                    why = str(info.get("Error") or "")[:300]
+                    said += f" ({why})" if why else ""
+                    hint = lab.provider.unreachable_hint(said)
+                    raise Retry(DockerError(f"{m} did not join the swarm: {said}"
+                                            + (f"\n{hint}" if hint else ""))) from None
+                remotes = {r.get("Addr") for r in info.get("RemoteManagers") or []}
+                if remotes and tok.manager_addr not in remotes:
                     raise SwarmStateError(
                         f"{m} is already part of another swarm; run lab.swarm.leave({m!r}, "
                         f"force=True) first.") from None
-            return self._joined_node_id(m, timeout)
+            return self._joined_node_id(m, timeout, poll)
 
-        node_ids += parallel_map(join_one, todo)
+        bar = Bar(lab.progress and len(todo) > 1, f"{role}s joined")
+        try:
+            node_ids += paced_map(
+                join_one, todo, start=JOIN_WINDOW[0], most=JOIN_WINDOW[1],
+                slow=JOIN_SLOW * lab.provider.slowness, backoff=2.0 * lab.provider.slowness,
+                observe=lambda t: bar.update(Progress(False, t.done, t.total, _join_state(t))))
+        finally:
+            bar.close()
         for m in todo:
             notes.append(f"{m}: This node joined a swarm as a {role}.")
         if wait:
             self._wait_for(lambda: self._nodes_ready(node_ids), what="swarm join", timeout=timeout,
-                     progress=lab.progress, logs=lambda: lab.engine_logs(names),
+                     progress=lab.progress, interval=poll, logs=lambda: lab.engine_logs(names),
                      advice="Are the machines' engines running (lab.machine.ls())?")
         return Text(command=tok.join_command(), body="\n".join(notes),
                     data={"joined": todo, "found": [m for m in names if m not in todo]})
 
-    def _joined_node_id(self, machine: str, timeout: float) -> str:
+    def _joined_node_id(self, machine: str, timeout: float, interval: float = 0.2) -> str:
         """The node ID of a machine once its engine says it is in the swarm."""
         def joined() -> Progress:
             info = self._lab.client(machine).info()["Swarm"]
             return Progress(info.get("LocalNodeState") == "active" and bool(info.get("NodeID")),
                             state=f"{machine} is {info.get('LocalNodeState')}", total=1)
 
-        self._wait_for(joined, what=f"{machine} joining", timeout=timeout,
+        self._wait_for(joined, what=f"{machine} joining", timeout=timeout, interval=interval,
                        logs=lambda: self._lab.engine_logs([machine]))
         return str(self._lab.client(machine).info()["Swarm"]["NodeID"])
 
-    def _settled_info(self, machine: str, timeout: float) -> dict[str, Any]:
+    def _settled_info(self, machine: str, timeout: float, interval: float = 0.2) -> dict[str, Any]:
         """The machine's Swarm info once it is no longer joining or initialising."""
         def settled() -> Progress:
             state = (self._lab.swarm_info(machine) or {}).get("LocalNodeState")
             return Progress(state in ("active", "inactive", "error", "locked"), state=f"{machine} is {state}")
 
-        self._wait_for(settled, what=f"{machine} settling", timeout=timeout)
+        self._wait_for(settled, what=f"{machine} settling", timeout=timeout, interval=interval)
         return self._lab.swarm_info(machine) or {}
+
+    def _forget_failed_join(self, machine: str) -> None:
+        """A join that failed can leave the engine in state "error" or still trying: it
+        leaves that (``docker swarm leave --force``) so that the next attempt starts clean."""
+        with suppress(*UNREACHABLE):
+            state = (self._lab.swarm_info(machine) or {}).get("LocalNodeState")
+            if state in ("error", "pending"):
+                self._lab.client(machine).swarm.leave(force=True)
 
     def _nodes_ready(self, node_ids: Sequence[str]) -> Progress:
         return nodes_ready(self._lab.manager_client().api.nodes(), list(node_ids))

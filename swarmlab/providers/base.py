@@ -228,6 +228,11 @@ class Provider(abc.ABC):
         """The IP this machine advertises to the other machines of the lab
         (``docker-machine ip``); the swarm's ``--advertise-addr``."""
 
+    def unreachable_hint(self, said: str) -> str:
+        """What to look at when machines of the lab could not reach each other (``said`` is
+        what an engine said); "" when the provider knows nothing more."""
+        return ""
+
     def reach(self, name: str, port: int) -> tuple[str, int]:
         """Where this computer connects to reach ``port`` on the machine (``lab.http``): by
         default the machine's own address and that port. A provider whose machines this

@@ -275,8 +275,8 @@ def test_lesson_04_rolling_update_and_its_exercise_after_run_all(lab: Lab) -> No
 
 
 def test_progress_labels_are_text(lab: Lab) -> None:
-    cell = lab.add_cell("from swarmlab._wait import _Bar, Progress\n"
-                        "bar = _Bar(True, '<img src=x onerror=\"window.hacked=1\"><b>label</b>')\n"
+    cell = lab.add_cell("from swarmlab._wait import Bar, Progress\n"
+                        "bar = Bar(True, '<img src=x onerror=\"window.hacked=1\"><b>label</b>')\n"
                         "bar.update(Progress(False, 1, 3, '<i>state</i>'))")
     lab.run(cell)
     lab.page.wait_for_function(

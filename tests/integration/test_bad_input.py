@@ -11,8 +11,13 @@ import pytest
 from labtest import WORKLOAD, labelled
 
 import swarmlab as sl
+from swarmlab.providers.dind import neighbours
 
 pytestmark = pytest.mark.integration
+
+#: The biggest lab this computer's neighbour table holds, as its kernel says (scripts/setup
+#: raises the table as root: 256 machines then).
+BIGGEST = neighbours.largest_lab(neighbours.read_limit() or 0)
 
 NOWHERE = "nowhere.invalid/redis:7.4"
 
@@ -111,6 +116,10 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
      r"no machine 'worker9'"),
     ("reconnect of an unknown machine", lambda lab: lab.machine.reconnect("worker9"), sl.MachineNotFound,
      r"no machine 'worker9'"),
+    ("a lab too big for the kernel's neighbour table",
+     lambda lab: lab.machine.create(*[f"worker{i}" for i in range(3, BIGGEST + 1)]), sl.HostLimit,
+     rf"a lab of {BIGGEST + 1} machines needs about {(BIGGEST + 1) * BIGGEST} entries.*gc_thresh3.*"
+     r"sudo sysctl -w net\.ipv4\.neigh\.default\.gc_thresh1=.*Nothing was made"),
     ("a different service under an existing name",
      lambda lab: lab.service.create("helloworld", WORKLOAD, "sleep", "60"), sl.SwarmStateError,
      r"already exists, with a different command \('ping 127\.0\.0\.1'\).*lab\.service\.rm\('helloworld'\)"),

@@ -22,9 +22,9 @@ class Recording(tn.HTML):
         seen.append(change["new"])
 
 tn.HTML = Recording
-from swarmlab._wait import _Bar, Progress
+from swarmlab._wait import Bar, Progress
 
-bar = _Bar(True, '<img src=x onerror="alert(1)"> service & scale')
+bar = Bar(True, '<img src=x onerror="alert(1)"> service & scale')
 bar.update(Progress(False, 1, 3, "<b>2 tasks</b> starting"))
 print(isinstance(bar._bar, tn.tqdm_notebook))
 print(repr(seen))

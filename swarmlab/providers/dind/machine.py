@@ -203,7 +203,7 @@ def made_meanwhile(site: Site, machine: str) -> str:
     return str(found[0].labels[LABEL_SECURITY])
 
 
-def wait_ready(site: Site, machine: str, timeout: float) -> None:
+def wait_ready(site: Site, machine: str, timeout: float, interval: float = 0.05) -> None:
     """The readiness gate: the machine's engine answers a ping. A machine that stops while
     starting fails at once, with its log."""
     checks = 0
@@ -218,7 +218,7 @@ def wait_ready(site: Site, machine: str, timeout: float) -> None:
             # (requests' ConnectionError is an OSError too)
             last = error_text(e)
         checks += 1
-        if checks % 20 == 0:  # now and then, see whether the machine died
+        if checks % max(2, int(1 / interval)) == 0:  # every second, see whether the machine died
             status = the_container(site.host, site.names, machine).status
             if status not in ("running", "created"):
                 # not a DockerError: wait_for takes those for "not yet"
@@ -227,7 +227,7 @@ def wait_ready(site: Site, machine: str, timeout: float) -> None:
 
     try:
         wait_for(answers, what=f"the engine of machine {machine!r} answering", timeout=timeout,
-                 interval=0.05, logs=lambda: machine_logs(site, machine), advice="Its log ends with:")
+                 interval=interval, logs=lambda: machine_logs(site, machine), advice="Its log ends with:")
     except _Stopped as e:
         raise DockerError(
             f"machine {machine!r} stopped while starting (status {e}); "

@@ -22,7 +22,11 @@ from ..._engine import engine_client, host_client
 from ..._errors import DockerError, ImageNotAvailable, InvalidArgument
 from ..._util import error_text, parallel_map
 from ..base import (
+    LABEL_LAB,
     LABEL_MACHINE,
+    LABEL_OWNER,
+    LABEL_PROVIDER,
+    LABEL_ROLE,
     CreateOutcome,
     MachineInfo,
     Provider,
@@ -31,7 +35,7 @@ from ..base import (
     check_machine_names,
     owner,
 )
-from . import engine, machine, network
+from . import engine, machine, neighbours, network
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
 from .names import (
@@ -69,6 +73,10 @@ def _removed(remove: Callable[[], None], what: str, clear: str, left: list[str])
                 time.sleep(REMOVE_PAUSE)
     left.append(f"{what} is left: the engine said {said[:200]!r}. {clear}")
     return False
+
+
+#: How many machines are started (and waited for) at once.
+START_AT_ONCE = 32
 
 
 def _network_clear(net: Any) -> str:
@@ -177,6 +185,9 @@ class DindProvider(Provider):
                         f"unix sockets allow (107 bytes): use a shorter lab or machine name, or set "
                         f"SWARMLAB_HOME to a shorter folder"
                     )
+        # a lab too big for this computer is refused before anything is made
+        found = {c.labels[LABEL_MACHINE] for c in self._found()}
+        self._check_room(len(found | set(names)))
         # every folder (and the lab's CA) is checked before anything is made on the engine
         folder = self.lab_dir(create=True)
         if self.api == "socket":
@@ -207,8 +218,13 @@ class DindProvider(Provider):
             made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
                 addresses = self._free_addresses(todo)
-                modes = parallel_map(lambda n: machine.start_machine(self, n, mode, made, addresses.get(n, "")), todo)
-                parallel_map(lambda n: machine.wait_ready(self, n, timeout), todo)
+                # the host engine starts many containers at once well; a big lab's engines
+                # are asked whether they answer less often, as they share the CPU with us
+                modes = parallel_map(lambda n: machine.start_machine(self, n, mode, made, addresses.get(n, "")),
+                                     todo, limit=START_AT_ONCE)
+                every = 0.05 if len(todo) <= 10 else 0.5
+                parallel_map(lambda n: machine.wait_ready(self, n, timeout, interval=every), todo,
+                             limit=START_AT_ONCE)
             except BaseException:
                 # a half-made machine is no use to anyone: take away what this call made,
                 # and only that (another process may be using the rest)
@@ -218,6 +234,27 @@ class DindProvider(Provider):
                 note = self.describe_security(m) if n in made else "another program made it just now"
                 outcomes[n] = CreateOutcome(n, n in made, note)
         return [outcomes[n] for n in names]
+
+    def _check_room(self, machines: int) -> None:
+        """Refuse, before anything is made, a lab too big for the kernel's neighbour table
+        (see :mod:`.neighbours`), counting the other labs' running machines on this engine."""
+        others: dict[tuple[str, str], int] = {}
+        flt = {"label": [f"{LABEL_PROVIDER}={self.name}", f"{LABEL_ROLE}=machine"]}
+        for c in self.host.containers.list(filters=flt, ignore_removed=True):
+            # labels are only counted here: no name, path or command is made of them
+            key = (str(c.labels.get(LABEL_LAB)), str(c.labels.get(LABEL_OWNER)))
+            if key != (self.lab, self.names.owner):
+                others[key] = others.get(key, 0) + 1
+        if neighbours.needed([machines, *others.values()]) <= neighbours.HEADROOM * 1024:
+            return  # fits every kernel's default: no need to ask
+        kernel = self.host.info().get("KernelVersion")
+        neighbours.check(machines, others.values(), kernel)
+
+    def unreachable_hint(self, said: str) -> str:
+        low = said.lower()
+        if "no route to host" in low or "i/o timeout" in low:
+            return neighbours.OVERFLOW_HINT
+        return ""
 
     def _ensure_node_image(self) -> None:
         try:
