@@ -6,10 +6,11 @@ each join only gets slower, engines give up ("context deadline exceeded") and th
 add more load. :func:`paced_map` runs the calls with a window of how many may run at once
 that it adapts as TCP does (additive increase, multiplicative decrease):
 
-- it starts small and grows by one for each call that ends quickly (doubling per round),
-  then, after the first sign of congestion, by about one per round;
-- a call that ends slowly shrinks the window by one; a call that fails in a way that may
-  pass (it raises :class:`Retry`) halves it;
+- it starts at ``start`` and grows by one for each call that ends well (doubling per
+  round), then, after the first failure, by about one per round;
+- a call that fails in a way that may pass (it raises :class:`Retry`) halves it. How long a
+  call took is no signal: on a computer running many machines, a join's time is mostly the
+  CPU the machines already joined use, which fewer joins at once would not give back;
 - a failed item is tried again later (after a backoff that doubles), in a slot of the
   window like any other call, so retries never add load beside the window;
 - an item that fails ``attempts`` times, or any other exception, ends the map: nothing new
@@ -61,13 +62,9 @@ class Window:
         self.size = float(min(max(1, start), self.most))
         self.congested = False  # after the first sign of congestion, growth is ~1 per round
 
-    def fast(self) -> None:
+    def succeeded(self) -> None:
         grow = 1.0 if not self.congested else 1.0 / self.size
         self.size = min(float(self.most), self.size + grow)
-
-    def slow(self) -> None:
-        self.congested = True
-        self.size = max(1.0, self.size - 1.0)
 
     def failed(self) -> None:
         self.congested = True
@@ -83,7 +80,6 @@ class _Item(Generic[T]):
     value: Any
     attempt: int = 1
     not_before: float = 0.0
-    started: float = 0.0
 
 
 def paced_map(
@@ -92,14 +88,12 @@ def paced_map(
     *,
     start: int = 4,
     most: int = 16,
-    slow: float = 10.0,
     attempts: int = 4,
     backoff: float = 2.0,
     observe: Callable[[Tally], None] | None = None,
 ) -> list[T]:
     """``[fn(i) for i in items]`` in threads, at most ``window`` at once (see the module),
-    in order. A call taking longer than ``slow`` seconds counts as a sign of congestion.
-    ``observe`` is called with a :class:`Tally` whenever that changes."""
+    in order. ``observe`` is called with a :class:`Tally` whenever that changes."""
     todo: list[_Item[T]] = [_Item(i, v) for i, v in enumerate(items)]
     results: list[Any] = [None] * len(items)
     window = Window(start, most)
@@ -125,7 +119,6 @@ def paced_map(
                         break
                     item = ready[0]
                     todo.remove(item)
-                    item.started = now
                     running[pool.submit(fn, item.value)] = item
             else:
                 todo.clear()
@@ -137,7 +130,6 @@ def paced_map(
             finished, _ = wait(list(running), timeout=max(0.05, pause), return_when=FIRST_COMPLETED)
             for f in finished:
                 item = running.pop(f)
-                took = time.monotonic() - item.started
                 try:
                     results[item.index] = f.result()
                 except Retry as e:
@@ -153,7 +145,7 @@ def paced_map(
                     error = error or e
                 else:
                     done += 1
-                    window.fast() if took <= slow else window.slow()
+                    window.succeeded()
         report()
     if error is not None:
         raise error

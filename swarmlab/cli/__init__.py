@@ -205,6 +205,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for lab in labs:
         if lab.error:
             print(f"{lab.name} ({lab.provider}): {lab.error}", file=sys.stderr)
+        if lab.left:
+            print(f"{lab.name} ({lab.provider}): left behind: {', '.join(lab.left)}; "
+                  f"'swarmlab down {lab.name}' removes it once the engine allows", file=sys.stderr)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import _home
@@ -30,6 +30,8 @@ class LabSummary:
     services: str  # a count, "-" without a swarm
     age: str  # "12 minutes", "" when not known
     error: str = ""
+    #: what a destroy could not remove yet (a lab with no machine left), e.g. "network x"
+    left: list[str] = field(default_factory=list)
 
     def row(self) -> list[str]:
         return [self.name, self.provider, self.machines, self.nodes, self.services, self.age]
@@ -122,7 +124,8 @@ def summarize(provider: str, name: str) -> LabSummary:
             nodes, services = f"{ready}/{len(listed)}", str(len(client.api.services()))
         except Exception:  # noqa: BLE001 - no swarm (yet), or no quorum: the machines still count
             pass
-        return LabSummary(name, provider, f"{running}/{len(machines)}", nodes, services, age)
+        left = [] if machines else list(lab.provider.remnants())
+        return LabSummary(name, provider, f"{running}/{len(machines)}", nodes, services, age, left=left)
     except Exception as e:  # noqa: BLE001 - a container gone between listing and reading it
         return LabSummary(name, provider, "-", "-", "-", "", error=str(e)[:300])
     finally:

@@ -3,6 +3,8 @@ that don't see each other, nothing leaked, nothing exposed."""
 
 from __future__ import annotations
 
+import sys
+
 import docker
 import pytest
 from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
@@ -205,7 +207,10 @@ def test_destroy_finishes_and_says_what_the_engine_kept_and_how_to_clear_it(
         clear = f"docker network disconnect -f {net} {blocker.name}"
         assert clear in said, said
         assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 1}
-        assert ("dind", lab.name) in found_labs()  # swarmlab ls still shows it
+        assert ("dind", lab.name) in found_labs()  # swarmlab ls still shows it, and what is left
+        ls = subprocess.run([sys.executable, "-m", "swarmlab", "ls"], capture_output=True, text=True, check=True)
+        assert f"{lab.name} (dind): left behind: network {net}; 'swarmlab down {lab.name}' removes it" \
+            in ls.stderr, ls.stderr
         with pytest.raises(sl.LabNotFound, match=f"its network {net} is still here"):
             sl.Lab.attach(lab.name, provider="dind", progress=False)
         subprocess.run(clear.split(), check=True, capture_output=True)

@@ -40,24 +40,12 @@ def test_results_come_back_in_order_and_the_window_grows_from_its_start() -> Non
             time.sleep(0.02)
         return i * i
 
-    out = paced_map(work, list(range(40)), start=2, most=8, slow=5.0, observe=seen.append)
+    out = paced_map(work, list(range(40)), start=2, most=8, observe=seen.append)
     assert out == [i * i for i in range(40)]
     assert meter.peak <= 8
     assert seen[0].running <= 2  # it starts small
-    assert max(t.window for t in seen) == 8  # fast calls grow it to its most
+    assert max(t.window for t in seen) == 8  # calls that end well grow it to its most
     assert seen[-1] == Tally(done=40, running=0, waiting=0, total=40, window=8, retries=0)
-
-
-def test_slow_calls_keep_the_window_small() -> None:
-    meter = Meter()
-
-    def work(i: int) -> int:
-        with meter:
-            time.sleep(0.05)
-        return i
-
-    paced_map(work, list(range(12)), start=3, most=16, slow=0.01)
-    assert meter.peak <= 3  # every call was "slow": the window only shrank
 
 
 def test_a_call_that_may_pass_is_retried_later_inside_the_window() -> None:
@@ -120,17 +108,17 @@ def test_any_other_error_stops_new_calls_and_is_raised_after_those_under_way() -
 
 def test_window_is_additive_increase_multiplicative_decrease() -> None:
     w = Window(start=2, most=10)
-    w.fast()
-    w.fast()
-    assert int(w) == 4  # one per fast call at first (doubling each round)
+    w.succeeded()
+    w.succeeded()
+    assert int(w) == 4  # one per call that ends well at first (doubling each round)
     w.failed()
     assert int(w) == 2
     for _ in range(2):
-        w.fast()
-    assert int(w) == 2  # after congestion: about one per round (1/size per call)
-    w.fast()
+        w.succeeded()
+    assert int(w) == 2  # after a failure: about one per round (1/size per call)
+    w.succeeded()
     assert int(w) == 3
     for _ in range(5):
-        w.slow()
+        w.failed()
     assert int(w) == 1  # never below one
     assert int(Window(start=50, most=10)) == 10
