@@ -13,8 +13,9 @@ that it adapts as TCP does (additive increase, multiplicative decrease):
   CPU the machines already joined use, which fewer joins at once would not give back;
 - a failed item is tried again later (after a backoff that doubles), in a slot of the
   window like any other call, so retries never add load beside the window;
-- an item that fails ``attempts`` times, or any other exception, ends the map: nothing new
-  starts, the calls under way finish, and the first error is raised.
+- an item that fails ``attempts`` times, or still fails ``patience`` seconds after its first
+  try, or any other exception, ends the map: nothing new starts, the calls under way finish,
+  and the first error is raised.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+#: A retry waits ``backoff`` seconds, then twice that, and so on up to 2**MAX_DOUBLINGS times.
+MAX_DOUBLINGS = 3
 
 
 class Retry(Exception):
@@ -80,6 +85,7 @@ class _Item(Generic[T]):
     value: Any
     attempt: int = 1
     not_before: float = 0.0
+    first: float | None = None  # when it was first tried
 
 
 def paced_map(
@@ -88,7 +94,8 @@ def paced_map(
     *,
     start: int = 4,
     most: int = 16,
-    attempts: int = 4,
+    attempts: int | None = 4,
+    patience: float | None = None,
     backoff: float = 2.0,
     observe: Callable[[Tally], None] | None = None,
 ) -> list[T]:
@@ -119,11 +126,15 @@ def paced_map(
                         break
                     item = ready[0]
                     todo.remove(item)
+                    item.first = now if item.first is None else item.first
                     running[pool.submit(fn, item.value)] = item
             else:
                 todo.clear()
             report()
-            if not running:  # every item left waits for its backoff
+            if not running:
+                if not todo:
+                    break
+                # every item left waits for its backoff
                 time.sleep(max(0.0, min(it.not_before for it in todo) - now))
                 continue
             pause = min((it.not_before for it in todo), default=now + 1.0) - now
@@ -134,11 +145,14 @@ def paced_map(
                     results[item.index] = f.result()
                 except Retry as e:
                     window.failed()
-                    if item.attempt >= attempts:
+                    now = time.monotonic()
+                    tried = attempts is not None and item.attempt >= attempts
+                    waited = patience is not None and now - (item.first or now) >= patience
+                    if tried or waited:
                         error = error or e.cause
                     else:
                         retries += 1
-                        item.not_before = time.monotonic() + backoff * 2 ** (item.attempt - 1)
+                        item.not_before = now + backoff * 2 ** min(item.attempt - 1, MAX_DOUBLINGS)
                         item.attempt += 1
                         todo.append(item)
                 except BaseException as e:  # noqa: BLE001 - raised below, after the rest

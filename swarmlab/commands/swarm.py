@@ -340,7 +340,7 @@ class Swarm(Command):
         try:
             node_ids += paced_map(
                 join_one, todo, start=JOIN_WINDOW[0], most=JOIN_WINDOW[1],
-                backoff=2.0 * lab.provider.slowness,
+                attempts=None, patience=timeout * lab.provider.slowness, backoff=2.0 * lab.provider.slowness,
                 observe=lambda t: bar.update(Progress(False, t.done, t.total, _join_state(t))))
         finally:
             bar.close()

@@ -122,3 +122,35 @@ def test_window_is_additive_increase_multiplicative_decrease() -> None:
         w.failed()
     assert int(w) == 1  # never below one
     assert int(Window(start=50, most=10)) == 10
+
+
+def test_an_error_while_other_items_wait_for_their_retry_is_the_error_raised() -> None:
+    def work(i: int) -> int:
+        if i == 0:
+            raise Retry(TimeoutError("busy"))  # waits for its retry...
+        time.sleep(0.02)
+        raise ValueError("wrong token")  # ...when this ends the map
+
+    with pytest.raises(ValueError, match="wrong token"):
+        paced_map(work, [0, 1], start=2, most=2, backoff=5.0)
+
+
+def test_with_patience_an_item_is_tried_until_that_long_after_its_first_try() -> None:
+    tries: list[float] = []
+
+    def work(i: int) -> int:
+        tries.append(time.monotonic())
+        if tries[-1] - tries[0] < 0.3:
+            raise Retry(ConnectionError("manager away"))
+        return i
+
+    assert paced_map(work, [7], attempts=None, patience=5.0, backoff=0.02) == [7]
+    assert len(tries) > 4  # more than the default attempts: patience decides
+
+    def never(i: int) -> int:
+        raise Retry(ConnectionError("gone for good"))
+
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match="gone for good"):
+        paced_map(never, [1], attempts=None, patience=0.2, backoff=0.02)
+    assert 0.2 <= time.monotonic() - t0 < 2.0

@@ -75,6 +75,20 @@ def _removed(remove: Callable[[], None], what: str, clear: str, left: list[str])
     return False
 
 
+def _killed(c: Any, wait: float = 30.0) -> None:
+    """SIGKILL to a machine's container, then wait (a while at most) until the engine says it
+    has stopped. Errors are left to the removal that follows, which reports them."""
+    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+        if c.status in ("running", "paused", "restarting"):
+            c.kill()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            c.reload()
+            if c.status not in ("running", "paused", "restarting", "removing"):
+                return
+            time.sleep(0.2)
+
+
 #: How many machines are started (and waited for) at once.
 START_AT_ONCE = 32
 
@@ -375,6 +389,10 @@ class DindProvider(Provider):
             machines = [c.labels[LABEL_MACHINE] for c in found]
             for n in machines:
                 self._drop_client(n)
+            # killed and seen stopped first, then removed: a running container removed with
+            # force races the engine's own clean-up of its exit, and under load (a big lab)
+            # the engine then keeps one of its network endpoints for good
+            parallel_map(_killed, found, limit=START_AT_ONCE)
             for c in found:
                 _removed(partial(c.remove, force=True, v=True), f"machine {c.labels[LABEL_MACHINE]!r} "
                          f"(container {c.name})", f"docker rm -f {c.name}", left)
