@@ -59,7 +59,7 @@ def test_up_twice_keeps_the_lab_and_ls_status_see_it(lab: str, host: docker.Dock
     assert listed.returncode == 0, listed.stderr
     mine = [row for row in json.loads(listed.stdout) if row["name"] == lab]
     assert mine == [{"name": lab, "provider": "dind", "machines": "2/2", "nodes": "2/2", "services": "0",
-                     "age": mine[0]["age"], "error": ""}], mine
+                     "age": mine[0]["age"], "error": "", "left": []}], mine
     assert mine[0]["age"] in ("less than a minute", "1 minute", "2 minutes", "3 minutes")
     table = cli("ls").stdout.splitlines()
     assert table[0].split() == ["NAME", "PROVIDER", "MACHINES", "NODES", "SERVICES", "AGE"]

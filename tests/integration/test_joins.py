@@ -52,4 +52,4 @@ def test_joins_while_the_manager_is_unreachable_are_tried_again_until_they_land(
     assert node_rows(lab) == [("manager1", "Ready"), ("worker1", "Ready"), ("worker2", "Ready")]
     for m in ("worker1", "worker2"):
         state = lab.ssh(m, "docker info --format '{{.Swarm.LocalNodeState}}'")
-        assert state.output.strip() == "active", state
+        assert state.ok and state.strip() == "active", state
