@@ -414,7 +414,10 @@ class QemuProvider(Provider):
     def connect(self, name: str) -> docker.DockerClient:
         port = self._api_port(name)
         try:
-            return engine_client(f"https://127.0.0.1:{port}", tls=self._tls_config(), timeout=60)
+            # under emulation an engine answers a big request (an image loaded into three
+            # machines at once) several times slower: its client waits that much longer
+            return engine_client(f"https://127.0.0.1:{port}", tls=self._tls_config(),
+                                 timeout=int(60 * self.slowness))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise DockerError(f"cannot reach the engine of machine {name!r} ({error_text(e)}); if it "
                               f"is stopped, start it with lab.machine.start({name!r})") from None
