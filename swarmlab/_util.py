@@ -39,11 +39,35 @@ def env_flag(name: str, default: bool = False) -> bool:
     return default
 
 
+def _os_error(e: BaseException) -> OSError | None:
+    """The operating system's error (errno and its words) somewhere under ``e``: in its
+    arguments, its cause or its context, as requests and urllib3 wrap it."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [e]
+    while todo:
+        x = todo.pop(0)
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, OSError) and x.errno is not None and x.strerror:
+            return x
+        todo += [a for a in getattr(x, "args", ()) if isinstance(a, BaseException)]
+        todo += [c for c in (x.__cause__, x.__context__) if c is not None]
+        reason = getattr(x, "reason", None)  # urllib3's MaxRetryError keeps it there
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return None
+
+
 def error_text(e: BaseException, limit: int | None = None) -> str:
     """What an engine (or docker-py) said, without docker-py's wrapping: the API error's
     explanation, or the exception's own text."""
     if isinstance(e, docker.errors.APIError):
         text = str(e.explanation or e)
+    elif (cause := _os_error(e)) is not None:
+        # a refused or missing socket, wrapped by requests and urllib3 in tuples of their
+        # own words ("('Connection aborted.', ConnectionRefusedError(111, ...))"): the OS's
+        return str(cause.strerror)
     else:
         text = str(e)
         for marker in ("Error while fetching server API version: ", "Connection aborted."):

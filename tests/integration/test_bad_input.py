@@ -153,9 +153,22 @@ def test_join_before_init(make_lab, host: docker.DockerClient) -> None:
 
 
 def test_no_engine_reachable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No socket, and a socket nobody answers on (an engine that died): the OS's own words,
+    not requests' wrapping of them, then what to do."""
+    import socket
+
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
-    with pytest.raises(sl.EngineUnavailable, match=r"no Docker engine answers at unix://.*dead\.sock.*Start Docker"):
+    with pytest.raises(sl.EngineUnavailable) as missing:
         sl.Lab("tutorial")
+    assert str(missing.value).startswith(
+        f"no Docker engine answers at unix://{tmp_path}/dead.sock: No such file or directory. Start Docker")
+    with socket.socket(socket.AF_UNIX) as s:  # bound, never listening: connect is refused
+        s.bind(f"{tmp_path}/dead.sock")
+        with pytest.raises(sl.EngineUnavailable) as refused:
+            sl.Lab("tutorial")
+    assert str(refused.value).startswith(
+        f"no Docker engine answers at unix://{tmp_path}/dead.sock: Connection refused. Start Docker"), \
+        str(refused.value)
 
 
 def test_unknown_provider() -> None:
