@@ -64,8 +64,8 @@ def error_text(e: BaseException, limit: int | None = None) -> str:
     explanation, or the exception's own text."""
     if isinstance(e, docker.errors.APIError):
         text = str(e.explanation or e)
-    elif (cause := _os_error(e)) is not None:
-        # a refused or missing socket, wrapped by requests and urllib3 in tuples of their
+    elif "Connection aborted." in str(e) and (cause := _os_error(e)) is not None:
+        # a refused or missing socket, wrapped by requests and urllib3 in a tuple of their
         # own words ("('Connection aborted.', ConnectionRefusedError(111, ...))"): the OS's
         return str(cause.strerror)
     else:

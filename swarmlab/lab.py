@@ -47,7 +47,7 @@ from ._results import HttpAnswer, Output, Result, Table, Text, mask_token
 from ._util import env_flag, parallel_map
 from ._wait import progress_enabled
 from .commands._base import UNREACHABLE, engine_errors
-from .commands.clitext import format_info
+from .commands.clitext import format_info, natural_key
 from .commands.image import Images
 from .commands.machine import Machines
 from .commands.network import Networks
@@ -221,7 +221,7 @@ class Lab:
     def destroy(self) -> Text:
         """Remove every machine, volume and network of the lab (``docker-machine rm -y ...``)."""
         with engine_errors(f"destroy lab {self.name}"):
-            names = [m.name for m in self.provider.list()]
+            names = sorted((m.name for m in self.provider.list()), key=natural_key)  # worker2 before worker10
             counts = self.provider.destroy()
             # what the engine refused: each with the command that clears it
             left = list(self.provider.left_behind)
