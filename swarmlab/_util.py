@@ -41,7 +41,8 @@ def env_flag(name: str, default: bool = False) -> bool:
 
 def _os_error(e: BaseException) -> OSError | None:
     """The operating system's error (errno and its words) somewhere under ``e``: in its
-    arguments, its cause or its context, as requests and urllib3 wrap it."""
+    arguments (urllib3's ``ProtocolError('Connection aborted.', OSError)``, wrapped by requests)
+    or its cause and context (docker-py's ``DockerException ... from e``)."""
     seen: set[int] = set()
     todo: list[BaseException] = [e]
     while todo:
@@ -53,9 +54,6 @@ def _os_error(e: BaseException) -> OSError | None:
             return x
         todo += [a for a in getattr(x, "args", ()) if isinstance(a, BaseException)]
         todo += [c for c in (x.__cause__, x.__context__) if c is not None]
-        reason = getattr(x, "reason", None)  # urllib3's MaxRetryError keeps it there
-        if isinstance(reason, BaseException):
-            todo.append(reason)
     return None
 
 
