@@ -8,6 +8,7 @@ from typing import Any
 
 import docker
 import docker.errors
+from docker.transport.unixconn import UnixHTTPAdapter
 
 from . import _home
 from ._errors import EngineUnavailable
@@ -18,6 +19,36 @@ from ._util import error_text
 #: then speaks the engine's own: Docker 29 refuses clients older than 1.44, boot2docker's
 #: 19.03 knows nothing newer than 1.40.
 NODE_API_VERSION = "1.41"
+
+
+#: Connections kept to one engine: at least as many as swarmlab's threads ask it at once
+#: (machines started, killed or waited for 32 at a time, joins 16 at a time). With fewer, the
+#: connections over that number are closed as they come back, each with a "Connection pool is
+#: full, discarding connection" warning on the learner's screen.
+MAX_CONNECTIONS = 64
+
+
+class _OneSocketPool(UnixHTTPAdapter):
+    """docker-py's unix-socket adapter keeps a connection pool per URL (each container's
+    path is its own) and only the 25 latest, closing the pool it drops even while another
+    thread's request holds a connection of it: under many threads urllib3 then fails inside
+    (``'NoneType' object has no attribute 'qsize'``). One socket, one pool."""
+
+    def get_connection(self, url: str, proxies: Any = None) -> Any:
+        return super().get_connection("http+docker://localhost", proxies)
+
+
+def one_pool(client: docker.DockerClient) -> docker.DockerClient:
+    """``client`` with :class:`_OneSocketPool` in place of docker-py's adapter when it talks
+    to a unix socket; any other client as it is."""
+    api = client.api
+    adapter = getattr(api, "_custom_adapter", None)  # docker-py mounts it under that name
+    if isinstance(adapter, UnixHTTPAdapter) and not isinstance(adapter, _OneSocketPool):
+        mine = _OneSocketPool(adapter.socket_path, timeout=adapter.timeout, max_pool_size=MAX_CONNECTIONS)
+        api.mount("http+docker://", mine)
+        api._custom_adapter = mine
+        adapter.close()
+    return client
 
 
 def swarmlab_home() -> Path:
@@ -32,7 +63,7 @@ def host_client(timeout: int = 60) -> docker.DockerClient:
     to answer; otherwise :class:`EngineUnavailable` saying what to do."""
     where = os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
     try:
-        client = docker.from_env(version="auto", timeout=timeout)
+        client = one_pool(docker.from_env(version="auto", timeout=timeout, max_pool_size=MAX_CONNECTIONS))
         client.ping()
     except docker.errors.DockerException as e:
         raise EngineUnavailable(
@@ -57,7 +88,8 @@ def engine_client(base_url: str, *, tls: Any = None, timeout: int = 60, **kwargs
         version = str(probe.version(api_version=False)["ApiVersion"])
     finally:
         probe.close()
-    client = docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout, **kwargs)
+    kwargs.setdefault("max_pool_size", MAX_CONNECTIONS)
+    client = one_pool(docker.DockerClient(base_url=base_url, version=version, tls=tls, timeout=timeout, **kwargs))
     client.api.trust_env = False
     return client
 

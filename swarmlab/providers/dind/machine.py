@@ -169,7 +169,18 @@ def start_machine(site: Site, machine: str, mode: str, made: dict[str, str | Non
                 address = ""
                 cid = create_container(site, machine, attempt)
             made[machine] = cid
-            site.host.api.start(cid)
+            try:
+                site.host.api.start(cid)
+            except docker.errors.APIError as e:
+                # an engine of 20.10's age checks --ip only when the container starts
+                if not address or NO_FIXED_ADDRESS not in error_text(e):
+                    raise
+                made[machine] = None
+                site.host.api.remove_container(cid, force=True)
+                cid, address = None, ""
+                cid = create_container(site, machine, attempt)
+                made[machine] = cid
+                site.host.api.start(cid)
         except Taken:
             del made[machine]  # not this call's: never taken away by it
             return made_meanwhile(site, machine)

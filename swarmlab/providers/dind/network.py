@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +17,63 @@ import docker.types
 from ... import _home
 from .machine import ip
 
+#: on the lab's network once it is made with the subnet written in its config (its value is
+#: that subnet): a network of the lab's name and labels without it is the engine's first pick,
+#: left behind by a create that was interrupted (Ctrl-C) before it was made again
+LABEL_SUBNET = "io.swarmlab.subnet"
+
 
 def create(host: docker.DockerClient, name: str, labels: dict[str, str], attempts: int = 5) -> None:
     """Make the bridge network ``name``: the engine picks a free subnet, and the network is
     made again with that subnet as the user's, because only then does the engine take
     ``--ip`` on it (``docker network connect --ip``, ``docker run --ip``). Another network
-    made in between may take that subnet (labs created at the same time): then again."""
+    made in between may take that subnet (labs created at the same time): then again.
+    Interrupted (Ctrl-C) or failed, it leaves no network of the engine's pick behind."""
+    try:
+        _create(host, name, labels, attempts)
+    except BaseException:
+        remove_unpinned(host, name, labels)
+        raise
+
+
+def _create(host: docker.DockerClient, name: str, labels: dict[str, str], attempts: int) -> None:
     for attempt in range(attempts):
         net = host.networks.create(name, driver="bridge", labels=labels, check_duplicate=True)
         config = ipv4_config(net)
         net.remove()
         try:
-            pool = docker.types.IPAMPool(subnet=str(ipaddress.ip_network(str(config.get("Subnet")))),
+            subnet = ipaddress.ip_network(str(config.get("Subnet")))
+            pool = docker.types.IPAMPool(subnet=str(subnet),
                                          gateway=str(ipaddress.ip_address(str(config.get("Gateway")))))
             ipam = docker.types.IPAMConfig(pool_configs=[pool])
+            pinned = {**labels, LABEL_SUBNET: str(subnet)}
         except ValueError:  # no subnet to keep: the engine's own choice, unpinned
-            ipam = None
+            ipam, pinned = None, labels
         try:
-            host.networks.create(name, driver="bridge", ipam=ipam, labels=labels, check_duplicate=True)
+            host.networks.create(name, driver="bridge", ipam=ipam, labels=pinned, check_duplicate=True)
             return
         except docker.errors.APIError as e:
             if "overlaps" not in str(e) or attempt == attempts - 1:
                 raise
+
+
+def pinned(net: Any) -> bool:
+    """Whether the network was made with its subnet in its config (see :data:`LABEL_SUBNET`)."""
+    return bool((net.attrs.get("Labels") or {}).get(LABEL_SUBNET))
+
+
+def remove_unpinned(host: docker.DockerClient, name: str, labels: dict[str, str]) -> None:
+    """Remove the network ``name`` if it carries ``labels``, is the engine's first pick (not
+    :func:`pinned`) and no container is on it; anything else is left as it is."""
+    flt = {"name": [name], "label": [f"{k}={v}" for k, v in labels.items()]}
+    with suppress(docker.errors.APIError):
+        for net in host.networks.list(filters=flt):
+            if net.name != name or pinned(net):
+                continue
+            net.reload()  # the list leaves out which containers are on it
+            if not net.attrs.get("Containers"):
+                with suppress(docker.errors.APIError):
+                    net.remove()
 
 
 def ipv4_config(net: Any) -> dict[str, Any]:

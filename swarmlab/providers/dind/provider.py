@@ -288,8 +288,13 @@ class DindProvider(Provider):
 
     def _ensure_network(self) -> bool:
         """Make the lab's network unless it is there; return whether this call made it."""
-        if found_networks(self.host, self.names):
-            return False
+        found = found_networks(self.host, self.names)
+        if found and (network.pinned(found[0]) or self._found()):
+            return False  # an older swarmlab's network, with machines on it, is used as it is
+        if found:  # the engine's first pick, left by an interrupted create: made again
+            network.remove_unpinned(self.host, self.network_name, self.names.labels("network"))
+            if found_networks(self.host, self.names):
+                return False  # something is on it after all
         try:
             self._create_network()
             return True
