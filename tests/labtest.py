@@ -10,7 +10,7 @@ from typing import Any
 import docker
 
 OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2",
-                  "swarmlab/whoami:latest"]
+                  "swarmlab/whoami:latest", "swarmlab/registry:2.8"]
 WORKLOAD = "swarmlab/busybox:latest"
 WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
 WHOAMI = "swarmlab/whoami:latest"  # GET / says which task answered (its hostname)

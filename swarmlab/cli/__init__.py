@@ -35,6 +35,7 @@ EXAMPLES = {
     "ssh": "swarmlab ssh tutorial manager1 docker node ls   (no command: a shell)",
     "env": "eval $(swarmlab env tutorial manager1)   then: docker node ls",
     "doctor": "swarmlab doctor --provider dind --offline",
+    "mirror": "swarmlab mirror up    then: export SWARMLAB_REGISTRY_MIRROR=http://swarmlab-mirror:5000",
     "lessons": "swarmlab lessons --offline",
     "run-lessons": "swarmlab run-lessons --offline --lessons 07-high-availability",
 }
@@ -125,6 +126,13 @@ def parser() -> argparse.ArgumentParser:
     p = command("doctor", "what this computer has and lacks for the lessons, with what to do")
     provider_opt(p)
     p.add_argument("--offline", action="store_true", help="check for the offline images")
+
+    p = command("mirror", "a registry mirror on this computer: each image pulled once from the "
+                          "internet for every lab that uses it (a classroom's)")
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("--upstream", default="https://registry-1.docker.io",
+                   help="the registry it mirrors (default: Docker Hub)")
+    output_opt(p)
 
     for name, what in (("lessons", "open the lessons in JupyterLab (http://127.0.0.1:8888)"),
                        ("run-lessons", "run every lesson headless, as CI does")):
@@ -287,6 +295,30 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from .._engine import host_client
+    from ..providers.dind.mirror import ENV, MIRROR_URL, Mirror
+
+    mirror = Mirror(host_client())
+    if args.action == "down":
+        removed = mirror.down()
+        if args.output == "json":
+            _json(removed)
+        else:
+            print(f"docker rm -f {mirror.container}; docker network rm {mirror.network}; "
+                  f"docker volume rm {mirror.volume}\nremoved: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
+        return 0
+    status = mirror.up(args.upstream) if args.action == "up" else mirror.status()
+    if args.output == "json":
+        _json(status.as_dict())
+    else:
+        print(status.text())
+        if args.action == "up":
+            print(f"\nLabs use it when asked: export {ENV}={MIRROR_URL}  (before making them), or "
+                  f"swarmlab.Lab(..., registry_mirror={MIRROR_URL!r})")
+    return 0 if status.running or args.action == "status" else 1
+
+
 def _script(name: str, rest: Sequence[str]) -> int:
     script = CHECKOUT / "scripts" / name
     if not script.is_file():
@@ -296,7 +328,7 @@ def _script(name: str, rest: Sequence[str]) -> int:
 
 
 COMMANDS = {"up": cmd_up, "ls": cmd_ls, "status": cmd_status, "down": cmd_down, "ssh": cmd_ssh,
-            "env": cmd_env, "doctor": cmd_doctor,
+            "env": cmd_env, "doctor": cmd_doctor, "mirror": cmd_mirror,
             "lessons": lambda a: _script("lessons", a.args),
             "run-lessons": lambda a: _script("run-lessons", a.args)}
 

@@ -7,12 +7,13 @@ import tempfile
 from collections.abc import Sequence
 
 import docker.errors
+from docker.utils import parse_repository_tag
 
 from .._errors import ImageNotAvailable, InvalidArgument, MachineNotFound
 from .._results import Table
-from .._util import parallel_map
+from .._util import error_text, parallel_map
 from ._base import Command, engine_errors
-from .validate import check_machine_name, check_machine_names, image_ref
+from .validate import check_image, check_machine_name, check_machine_names, image_ref
 
 
 class Images(Command):
@@ -73,6 +74,49 @@ class Images(Command):
         return Table.of(
             " ; ".join(f"docker save {i} | docker load  (into each machine)" for i in images),
             ["MACHINE", "IMAGE", "RESULT"], rows)
+
+    def pull(self, *images: str, machines: Sequence[str] | None = None) -> Table:
+        """``docker pull IMAGE`` on every machine (the online way; ``load`` is the offline
+        one). The first machine pulls alone, then the rest at once: with a registry mirror,
+        the first fills its cache and the others are served from it. A pull that fails is
+        :class:`~swarmlab.ImageNotAvailable` with the engine's words, and the mirror's."""
+        lab = self._lab
+        if not images:
+            raise InvalidArgument("name at least one image, e.g. lab.image.pull('alpine')")
+        for img in images:
+            check_image(img)
+        targets = check_machine_names(machines) if machines else lab.machines()
+        known = {m.name for m in lab.provider.list()}
+        missing = [m for m in targets if m not in known]
+        if missing or not targets:
+            raise MachineNotFound(
+                f"lab {lab.name!r} has no machine {', '.join(map(repr, missing))}" if missing
+                else f"lab {lab.name!r} has no running machines to pull images on; create them first"
+            )
+        rows = []
+        for img in images:
+            def pull(m: str, img: str = img) -> tuple[str, str, str]:
+                client = lab.client(m)
+                repo, tag = parse_repository_tag(img)
+                said = ""
+                try:
+                    # the engine says a failed pull in its progress stream, not in its status
+                    for line in client.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                        if isinstance(line, dict) and line.get("error"):
+                            said = str(line.get("error"))
+                    if not said:
+                        image_id = str(client.images.get(img).id)
+                except docker.errors.APIError as e:
+                    said = error_text(e)
+                if said:
+                    hint = lab.provider.pull_hint(img)
+                    raise ImageNotAvailable(f"docker pull {img} failed on {m}: {said}" + (f". {hint}" if hint else ""))
+                return (m, img, f"pulled {image_id.split(':')[-1][:12]}")
+
+            rows.append(pull(targets[0]))
+            rows += parallel_map(pull, targets[1:])
+        return Table.of(" ; ".join(f"docker pull {i}  (on each machine)" for i in images),
+                        ["MACHINE", "IMAGE", "RESULT"], rows)
 
     def ls(self, machine: str) -> Table:
         """``docker image ls`` on a machine."""

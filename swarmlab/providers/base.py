@@ -288,6 +288,11 @@ class Provider(abc.ABC):
         """The command a learner would type for ``create`` (``docker-machine create ...``)."""
         return " && ".join(f"docker-machine create -d {self.name} {n}" for n in names)
 
+    def pull_hint(self, image: str) -> str:
+        """More about a failed ``docker pull`` of ``image`` than the machine's engine says
+        (e.g. what the lab's registry mirror answered); '' when there is nothing to add."""
+        return ""
+
     def create_details(self, names: Sequence[str]) -> Sequence[str]:
         """What really runs underneath ``create_command``, when that differs (kept in a
         result's ``.details``, not shown): e.g. the ``docker run`` of a dind machine."""

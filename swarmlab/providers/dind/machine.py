@@ -36,6 +36,7 @@ class Site(Protocol):
     names: LabNames
     api: str  # "socket" or "tls"
     node_image: str
+    registry_mirror: str  # a checked URL, or "" for none
 
 
 class NotYet(Exception):
@@ -69,6 +70,8 @@ def container_spec(site: Site, machine: str, mode: str, volume: str, address: st
                     f"--tlscert={TLS_DIR_IN_MACHINE}/server.pem",
                     f"--tlskey={TLS_DIR_IN_MACHINE}/server-key.pem"]
         extra["port_bindings"] = {TLS_PORT: ("127.0.0.1", None)}
+    if site.registry_mirror:  # checked: scheme://host[:port], nothing else
+        command.append(f"--registry-mirror={site.registry_mirror}")
     if mode == "privileged":
         extra["privileged"] = True
     else:

@@ -35,7 +35,7 @@ from ..base import (
     check_machine_names,
     owner,
 )
-from . import engine, machine, neighbours, network
+from . import engine, machine, mirror, neighbours, network
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
 from .names import (
@@ -120,6 +120,7 @@ class DindProvider(Provider):
         security: str = "auto",
         api: str = "auto",
         host: docker.DockerClient | None = None,
+        registry_mirror: str | None = None,
     ) -> None:
         super().__init__(lab)
         if security not in ("auto", "privileged", "capabilities"):
@@ -138,6 +139,8 @@ class DindProvider(Provider):
         self.api = engine.choose_api(self.host, api)
         self.node_image = node_image or engine.default_node_image(self.host)
         self._security = security
+        #: the registry mirror each new machine's dockerd uses (``--registry-mirror``), or ""
+        self.registry_mirror = mirror.lab_mirror(registry_mirror)
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property
@@ -202,6 +205,8 @@ class DindProvider(Provider):
         # a lab too big for this computer is refused before anything is made
         found = {c.labels[LABEL_MACHINE] for c in self._found()}
         self._check_room(len(found | set(names)))
+        if mirror.is_local(self.registry_mirror) and set(names) - found:
+            mirror.Mirror(self.host, self.names.owner).require()  # running, or refused now
         # every folder (and the lab's CA) is checked before anything is made on the engine
         folder = self.lab_dir(create=True)
         if self.api == "socket":
@@ -228,6 +233,8 @@ class DindProvider(Provider):
         if todo:
             self._ensure_node_image()
             made_network = self._ensure_network()
+            if mirror.is_local(self.registry_mirror):  # this computer's: on the lab's network
+                mirror.Mirror(self.host, self.names.owner).join(self.network_name)
             mode = self._security_mode()
             made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
@@ -335,6 +342,7 @@ class DindProvider(Provider):
             if self.api == "socket":
                 _home.remove_inside(self.lab_dir(), self.lab_dir() / name)
         if made_network:
+            mirror.Mirror(self.host, self.names.owner).leave(self.network_name)
             for net in found_networks(self.host, self.names):
                 net.reload()
                 if not net.attrs.get("Containers"):
@@ -407,6 +415,8 @@ class DindProvider(Provider):
             for v in volumes:
                 _removed(partial(v.remove, force=True), f"volume {v.name}", f"docker volume rm -f {v.name}", left)
             networks = found_networks(self.host, self.names)
+            if networks:  # the registry mirror, if it joined, is not the lab's: it leaves
+                mirror.Mirror(self.host, self.names.owner).leave(self.network_name)
             for net in networks:
                 _removed(net.remove, f"network {net.name}", _network_clear(net), left)
             folder = self.lab_dir()
@@ -559,6 +569,14 @@ class DindProvider(Provider):
         return {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
                 "DOCKER_CERT_PATH": str(self.tls_dir())}
 
+    def pull_hint(self, image: str) -> str:
+        """What this computer's registry mirror says about ``image``, when the lab uses it:
+        a machine's dockerd falls back to Docker Hub after any mirror error, so its own
+        error names Docker Hub, not the mirror."""
+        if not mirror.is_local(self.registry_mirror):
+            return ""
+        return mirror.Mirror(self.host, self.names.owner).explain(image)
+
     def create_details(self, names: Sequence[str]) -> Sequence[str]:
         """The ``docker run`` that makes each machine, with the flags actually used: what
         ``docker-machine create`` stands for here."""
@@ -572,6 +590,8 @@ class DindProvider(Provider):
             daemon = ("dockerd -H unix:///var/run/docker.sock "
                       + (f"-H tcp://0.0.0.0:{TLS_PORT} --tlsverify ..." if self.api == "tls"
                          else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
+            if self.registry_mirror:
+                daemon += f" --registry-mirror={self.registry_mirror}"
             out.append(
                 f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
                 f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "
