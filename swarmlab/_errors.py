@@ -101,6 +101,12 @@ class HostLimit(ProviderUnavailable):
     neighbour table is too small for that many machines); the message says what to change."""
 
 
+class LimitExceeded(SwarmlabError):
+    """A classroom's limit (machines per learner, memory or CPUs per machine, set by the
+    teacher) refuses what was asked; the message says the limit, where it is set, and what to
+    remove to fit."""
+
+
 class InsecurePath(SwarmlabError):
     """A folder or file swarmlab would trust (its home, a lab's folder, a key) is a symlink,
     belongs to someone else or is writable by others; or a path lies outside its folder."""

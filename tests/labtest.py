@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -81,3 +88,62 @@ def on_manager(lab: Any, command: str) -> str:
     out = lab.ssh("manager1", command)
     assert out.ok, f"{command} on manager1: {out}"
     return str(out).strip()
+
+
+# -- another user of this computer ---------------------------------------------------------
+# Some behaviour is per user (labs are owned; a classroom's limits count a learner's machines):
+# a test shows it with a real second user, a process with another uid (and the engine's
+# socket group) and a SWARMLAB_HOME of its own, so that nothing of the user running the tests
+# (their labs, side by side in the parallel tier) counts.
+
+
+@contextmanager
+def user_home(uid: int) -> Iterator[Path]:
+    """A folder of user ``uid``'s own (outside root's private temporary folders)."""
+    top = Path(tempfile.mkdtemp(prefix="sl-u-"))
+    os.chown(top, uid, uid)
+    try:
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def user_env(home: Path, **extra: str) -> dict[str, str]:
+    """The other user's environment: its own home and SWARMLAB_HOME; swarmlab and its
+    dependencies from this checkout and this environment's site-packages."""
+    import swarmlab
+
+    paths = [str(Path(swarmlab.__file__).resolve().parents[1]), sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"]]
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "SWARMLAB_HOME": str(home / "sl"),
+           "SWARMLAB_NODE_IMAGE": os.environ["SWARMLAB_NODE_IMAGE"], "SWARMLAB_PROGRESS": "0",
+           "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), **extra}
+    if "DOCKER_HOST" in os.environ:
+        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    return env
+
+
+def run_as(uid: int, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    socket_group = os.stat("/var/run/docker.sock").st_gid
+    return subprocess.run(list(args), user=uid, group=uid, extra_groups=[socket_group],
+                          env=user_env(home, **env), cwd=home, capture_output=True, text=True, timeout=300)
+
+
+def python_for(uid: int, home: Path) -> str:
+    """A Python of this version that user ``uid`` may run (this one may live in a folder
+    only root can enter, as pyenv's under /root does)."""
+    import pytest
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    tried = []
+    for candidate in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
+        try:
+            done = run_as(uid, home, candidate, "-c", "import swarmlab, docker")
+        except OSError as e:
+            tried.append(f"{candidate}: {e}")
+            continue
+        if done.returncode == 0:
+            return candidate
+        tried.append(f"{candidate}: {done.stderr.strip().splitlines()[-1:]}")
+    pytest.fail(f"no Python {version} that uid {uid} may run imports swarmlab: {tried}; "
+                f"install python{version} (apt-get install python{version})", pytrace=False)

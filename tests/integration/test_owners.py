@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-from labtest import labelled, remove_labelled, unique_lab_name
+from labtest import labelled, python_for, remove_labelled, run_as, unique_lab_name, user_home
 
 import swarmlab as sl
 
@@ -41,48 +37,16 @@ print(json.dumps([[m.name, m.state, m.details["container"]] for m in lab.provide
 
 @pytest.fixture
 def other_home() -> Iterator[Path]:
-    """A folder of the other user's own (outside root's private temporary folders)."""
-    top = Path(tempfile.mkdtemp(prefix="sl-u-"))
-    os.chown(top, OTHER_UID, OTHER_UID)
-    yield top
-    shutil.rmtree(top, ignore_errors=True)
-
-
-def other_user_env(home: Path) -> dict[str, str]:
-    """The other user's environment: its own home and SWARMLAB_HOME; swarmlab and its
-    dependencies from this checkout and this environment's site-packages."""
-    paths = [str(Path(sl.__file__).resolve().parents[1]), sysconfig.get_paths()["purelib"],
-             sysconfig.get_paths()["platlib"]]
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "SWARMLAB_HOME": str(home / "sl"),
-           "SWARMLAB_NODE_IMAGE": os.environ["SWARMLAB_NODE_IMAGE"], "SWARMLAB_PROGRESS": "0",
-           "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
-    if "DOCKER_HOST" in os.environ:
-        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
-    return env
+    with user_home(OTHER_UID) as home:
+        yield home
 
 
 def run_as_other(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    socket_group = os.stat("/var/run/docker.sock").st_gid
-    return subprocess.run(list(args), user=OTHER_UID, group=OTHER_UID, extra_groups=[socket_group],
-                          env=other_user_env(home), cwd=home, capture_output=True, text=True, timeout=300)
+    return run_as(OTHER_UID, home, *args)
 
 
 def other_python(home: Path) -> str:
-    """A Python of this version that the other user may run (this one may live in a folder
-    only root can enter, as pyenv's under /root does)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    tried = []
-    for candidate in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
-        try:
-            done = run_as_other(home, candidate, "-c", "import swarmlab, docker")
-        except OSError as e:
-            tried.append(f"{candidate}: {e}")
-            continue
-        if done.returncode == 0:
-            return candidate
-        tried.append(f"{candidate}: {done.stderr.strip().splitlines()[-1:]}")
-    pytest.fail(f"no Python {version} that uid {OTHER_UID} may run imports swarmlab: {tried}; "
-                f"install python{version} (apt-get install python{version})", pytrace=False)
+    return python_for(OTHER_UID, home)
 
 
 def as_other_user(home: Path, lab: str, verb: str) -> list[list[str]]:

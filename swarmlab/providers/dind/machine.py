@@ -37,6 +37,8 @@ class Site(Protocol):
     api: str  # "socket" or "tls"
     node_image: str
     registry_mirror: str  # a checked URL, or "" for none
+    machine_memory: int | None  # bytes (docker run --memory, and --memory-swap the same)
+    machine_cpus: float | None  # docker run --cpus
 
 
 class NotYet(Exception):
@@ -72,6 +74,10 @@ def container_spec(site: Site, machine: str, mode: str, volume: str, address: st
         extra["port_bindings"] = {TLS_PORT: ("127.0.0.1", None)}
     if site.registry_mirror:  # checked: scheme://host[:port], nothing else
         command.append(f"--registry-mirror={site.registry_mirror}")
+    if site.machine_memory:
+        extra["mem_limit"] = extra["memswap_limit"] = site.machine_memory  # no swap beyond it
+    if site.machine_cpus:
+        extra["nano_cpus"] = int(site.machine_cpus * 1e9)
     if mode == "privileged":
         extra["privileged"] = True
     else:

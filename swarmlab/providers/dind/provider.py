@@ -5,6 +5,7 @@ machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -35,7 +36,7 @@ from ..base import (
     check_machine_names,
     owner,
 )
-from . import engine, machine, mirror, neighbours, network
+from . import engine, limits, machine, mirror, neighbours, network
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
 from .names import (
@@ -121,6 +122,8 @@ class DindProvider(Provider):
         api: str = "auto",
         host: docker.DockerClient | None = None,
         registry_mirror: str | None = None,
+        memory: str | int | None = None,
+        cpus: float | None = None,
     ) -> None:
         super().__init__(lab)
         if security not in ("auto", "privileged", "capabilities"):
@@ -141,6 +144,15 @@ class DindProvider(Provider):
         self._security = security
         #: the registry mirror each new machine's dockerd uses (``--registry-mirror``), or ""
         self.registry_mirror = mirror.lab_mirror(registry_mirror)
+        # each new machine's memory and CPUs (docker run --memory --cpus): what was asked,
+        # else the classroom's limit (limits.py), settled when machines are made
+        self._asked = (memory, cpus)
+        if memory is not None:
+            limits.memory_bytes(memory)
+        if cpus is not None:
+            limits.cpus_value(cpus)
+        self.machine_memory: int | None = None
+        self.machine_cpus: float | None = None
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property
@@ -205,6 +217,7 @@ class DindProvider(Provider):
         # a lab too big for this computer is refused before anything is made
         found = {c.labels[LABEL_MACHINE] for c in self._found()}
         self._check_room(len(found | set(names)))
+        self._check_limits([n for n in names if n not in found])
         if mirror.is_local(self.registry_mirror) and set(names) - found:
             mirror.Mirror(self.host, self.names.owner).require()  # running, or refused now
         # every folder (and the lab's CA) is checked before anything is made on the engine
@@ -255,6 +268,22 @@ class DindProvider(Provider):
                 note = self.describe_security(m) if n in made else "another program made it just now"
                 outcomes[n] = CreateOutcome(n, n in made, note)
         return [outcomes[n] for n in names]
+
+    def _check_limits(self, new: list[str]) -> None:
+        """The classroom's limits (:mod:`.limits`): the machines' memory and CPUs settled,
+        and a learner with too many machines refused, before anything is made."""
+        lim = limits.read(self.names.owner)
+        self.machine_memory, self.machine_cpus = lim.machine_resources(*self._asked)
+        if lim.machines is None or not new:
+            return
+        had: dict[str, int] = {}
+        flt = {"label": [f"{LABEL_PROVIDER}={self.name}", f"{LABEL_ROLE}=machine", f"{LABEL_OWNER}={self.names.owner}"]}
+        for c in self.host.containers.list(all=True, filters=flt, ignore_removed=True):
+            # a lab's name here is only counted and shown, checked as a lab name first
+            lab = str(c.labels.get(LABEL_LAB))
+            lab = lab if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,29}", lab) else "(a lab not named as swarmlab names them)"
+            had[lab] = had.get(lab, 0) + 1
+        lim.check_machines(self.lab, len(new), had)
 
     def _check_room(self, machines: int) -> None:
         """Refuse, before anything is made, a lab too big for the kernel's neighbour table
@@ -583,6 +612,11 @@ class DindProvider(Provider):
         mode = self._security_mode()
         mode = self.security() if mode == "auto" else mode
         flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
+        if self.machine_memory:
+            size = limits.show_size(self.machine_memory)
+            flags += f" --memory {size} --memory-swap {size}"
+        if self.machine_cpus:
+            flags += f" --cpus {self.machine_cpus:g}"
         out = []
         for n in names:
             where = (f"-p 127.0.0.1::{TLS_PORT} " if self.api == "tls"

@@ -1,0 +1,161 @@
+"""A classroom's limits: how many machines each learner may have on this computer, and how
+much memory and CPU each machine gets, set by the teacher in one file.
+
+``/etc/swarmlab/limits.json`` (``SWARMLAB_LIMITS`` names another file)::
+
+    {"machines": 6, "memory": "768m", "cpus": 0.5,
+     "users": {"1001": {"machines": 12}}}
+
+``machines`` counts a learner's machines in all their labs on this engine (running or not);
+``memory`` and ``cpus`` are each machine's container limits (``docker run --memory
+--memory-swap --cpus``): the default for every machine, and the most a learner may ask for
+(``Lab(..., memory="512m", cpus=0.25)``). ``users`` sets other limits for some learners, by
+user id (or name where there are no ids). No file: no limits.
+
+These are guard rails for a shared lab server, not security: whoever can use the host's
+Docker engine can start containers without swarmlab, and is root on the host (see the
+README's trust model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..._errors import InvalidArgument, LimitExceeded
+
+DEFAULT_FILE = "/etc/swarmlab/limits.json"
+ENV = "SWARMLAB_LIMITS"
+#: a dind machine (its dockerd and a few tasks) needs about this much to start at all
+LEAST_MEMORY = 128 * 1024**2
+MOST_MACHINES = 1000
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def memory_bytes(value: object, what: str = "memory") -> int:
+    """``"768m"``, ``"1g"``, ``"1.5GiB"`` or a number of bytes, as bytes (at least 128 MiB)."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE_RE.match(value.strip())):
+        size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    else:
+        raise InvalidArgument(f"{what}={value!r}: give a size such as '512m' or '1g'")
+    if size < LEAST_MEMORY:
+        raise InvalidArgument(f"{what}={value!r}: a machine needs at least 128m to run its engine")
+    return size
+
+
+def cpus_value(value: object, what: str = "cpus") -> float:
+    """A number of CPUs per machine, from 0.05 (a twentieth of one) to 256."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidArgument(f"{what}={value!r}: give a number of CPUs such as 0.5 or 2")
+    try:
+        cpus = float(value)
+    except ValueError:
+        raise InvalidArgument(f"{what}={value!r}: give a number of CPUs such as 0.5 or 2") from None
+    if not 0.05 <= cpus <= 256:
+        raise InvalidArgument(f"{what}={value!r}: give a number of CPUs from 0.05 to 256")
+    return cpus
+
+
+def show_size(size: int) -> str:
+    for unit, factor in (("g", 1024**3), ("m", 1024**2)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size / 1024**2:.0f}m"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One learner's limits; ``None`` is no limit. ``source`` is the file they come from."""
+
+    machines: int | None = None
+    memory: int | None = None  # bytes per machine
+    cpus: float | None = None  # per machine
+    source: str = ""
+
+    def machine_resources(self, memory: object = None, cpus: object = None) -> tuple[int | None, float | None]:
+        """The memory and CPUs a machine gets: what was asked (checked against the limits),
+        else the limits themselves; :class:`LimitExceeded` for more than the limit."""
+        mem = memory_bytes(memory) if memory is not None else self.memory
+        cpu = cpus_value(cpus) if cpus is not None else self.cpus
+        if mem is not None and self.memory is not None and mem > self.memory:
+            raise LimitExceeded(
+                f"memory={memory!r} is more than each machine may have here ({show_size(self.memory)}, set in "
+                f"{self.source}): ask for {show_size(self.memory)} or less, or leave memory out")
+        if cpu is not None and self.cpus is not None and cpu > self.cpus:
+            raise LimitExceeded(
+                f"cpus={cpus!r} is more than each machine may have here ({self.cpus:g}, set in {self.source}): "
+                f"ask for {self.cpus:g} or less, or leave cpus out")
+        return mem, cpu
+
+    def check_machines(self, lab: str, new: int, had: dict[str, int]) -> None:
+        """Refuse ``new`` more machines for lab ``lab`` when the learner, with the machines
+        they ``had`` (per lab), would have more than the limit."""
+        if self.machines is None or new == 0:
+            return
+        total = sum(had.values()) + new
+        if total <= self.machines:
+            return
+        labs = ", ".join(f"{name} ({n})" for name, n in sorted(had.items())) or "none"
+        raise LimitExceeded(
+            f"{new} more machine{'s' if new != 1 else ''} in lab {lab!r} would make {total}: each learner may "
+            f"have {self.machines} machines here (set in {self.source}); yours now: {labs}. Remove a lab "
+            f"you are done with ('swarmlab down LAB') or some machines (lab.machine.rm(...)), then try again")
+
+
+def read(who: str, path: str | None = None) -> Limits:
+    """The limits for the learner ``who`` (an owner label's value), from ``path`` (else
+    ``$SWARMLAB_LIMITS``, else ``/etc/swarmlab/limits.json``); none when there is no file.
+    A file that is not what this reads is an error naming the file and what to fix."""
+    where = Path(path or os.environ.get(ENV) or DEFAULT_FILE)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if path or os.environ.get(ENV):
+            raise InvalidArgument(f"the limits file {where} (from {ENV}) does not exist") from None
+        return Limits()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"the limits file {where} cannot be read: {e}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise InvalidArgument(f"the limits file {where} is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"the limits file {where}: give an object, e.g. "
+                              f"{{\"machines\": 6, \"memory\": \"768m\"}}")
+    users = data.get("users", {})
+    if not isinstance(users, dict):
+        raise InvalidArgument(f"the limits file {where}: 'users' is an object of user id -> limits")
+    merged = {k: v for k, v in data.items() if k != "users"}
+    mine = users.get(who, {})
+    if not isinstance(mine, dict):
+        raise InvalidArgument(f"the limits file {where}: users[{who!r}] is an object of limits")
+    merged.update(mine)
+    return _limits(merged, str(where))
+
+
+def _limits(data: dict[str, Any], source: str) -> Limits:
+    unknown = sorted(set(data) - {"machines", "memory", "cpus"})
+    if unknown:
+        raise InvalidArgument(f"the limits file {source}: unknown setting {', '.join(map(repr, unknown))} "
+                              f"(known: machines, memory, cpus, users)")
+    machines = data.get("machines")
+    if machines is not None and (isinstance(machines, bool) or not isinstance(machines, int)
+                                 or not 1 <= machines <= MOST_MACHINES):
+        raise InvalidArgument(f"the limits file {source}: machines={machines!r}: give a whole number from 1 "
+                              f"to {MOST_MACHINES}")
+    try:
+        memory = memory_bytes(data["memory"]) if data.get("memory") is not None else None
+        cpus = cpus_value(data["cpus"]) if data.get("cpus") is not None else None
+    except InvalidArgument as e:
+        raise InvalidArgument(f"the limits file {source}: {e}") from None
+    return Limits(machines, memory, cpus, source)
