@@ -35,6 +35,7 @@ EXAMPLES = {
     "ssh": "swarmlab ssh tutorial manager1 docker node ls   (no command: a shell)",
     "env": "eval $(swarmlab env tutorial manager1)   then: docker node ls",
     "doctor": "swarmlab doctor --provider dind --offline",
+    "gc": "swarmlab gc --idle 2h      (a teacher's schedule, as root: swarmlab gc --idle 2h --all-users)",
     "mirror": "swarmlab mirror up    then: export SWARMLAB_REGISTRY_MIRROR=http://swarmlab-mirror:5000",
     "lessons": "swarmlab lessons --offline",
     "run-lessons": "swarmlab run-lessons --offline --lessons 07-high-availability",
@@ -126,6 +127,13 @@ def parser() -> argparse.ArgumentParser:
     p = command("doctor", "what this computer has and lacks for the lessons, with what to do")
     provider_opt(p)
     p.add_argument("--offline", action="store_true", help="check for the offline images")
+
+    p = command("gc", "remove the dind labs nobody used for a while, and what a destroy left; says what it removed")
+    p.add_argument("--idle", required=True, metavar="DURATION", help="unused for this long: 2h, 90m, 1h30m, 45s")
+    p.add_argument("--all-users", action="store_true", help="every user's labs (root only)")
+    p.add_argument("--user", metavar="UID", help="this user's labs (root only)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    output_opt(p)
 
     p = command("mirror", "a registry mirror on this computer: each image pulled once from the "
                           "internet for every lab that uses it (a classroom's)")
@@ -295,6 +303,42 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .._engine import host_client
+    from ..lab import Lab
+    from ..providers.base import owner
+    from ..providers.dind.activity import parse_duration
+    from ..providers.dind.gc import idle_labs
+    from ._labs import _age
+
+    idle = parse_duration(args.idle)
+    me = owner()
+    if (args.all_users or args.user) and me != "0":
+        raise Usage("--all-users and --user act on other users' labs: run as root (a teacher's schedule)")
+    if args.user is not None and not (args.user.isdigit() or args.user.isalnum()):
+        raise Usage(f"--user {args.user!r}: give a user id, e.g. 1000")
+    owners = None if args.all_users else [args.user or me]
+    found = idle_labs(host_client(), idle, owners)
+    done = []
+    for x in found:
+        unused = f"unused for {_age(x.idle)} (last: {x.why})" if x.machines else "no machine left"
+        entry = {"lab": x.lab, "user": x.owner, "machines": x.machines, "idle_seconds": round(x.idle), "why": x.why}
+        if args.dry_run:
+            line = f"would remove lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}"
+        else:
+            result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner).destroy()
+            entry["left_behind"] = list(result.data.get("left_behind", []))
+            line = f"removed lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}\n  {result.body}"
+        done.append(entry)
+        if args.output != "json":
+            print(line)
+    if args.output == "json":
+        _json(done)
+    elif not found:
+        print(f"no lab unused for {_age(idle)}: nothing to remove")
+    return 0
+
+
 def cmd_mirror(args: argparse.Namespace) -> int:
     from .._engine import host_client
     from ..providers.dind.mirror import ENV, MIRROR_URL, Mirror
@@ -328,7 +372,7 @@ def _script(name: str, rest: Sequence[str]) -> int:
 
 
 COMMANDS = {"up": cmd_up, "ls": cmd_ls, "status": cmd_status, "down": cmd_down, "ssh": cmd_ssh,
-            "env": cmd_env, "doctor": cmd_doctor, "mirror": cmd_mirror,
+            "env": cmd_env, "doctor": cmd_doctor, "mirror": cmd_mirror, "gc": cmd_gc,
             "lessons": lambda a: _script("lessons", a.args),
             "run-lessons": lambda a: _script("run-lessons", a.args)}
 

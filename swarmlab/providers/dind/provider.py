@@ -124,6 +124,7 @@ class DindProvider(Provider):
         registry_mirror: str | None = None,
         memory: str | int | None = None,
         cpus: float | None = None,
+        owner_of: str | None = None,
     ) -> None:
         super().__init__(lab)
         if security not in ("auto", "privileged", "capabilities"):
@@ -132,8 +133,15 @@ class DindProvider(Provider):
             )
         if api not in ("auto", "socket", "tls"):
             raise InvalidArgument(f"api={api!r}: use 'auto', 'socket' or 'tls'")
-        #: who this lab belongs to on a shared engine (the owner label's value)
+        #: who this lab belongs to on a shared engine (the owner label's value): this user,
+        #: or for root (``swarmlab gc --all-users``) the user ``owner_of`` names
         self.owner = owner()
+        if owner_of is not None and owner_of != self.owner:
+            if self.owner != "0":
+                raise InvalidArgument(f"owner_of={owner_of!r}: only root may act on another user's lab")
+            if not isinstance(owner_of, str) or not re.fullmatch(r"[a-z0-9]{1,32}", owner_of):
+                raise InvalidArgument(f"owner_of={owner_of!r}: give a user id, e.g. '1000'")
+            self.owner = owner_of
         #: what this lab's things are called, and whether a thing found is one of them
         self.names = LabNames(self.lab, self.owner, self.name)
         #: the engine the machines run on (also :meth:`host_engine`)

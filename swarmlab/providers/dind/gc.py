@@ -1,0 +1,61 @@
+"""``swarmlab gc --idle 2h``: the dind labs nobody used for that long (see :mod:`.activity`),
+and the remains of labs whose machines are gone (a network or volume a destroy left)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import docker
+
+from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE
+from . import activity
+
+_LAB = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+_OWNER = re.compile(r"^[a-z0-9]{1,32}$")
+_MACHINE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+
+
+@dataclass(frozen=True)
+class IdleLab:
+    lab: str
+    owner: str
+    machines: int
+    idle: float  # seconds; for a lab with no machine left, how long its remains stayed (unknown: 0)
+    why: str  # what the last use was, or "no machine left"
+
+
+def _key(labels: dict[str, str] | None) -> tuple[str, str] | None:
+    """(lab, owner) from labels read back from the engine, when both are names swarmlab gives."""
+    labels = labels or {}
+    lab, who = str(labels.get(LABEL_LAB, "")), str(labels.get(LABEL_OWNER, ""))
+    return (lab, who) if _LAB.match(lab) and _OWNER.match(who) else None
+
+
+def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | None) -> list[IdleLab]:
+    """Every dind lab of ``owners`` (None: every user's) that nobody used for ``idle``
+    seconds, and every lab of theirs with remains but no machine; sorted by owner and name."""
+    flt = [f"{LABEL_PROVIDER}=dind"]
+    if owners is not None and len(owners) == 1:
+        flt.append(f"{LABEL_OWNER}={owners[0]}")
+    labs: dict[tuple[str, str], list] = {}
+    for c in host.containers.list(all=True, filters={"label": [*flt, f"{LABEL_ROLE}=machine"]}, ignore_removed=True):
+        key = _key(c.labels)
+        if key and (owners is None or key[1] in owners) and _MACHINE.match(str(c.labels.get(LABEL_MACHINE, ""))):
+            labs.setdefault(key, []).append(c)
+    remains: set[tuple[str, str]] = set()
+    for net in host.networks.list(filters={"label": [*flt, f"{LABEL_ROLE}=network"]}):
+        key = _key(net.attrs.get("Labels"))
+        if key and (owners is None or key[1] in owners) and key not in labs:
+            remains.add(key)
+    for vol in host.volumes.list(filters={"label": [*flt, f"{LABEL_ROLE}=volume"]}):
+        key = _key(vol.attrs.get("Labels"))
+        if key and (owners is None or key[1] in owners) and key not in labs:
+            remains.add(key)
+    found = [IdleLab(lab, who, 0, 0.0, "no machine left") for lab, who in remains]
+    for (lab, who), machines in labs.items():
+        used = activity.last_used(host, machines, idle, lambda c: c.labels[LABEL_MACHINE])
+        if used.idle_for() >= idle:
+            found.append(IdleLab(lab, who, len(machines), used.idle_for(), used.what))
+    return sorted(found, key=lambda x: (x.owner, x.lab))
