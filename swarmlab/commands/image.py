@@ -29,14 +29,7 @@ class Images(Command):
         if not images:
             raise InvalidArgument("name at least one image, e.g. lab.image.load('swarmlab/busybox')")
         host = lab.provider.host_engine()  # where images are saved from (docker save)
-        targets = check_machine_names(machines) if machines else lab.machines()
-        known = {m.name for m in lab.provider.list()}
-        missing = [m for m in targets if m not in known]
-        if missing or not targets:
-            raise MachineNotFound(
-                f"lab {lab.name!r} has no machine {', '.join(map(repr, missing))}" if missing
-                else f"lab {lab.name!r} has no running machines to load images into; create them first"
-            )
+        targets = self._targets(machines, "load images into")
         ids = {}
         for img in images:
             try:
@@ -85,14 +78,7 @@ class Images(Command):
             raise InvalidArgument("name at least one image, e.g. lab.image.pull('alpine')")
         for img in images:
             check_image(img)
-        targets = check_machine_names(machines) if machines else lab.machines()
-        known = {m.name for m in lab.provider.list()}
-        missing = [m for m in targets if m not in known]
-        if missing or not targets:
-            raise MachineNotFound(
-                f"lab {lab.name!r} has no machine {', '.join(map(repr, missing))}" if missing
-                else f"lab {lab.name!r} has no running machines to pull images on; create them first"
-            )
+        targets = self._targets(machines, "pull images on")
         rows = []
         for img in images:
             def pull(m: str, img: str = img) -> tuple[str, str, str]:
@@ -117,6 +103,19 @@ class Images(Command):
             rows += parallel_map(pull, targets[1:])
         return Table.of(" ; ".join(f"docker pull {i}  (on each machine)" for i in images),
                         ["MACHINE", "IMAGE", "RESULT"], rows)
+
+    def _targets(self, machines: Sequence[str] | None, doing: str) -> list[str]:
+        """The machines named (checked, and the lab's), else every machine of the lab."""
+        lab = self._lab
+        targets = check_machine_names(machines) if machines else lab.machines()
+        known = {m.name for m in lab.provider.list()}
+        missing = [m for m in targets if m not in known]
+        if missing or not targets:
+            raise MachineNotFound(
+                f"lab {lab.name!r} has no machine {', '.join(map(repr, missing))}" if missing
+                else f"lab {lab.name!r} has no running machines to {doing}; create them first"
+            )
+        return targets
 
     def ls(self, machine: str) -> Table:
         """``docker image ls`` on a machine."""
