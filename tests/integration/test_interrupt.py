@@ -13,28 +13,51 @@ import pytest
 from labtest import WEB_V1, WEB_V2
 
 import swarmlab as sl
-from swarmlab.providers.dind import network
+from swarmlab.providers.dind import machine, network
 
 pytestmark = pytest.mark.integration
 
 
-def interrupted(step: Callable[[], object], after: float) -> None:
-    """Run ``step``, sending SIGINT to this (the main) thread ``after`` seconds in; the step
-    must end with the KeyboardInterrupt, as a cell interrupted in a kernel does."""
+def interrupted(step: Callable[[], object], after: float | None = None) -> None:
+    """Run ``step``, sending SIGINT to this (the main) thread ``after`` seconds in (None: the
+    step sends it itself); the step must end with the KeyboardInterrupt, as a cell interrupted
+    in a kernel does. While a cell runs, a kernel's SIGINT handler is Python's own (it raises
+    KeyboardInterrupt): so it is here, whatever an earlier test in this process left."""
     main = threading.main_thread().ident
     assert main == threading.get_ident()
-    timer = threading.Timer(after, signal.pthread_kill, (main, signal.SIGINT))
-    timer.start()
+    timer = threading.Timer(after, signal.pthread_kill, (main, signal.SIGINT)) if after is not None else None
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    if timer is not None:
+        timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             step()
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
-def test_a_step_interrupted_is_completed_by_running_it_again(make_lab) -> None:
+def interrupt_main_thread() -> None:
+    """Ctrl-C, as Jupyter's ■ sends it: SIGINT to the kernel's main thread."""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+
+def test_a_step_interrupted_is_completed_by_running_it_again(make_lab, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = make_lab("intr")
-    interrupted(lambda: lab.machine.create("manager1", "worker1", "worker2"), after=0.5)
+    # Ctrl-C lands while the machines start: once worker1's container runs (a timer could
+    # fire before the first machine, or after the last on a busy computer)
+    real_start = machine.start_machine
+
+    def start_then_interrupt(site: object, name: str, *args: object) -> str:
+        mode = real_start(site, name, *args)
+        if name == "worker1":
+            interrupt_main_thread()
+        return mode
+
+    monkeypatch.setattr(machine, "start_machine", start_then_interrupt)
+    interrupted(lambda: lab.machine.create("manager1", "worker1", "worker2"))
+    monkeypatch.undo()
     lab.machine.create("manager1", "worker1", "worker2")
     assert [m.state for m in lab.provider.list()] == ["Running"] * 3
 
@@ -45,7 +68,7 @@ def test_a_step_interrupted_is_completed_by_running_it_again(make_lab) -> None:
 
     def address_then_interrupt(machine: str) -> str:
         if threading.get_ident() != threading.main_thread().ident:
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            interrupt_main_thread()
         return real_address(machine)
 
     lab.provider.address = address_then_interrupt  # type: ignore[method-assign]
