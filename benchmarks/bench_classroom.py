@@ -92,8 +92,12 @@ def run_class(n: int, host: docker.DockerClient, out: Path) -> dict:
             peak["kernels"] = max(peak["kernels"], kernel_memory())
 
     def learner(i: int) -> None:
-        r = subprocess.run([sys.executable, "-c", LEARNER, str(LESSON), str(out / f"{labs[i]}.ipynb"), labs[i],
-                            str(ROOT / "notebooks")], capture_output=True, text=True, timeout=3600)
+        try:
+            r = subprocess.run([sys.executable, "-c", LEARNER, str(LESSON), str(out / f"{labs[i]}.ipynb"), labs[i],
+                                str(ROOT / "notebooks")], capture_output=True, text=True, timeout=3600)
+        except subprocess.TimeoutExpired:
+            errors.append(f"{labs[i]}: the lesson took more than an hour")
+            return
         if r.returncode == 0:
             times[i] = float(r.stdout.strip().splitlines()[-1])
         else:
@@ -104,16 +108,18 @@ def run_class(n: int, host: docker.DockerClient, out: Path) -> dict:
     watcher.start()
     t0 = time.monotonic()
     threads = [threading.Thread(target=learner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.monotonic() - t0
-    load = os.getloadavg()[0]
-    mems = [lab_memory(host, lab) for lab in labs]
-    done.set()
-    for lab in labs:
-        sl.Lab(lab, provider="dind", progress=False).destroy()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - t0
+        load = os.getloadavg()[0]
+        mems = [lab_memory(host, lab) for lab in labs]
+    finally:
+        done.set()
+        for lab in labs:  # every lab, whatever happened
+            sl.Lab(lab, provider="dind", progress=False).destroy()
     ok = [t for t in times if t is not None]
     return {"n": n, "wall": wall, "median": statistics.median(ok) if ok else float("nan"),
             "slowest": max(ok) if ok else float("nan"), "failed": errors, "lab_mem": mems,

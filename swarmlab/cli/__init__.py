@@ -319,16 +319,22 @@ def cmd_gc(args: argparse.Namespace) -> int:
         raise Usage(f"--user {args.user!r}: give a user id, e.g. 1000")
     owners = None if args.all_users else [args.user or me]
     found = idle_labs(host_client(), idle, owners)
-    done = []
+    done, failed = [], 0
     for x in found:
         unused = f"unused for {_age(x.idle)} (last: {x.why})" if x.machines else "no machine left"
         entry = {"lab": x.lab, "user": x.owner, "machines": x.machines, "idle_seconds": round(x.idle), "why": x.why}
         if args.dry_run:
             line = f"would remove lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}"
         else:
-            result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner).destroy()
-            entry["left_behind"] = list(result.data.get("left_behind", []))
-            line = f"removed lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}\n  {result.body}"
+            try:  # one lab the engine will not let go of must not keep the others
+                result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner).destroy()
+            except SwarmlabError as e:
+                failed += 1
+                entry["error"] = str(e)
+                line = f"failed to remove lab {x.lab} of user {x.owner}: {e}"
+            else:
+                entry["left_behind"] = list(result.data.get("left_behind", []))
+                line = f"removed lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}\n  {result.body}"
         done.append(entry)
         if args.output != "json":
             print(line)
@@ -336,7 +342,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         _json(done)
     elif not found:
         print(f"no lab unused for {_age(idle)}: nothing to remove")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:

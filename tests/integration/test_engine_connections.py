@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import docker
 import docker.errors
@@ -29,6 +30,9 @@ def _hammer(client: docker.DockerClient) -> list[str]:
 
     def work(i: int) -> None:
         try:
+            # held open for a second by the engine: all the threads' requests overlap
+            now = int(time.time())
+            list(client.events(since=now, until=now + 2))
             for _ in range(3):
                 client.version()
                 with pytest.raises(docker.errors.NotFound):

@@ -40,7 +40,7 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "2", "h", "2x", "-2h", "2 h", "1.5h", None, 7200])
+@pytest.mark.parametrize("text", ["", "2", "h", "2x", "-2h", "2 h", "1.5h", "0s", "0h0m", None, 7200])
 def test_anything_else_says_what_to_give(text: object) -> None:
     with pytest.raises(sl.InvalidArgument, match="give a duration such as '2h'"):
         parse_duration(text)

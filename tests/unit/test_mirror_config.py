@@ -67,3 +67,12 @@ def test_status_says_how_labs_use_the_mirror() -> None:
                       "http://127.0.0.1:32768", ["swarmlab-tutorial-u1000"], ["library/alpine"])
     assert f"export SWARMLAB_REGISTRY_MIRROR={MIRROR_URL}" in on.text()
     assert on.as_dict()["networks"] == ["swarmlab-tutorial-u1000"]
+
+
+@pytest.mark.parametrize("image, hub", [("alpine", True), ("redis:7.2", True), ("bitnami/redis", True),
+                                        ("docker.io/library/alpine", True), ("ghcr.io/owner/app:1", False),
+                                        ("localhost:5000/app", False), ("10.0.0.5:5000/app", False)])
+def test_only_docker_hub_images_go_through_a_mirror(image: str, hub: bool) -> None:
+    from swarmlab.providers.dind.mirror import from_docker_hub
+
+    assert from_docker_hub(image) is hub

@@ -39,12 +39,15 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 def parse_duration(text: object) -> float:
     """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"``, ``"1d"`` as seconds."""
     m = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not m or not any(m.groups()):
+    seconds = 0
+    if m and any(m.groups()):
+        d, h, mi, s = (int(g or 0) for g in m.groups())
+        seconds = ((d * 24 + h) * 60 + mi) * 60 + s
+    if seconds <= 0:
         from ..._errors import InvalidArgument
 
         raise InvalidArgument(f"{text!r}: give a duration such as '2h', '90m', '1h30m' or '45s'")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return float(((d * 24 + h) * 60 + mi) * 60 + s)
+    return float(seconds)
 
 
 def is_use(line: str) -> float | None:
@@ -73,7 +76,7 @@ class Activity:
         return max(0.0, (now if now is not None else time.time()) - self.last)
 
 
-def _stamp(text: object) -> float:
+def stamp(text: object) -> float:
     """An engine's time stamp (``2026-12-01T04:10:05.3165Z``) as seconds; 0 when it is not one."""
     m = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)", str(text or ""))
     if not m:
@@ -84,22 +87,34 @@ def _stamp(text: object) -> float:
 
 def _started(c: Any) -> float:
     """When the machine's container was made or last started (one being made now is new)."""
-    return max(_stamp((c.attrs.get("State") or {}).get("StartedAt")), _stamp(c.attrs.get("Created")))
+    return max(stamp((c.attrs.get("State") or {}).get("StartedAt")), stamp(c.attrs.get("Created")))
+
+
+#: a dockerd keeps its last 256 events for ``docker events --since`` (moby's eventsLimit):
+#: this many lines that do not reach back to the start of the window may hide older use
+BUFFER_FULL = 200
+_TIME = re.compile(r"\. (\d{1,20})$")
 
 
 def _events(host: docker.DockerClient, c: Any, since: float, until: float) -> tuple[float, str] | None:
-    """The newest use among the machine's engine's events in [since, until]."""
+    """The newest use among the machine's engine's events in [since, until]; ``(until,
+    why)`` (in use now) when that cannot be known: the engine did not answer, or its event
+    buffer does not reach back to ``since``."""
     cmd = ["docker", "events", "--since", f"{since:.0f}", "--until", f"{until:.0f}", "--format", FORMAT]
     try:
         exec_id = host.api.exec_create(c.id, cmd, stdout=True, stderr=False)["Id"]
         out = host.api.exec_start(exec_id)
-    except docker.errors.APIError:
-        return None
+    except (docker.errors.DockerException, OSError) as e:  # requests' errors are OSErrors
+        return (until, f"its engine did not say ({type(e).__name__})")
+    lines = bytes(out)[-4_000_000:].decode("utf-8", "replace").splitlines()
+    stamps = [int(m.group(1)) / 1e9 for m in map(_TIME.search, lines) if m]
+    if len(lines) >= BUFFER_FULL and (not stamps or min(stamps) > since + 60):
+        return (until, "its engine's event log does not reach back that far")
     best: tuple[float, str] | None = None
-    for line in bytes(out)[-4_000_000:].decode("utf-8", "replace").splitlines():
+    for line in lines:
         t = is_use(line)
         if t is not None and (best is None or t > best[0]):
-            best = (t, line.split(" ", 1)[0])
+            best = (t, f"a {line.split(' ', 1)[0]} change")
     return best
 
 
@@ -116,7 +131,7 @@ def last_used(host: docker.DockerClient, machines: Sequence[Any], window: float,
     found = parallel_map(lambda c: _events(host, c, now - window, now), running)
     for c, ev in zip(running, found):
         if ev is not None and ev[0] > best.last:
-            best = Activity(ev[0], f"a {ev[1]} change on {machine_of(c)}")
+            best = Activity(ev[0], f"{ev[1]} on {machine_of(c)}")
     if best.last < now - window:  # the events asked for go no further back than the window
         best = Activity(best.last, "no change through its engines, and no machine started, in that time")
     return best

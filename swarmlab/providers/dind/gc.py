@@ -4,6 +4,7 @@ and the remains of labs whose machines are gone (a network or volume a destroy l
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,16 +45,21 @@ def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | No
         key = _key(c.labels)
         if key and (owners is None or key[1] in owners) and _MACHINE.match(str(c.labels.get(LABEL_MACHINE, ""))):
             labs.setdefault(key, []).append(c)
-    remains: set[tuple[str, str]] = set()
-    for net in host.networks.list(filters={"label": [*flt, f"{LABEL_ROLE}=network"]}):
-        key = _key(net.attrs.get("Labels"))
+    # remains: a lab's network or volume with no machine, made longer ago than ``idle`` (a
+    # lab being made has its network a moment before its machines)
+    now = time.time()
+    remains: dict[tuple[str, str], float] = {}
+    things = [(n.attrs.get("Labels"), n.attrs.get("Created"))
+              for n in host.networks.list(filters={"label": [*flt, f"{LABEL_ROLE}=network"]})]
+    things += [(v.attrs.get("Labels"), v.attrs.get("CreatedAt"))
+               for v in host.volumes.list(filters={"label": [*flt, f"{LABEL_ROLE}=volume"]})]
+    for labels, created in things:
+        key = _key(labels)
         if key and (owners is None or key[1] in owners) and key not in labs:
-            remains.add(key)
-    for vol in host.volumes.list(filters={"label": [*flt, f"{LABEL_ROLE}=volume"]}):
-        key = _key(vol.attrs.get("Labels"))
-        if key and (owners is None or key[1] in owners) and key not in labs:
-            remains.add(key)
-    found = [IdleLab(lab, who, 0, 0.0, "no machine left") for lab, who in remains]
+            made = activity.stamp(created)
+            remains[key] = max(remains.get(key, 0.0), made if made else now)
+    found = [IdleLab(lab, who, 0, now - made, "no machine left")
+             for (lab, who), made in remains.items() if now - made >= idle]
     for (lab, who), machines in labs.items():
         used = activity.last_used(host, machines, idle, lambda c: c.labels[LABEL_MACHINE])
         if used.idle_for() >= idle:

@@ -48,6 +48,9 @@ ENV = "SWARMLAB_REGISTRY_MIRROR"
 #: how long ``up`` waits for the registry to answer
 START_WAIT = 15.0
 
+#: for the mirror on 127.0.0.1: never through a proxy of the environment (http_proxy)
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 
@@ -228,7 +231,7 @@ class Mirror:
                 raise MirrorError(f"the registry mirror stopped at start (upstream {upstream}): {said}.{hint}")
             url = self._local_url(c)
             if url:
-                with suppress(OSError, ValueError), urllib.request.urlopen(f"{url}/v2/", timeout=2) as r:
+                with suppress(OSError, ValueError), _LOCAL.open(f"{url}/v2/", timeout=2) as r:
                     if r.status == 200:
                         return
             if time.monotonic() > deadline:
@@ -296,13 +299,14 @@ class Mirror:
                 f"'swarmlab mirror up', or unset {ENV} (or registry_mirror='off') to pull from the internet")
         return c
 
-    def join(self, network: str) -> None:
-        """Put the running mirror on a lab's network as ``swarmlab-mirror``."""
+    def join(self, network: str, address: str = "") -> None:
+        """Put the running mirror on a lab's network as ``swarmlab-mirror`` (at ``address``
+        when given: one no machine of the lab has or keeps)."""
         c = self.require()
         if network in (c.attrs.get("NetworkSettings", {}).get("Networks") or {}):
             return
         try:
-            self.host.networks.get(network).connect(c, aliases=[ALIAS])
+            self.host.networks.get(network).connect(c, aliases=[ALIAS], ipv4_address=address or None)
         except docker.errors.APIError as e:
             if "already exists" not in str(e):
                 raise DockerError(f"failed to put the registry mirror on {network}: {error_text(e)}") from None
@@ -328,7 +332,7 @@ class Mirror:
                           "application/vnd.docker.distribution.manifest.list.v2+json, "
                           "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"})
             try:
-                with urllib.request.urlopen(req, timeout=20):  # loopback, ours
+                with _LOCAL.open(req, timeout=20):  # loopback, ours
                     return ""
             except urllib.error.HTTPError as e:
                 code = e.code
@@ -366,10 +370,16 @@ class Mirror:
     def _catalog(url: str) -> list[str]:
         if not url:
             return []
-        with suppress(OSError, ValueError), urllib.request.urlopen(f"{url}/v2/_catalog", timeout=5) as r:
+        with suppress(OSError, ValueError), _LOCAL.open(f"{url}/v2/_catalog", timeout=5) as r:
             repos = json.loads(r.read(1_000_000)).get("repositories") or []
             return sorted(_printable(str(x)) for x in repos if isinstance(x, str))[:100]
         return []
+
+
+def from_docker_hub(image: str) -> bool:
+    """Whether ``image`` comes from Docker Hub (the only registry ``--registry-mirror`` serves)."""
+    first = image.split("/", 1)[0] if "/" in image else ""
+    return not first or not ("." in first or ":" in first or first == "localhost") or first == "docker.io"
 
 
 def _repo_tag(image: str) -> tuple[str, str]:

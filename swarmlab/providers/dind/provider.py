@@ -251,14 +251,17 @@ class DindProvider(Provider):
                     outcomes[n] = CreateOutcome(n, False, "found it stopped; started it")
                 else:
                     outcomes[n] = CreateOutcome(n, False, "already exists and is running")
+        if not todo and mirror.is_local(self.registry_mirror):
+            with suppress(mirror.MirrorError):  # not running: its pulls go to Docker Hub meanwhile
+                self._join_mirror()  # again after a 'swarmlab mirror down' and 'up'
         if todo:
             self._ensure_node_image()
             made_network = self._ensure_network()
-            if mirror.is_local(self.registry_mirror):  # this computer's: on the lab's network
-                mirror.Mirror(self.host, self.names.owner).join(self.network_name)
             mode = self._security_mode()
             made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
+                if mirror.is_local(self.registry_mirror):
+                    self._join_mirror()
                 addresses = self._free_addresses(todo)
                 # the host engine starts many containers at once well; a big lab's engines
                 # are asked whether they answer less often, as they share the CPU with us
@@ -276,6 +279,12 @@ class DindProvider(Provider):
                 note = self.describe_security(m) if n in made else "another program made it just now"
                 outcomes[n] = CreateOutcome(n, n in made, note)
         return [outcomes[n] for n in names]
+
+    def _join_mirror(self) -> None:
+        """This computer's registry mirror on the lab's network, at an address no machine
+        has or keeps (a stopped machine gets its own back when started)."""
+        free = self._free_addresses([mirror.ALIAS]).get(mirror.ALIAS, "")
+        mirror.Mirror(self.host, self.names.owner).join(self.network_name, free)
 
     def _check_limits(self, new: list[str]) -> None:
         """The classroom's limits (:mod:`.limits`): the machines' memory and CPUs settled,
@@ -610,8 +619,8 @@ class DindProvider(Provider):
         """What this computer's registry mirror says about ``image``, when the lab uses it:
         a machine's dockerd falls back to Docker Hub after any mirror error, so its own
         error names Docker Hub, not the mirror."""
-        if not mirror.is_local(self.registry_mirror):
-            return ""
+        if not mirror.is_local(self.registry_mirror) or not mirror.from_docker_hub(image):
+            return ""  # a mirror serves Docker Hub's images only
         return mirror.Mirror(self.host, self.names.owner).explain(image)
 
     def create_details(self, names: Sequence[str]) -> Sequence[str]:
