@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_dashboard.py                 # both parts below
     .venv/bin/python benchmarks/bench_dashboard.py --recorded-only
     .venv/bin/python benchmarks/bench_dashboard.py --nodes 40 --tasks 400   # real swarm size
+    .venv/bin/python benchmarks/bench_dashboard.py --lab tutorial   # a lab that exists, e.g.
+                                                   # the one lesson 14 leaves (50 nodes, 500 tasks)
 
 A refresh is what the dashboard's background thread does every 1-2 s: ask the manager for
 nodes, services and tasks, build the picture, render its HTML (the widget's trait value).
@@ -12,7 +14,8 @@ nodes, services and tasks, build the picture, render its HTML (the widget's trai
    process on 127.0.0.1, so docker-py's request and JSON decoding are in the figures. The
    server counts the API calls it answers.
 2. real: a DinD swarm of --nodes machines (default 10) running --tasks tasks (default 100) on
-   the local engine; calls are counted on the client. The lab is destroyed afterwards.
+   the local engine; calls are counted on the client. The lab is destroyed afterwards. With
+   --lab NAME, that lab as it is instead (nothing made, nothing removed).
 
 Target: at most three engine API calls and under 100 ms of kernel time per refresh.
 """
@@ -170,15 +173,28 @@ def real(n_nodes: int, n_tasks: int, rounds: int) -> None:
         print(lab.destroy())
 
 
+def existing(name: str, rounds: int) -> None:
+    import swarmlab as sl
+
+    lab = sl.Lab.attach(name, progress=False)
+    source = SwarmSource(lab)
+    r = measure(source, rounds, lambda: source.calls)
+    report(f"lab {name!r} as it is: {r['nodes']} nodes / {r['live tasks']} live tasks "
+           "(calls counted by the client)", r)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--tasks", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--recorded-only", action="store_true")
+    ap.add_argument("--lab", help="measure this existing lab instead of making one")
     a = ap.parse_args()
     recorded(a.rounds)
-    if not a.recorded_only:
+    if a.lab:
+        existing(a.lab, a.rounds)
+    elif not a.recorded_only:
         real(a.nodes, a.tasks, a.rounds)
 
 

@@ -22,11 +22,11 @@ import html
 import json
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import SwarmlabError
+from ._errors import InvalidArgument, SwarmlabError
 from .commands.validate import image_ref
 from .lab import Lab
 
@@ -34,15 +34,18 @@ __all__ = [
     "Check",
     "LessonImages",
     "answer_drain",
+    "answer_drained",
     "answer_rollback",
     "answer_scale",
     "answer_survives_one_manager_loss",
     "check_drain",
+    "check_drained",
     "check_nothing_left",
     "check_rollback",
     "check_scale",
     "check_setup",
     "check_survives_one_manager_loss",
+    "lesson_checks",
     "lesson_images",
     "on_binder",
 ]
@@ -169,14 +172,17 @@ class Check:
 def _docker_json(lab: Lab, machine: str, command: str, lines: bool = False) -> Any | None:
     """Run ``docker ...`` on a machine and parse its JSON output: one document (``inspect``),
     or with ``lines=True`` one per line (``--format '{{json .}}'``). None when the command
-    failed (e.g. no such service)."""
+    failed (e.g. no such service) or printed something that is not JSON."""
     out = lab.ssh(machine, command)
     if not out.ok:
         return None
     text = str(out).strip()
-    if lines:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return json.loads(text) if text else []
+    try:
+        if lines:  # a line that is not JSON is the CLI talking ("Nothing found in stack: app")
+            return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+        return json.loads(text) if text else []
+    except json.JSONDecodeError:
+        return None
 
 
 #: The hint when there is no swarm: the catch-up cell every lesson starts with makes it again.
@@ -336,6 +342,55 @@ def check_drain(lab: Lab, node: str = "worker2", service: str = "redis", old: st
 def answer_drain(lab: Lab, node: str = "worker2") -> Any:
     """The answer key of :func:`check_drain` (teachers, CI)."""
     return lab.node.drain(node)
+
+
+def _span(nodes: Sequence[str]) -> str:
+    """``worker38 … worker47`` for a run of nodes, or the names themselves when they are few."""
+    return f"{nodes[0]} … {nodes[-1]}" if len(nodes) > 3 else ", ".join(nodes)
+
+
+def check_drained(lab: Lab, nodes: Sequence[str], service: str = "crowd", replicas: int = 500) -> Check:
+    """Exercise: a rack out for maintenance, ``docker node update --availability drain`` on
+    each of NODES; SERVICE keeps every replica, on the other nodes. ``replicas`` is what to
+    create SERVICE with again, should it be gone."""
+    nodes = [str(n) for n in nodes]
+    if not nodes:
+        raise InvalidArgument("name the nodes to drain, e.g. ['worker38', 'worker39']")
+    check = Check(f"drain {_span(nodes)}")
+    create = (f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas={replicas})"
+              f"   # docker service create --replicas {replicas} --name {service} ...")
+    found = _manager_and_service(lab, service, check, create)
+    if found is None:
+        return check
+    mgr, svc = found
+    listed = {str(n.get("Hostname")): n
+              for n in _docker_json(lab, mgr, "docker node ls --format '{{json .}}'", lines=True) or []}
+    missing = [n for n in nodes if n not in listed]
+    if missing:
+        check.add(False, f"the swarm has no node {_span(missing)} (docker node ls does not list it)", CATCH_UP)
+        return check
+    left = [n for n in nodes if str(listed[n].get("Availability", "")).lower() != "drain"]
+    check.add(not left, f"{len(nodes) - len(left)} of the {len(nodes)} nodes are drained"
+                        + (f" ({_span(left)} not yet)" if left else ""),
+              f"for n in {tuple(left)!r}: lab.node.drain(n)   # docker node update --availability drain NODE")
+    rows = _docker_json(
+        lab, mgr,
+        f"docker service ps {shlex.quote(service)} --filter desired-state=running --format '{{{{json .}}}}'",
+        lines=True,
+    ) or []
+    on_drained = [r for r in rows if r.get("Node") in set(nodes)]
+    check.add(not on_drained, f"{len(on_drained)} task(s) of {service} still meant to run on them", AGAIN)
+    want = svc["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+    running = [r for r in rows if str(r.get("CurrentState", "")).startswith("Running")]
+    check.add(len(running) == want,
+              f"{service} has {len(running)} of {want} replicas running, on the other nodes",
+              f"{AGAIN} (lab.service.ps({service!r}) shows where its tasks are)")
+    return check
+
+
+def answer_drained(lab: Lab, nodes: Sequence[str]) -> Any:
+    """The answer key of :func:`check_drained` (teachers, CI): each node drained in turn."""
+    return [lab.node.drain(n) for n in nodes]
 
 
 def check_survives_one_manager_loss(lab: Lab) -> Check:
@@ -635,6 +690,27 @@ def answer_rotated(lab: Lab, service: str = "web-app", secret: str = "db_passwor
                    old: str = "db_password_v2", target: str = "password") -> Any:
     """The answer key of :func:`check_rotated` (teachers, CI)."""
     return lab.service.update(service, secret_rm=[old], secret_add=[f"source={secret},target={target},mode=0400"])
+
+
+def lesson_checks(images: LessonImages | None = None) -> dict[str, Callable[[Lab], Check]]:
+    """Each lesson's "now you try" check, called as the lesson calls it (with its default
+    machines, services and ``images``), by lesson name: what a teacher's board runs on every
+    learner's lab (:mod:`swarmlab.classroom`). 06 (nothing left of a lab) is not in it: a lab
+    that is there never passes it. Each check only reads the lab."""
+    im = images or lesson_images()
+    return {
+        "03-services": lambda lab: check_scale(lab, "helloworld", 3),
+        "04-rolling-update": lambda lab: check_rollback(lab, "redis", im.old, im.new),
+        "05-drain": lambda lab: check_drain(lab, "worker2", "redis", im.old),
+        "07-high-availability": check_survives_one_manager_loss,
+        "08-quorum": check_quorum,
+        "09-self-healing": check_rebalanced,
+        "10-networks": check_reach,
+        "11-publishing": check_every_machine_answers,
+        "12-stacks": check_stack_replicas,
+        "13-secrets": check_rotated,
+        "14-scale": lambda lab: check_drained(lab, [f"worker{i}" for i in range(38, 48)], "crowd", 500),
+    }
 
 
 def check_nothing_left(lab_name: str) -> Check:

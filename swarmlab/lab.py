@@ -268,6 +268,7 @@ class Lab:
                 steps.append(self.node.promote(*workers_now, timeout=timeout))
         if wkrs:
             steps.append(self.swarm.join(*wkrs, timeout=timeout))
+        self.swarm._wait_ready([*mgrs, *wkrs], timeout)
         table = self.node.ls()
         table.command = "\n".join(r.command for r in steps)
         table.notes = [n for r in steps for n in r.notes if not n.startswith("on ")]

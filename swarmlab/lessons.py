@@ -38,6 +38,8 @@ LESSONS: tuple[Lesson, ...] = (
            "beyond the lab: a whole app from a compose file; deploy, change and deploy again, remove"),
     Lesson("13-secrets",
            "beyond the lab: secrets and configs mounted into tasks, never shown; a rotation without downtime"),
+    Lesson("14-scale",
+           "beyond the lab: 50 machines, a service of 500 tasks spread evenly, a rack of 10 drained at once"),
 )
 
 __all__ = ["LESSONS", "Lesson"]

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,12 +147,12 @@ def no_full_token(run: Run) -> None:
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
 
 
-def nbval(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+def nbval(paths: list[Path], cwd: Path, cell_timeout: int = 300) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-           "--nbval-cell-timeout=300", f"--nbval-sanitize-with={SANITIZE}", "-p", "no:cacheprovider",
+           f"--nbval-cell-timeout={cell_timeout}", f"--nbval-sanitize-with={SANITIZE}", "-p", "no:cacheprovider",
            "-p", "no:randomly", "-q", "-rA", f"--rootdir={cwd}", *map(str, paths)]
     env = {**os.environ, "SWARMLAB_PROGRESS": "0"}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200 + 3 * cell_timeout)
 
 
 def checked_cells(path: Path) -> list[nbformat.NotebookNode]:
@@ -160,8 +160,10 @@ def checked_cells(path: Path) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if nbtools.CHECK_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Path) -> None:
-    """nbval over the reference copies of these lessons, in order, on one lab of their own."""
+def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Path, *,
+                      cell_timeout: int = 300, before_destroy: Callable[[str], None] | None = None) -> None:
+    """nbval over the reference copies of these lessons, in order, on one lab of their own;
+    ``before_destroy(lab)`` reads that lab after nbval, before it is removed."""
     lab = nbtools.new_lab_name()
     for folder in (p for p in nbtools.NOTEBOOK_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")):
         shutil.copytree(folder, tmp_path / folder.name)  # the lessons' own files (app/), beside them
@@ -172,7 +174,9 @@ def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Pa
     checked = [c for p in copies for c in checked_cells(p)]
     assert len(checked) >= 5 and all(c.outputs for c in checked), "checked cells must carry outputs"
     try:
-        result = nbval(copies, tmp_path)
+        result = nbval(copies, tmp_path, cell_timeout)
+        if before_destroy is not None and result.returncode == 0:
+            before_destroy(lab)
     finally:
         sl.Lab(lab, provider="dind", progress=False).destroy()
         assert labelled(host, lab) == {"containers": 0, "volumes": 0, "networks": 0}

@@ -253,7 +253,7 @@ def record(paths: list[Path]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for path in paths:
                 t = time.monotonic()
-                executed = execute(path, Path(tmp) / path.name, name)
+                executed = execute(path, Path(tmp) / path.name, name, timeout=1200)
                 lesson = nbformat.read(path, as_version=4)
                 ref_path = reference_of(path)
                 old = nbformat.read(ref_path, as_version=4) if ref_path.exists() else None

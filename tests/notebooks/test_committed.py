@@ -24,7 +24,7 @@ except ImportError:  # Python 3.10
 ROOT = nbtools.ROOT
 LESSONS = nbtools.notebooks()
 #: the lessons that end with a "now you try"
-WITH_EXERCISE = ("03", "04", "05", "07", "08", "09", "10", "11", "12", "13")
+WITH_EXERCISE = ("03", "04", "05", "07", "08", "09", "10", "11", "12", "13", "14")
 #: pyproject (PyPI) name -> conda-forge name, where they differ
 CONDA_NAMES = {"docker": "docker-py"}
 
@@ -34,7 +34,7 @@ def test_there_is_a_setup_check_and_one_lesson_per_part() -> None:
         "00-setup-check.ipynb", "01-machines.ipynb", "02-swarm.ipynb", "03-services.ipynb",
         "04-rolling-update.ipynb", "05-drain.ipynb", "06-cleanup.ipynb", "07-high-availability.ipynb",
         "08-quorum.ipynb", "09-self-healing.ipynb", "10-networks.ipynb", "11-publishing.ipynb",
-        "12-stacks.ipynb", "13-secrets.ipynb"]
+        "12-stacks.ipynb", "13-secrets.ipynb", "14-scale.ipynb"]
     # the folder holds exactly the listed lessons, and the lessons' table lists each, in order
     on_disk = sorted(p.name for p in nbtools.NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
     assert on_disk == sorted(p.name for p in LESSONS)
@@ -160,6 +160,14 @@ def test_no_cell_after_an_exercise_removes_what_it_needs(path: Path) -> None:
         assert not re.search(rf"service\.(update|rollback|scale)\([^)]*[\"']{service}[\"'](,|\))", later), \
             (path.name, service)
     assert "lab.destroy()" not in later
+
+
+def test_the_scale_lesson_ends_with_its_check() -> None:
+    """Lesson 14's exercise is not run again after Run All at 50 machines (test_run_all): no
+    code cell comes after its check, so Run All cannot undo what the exercise needs."""
+    nb = nbformat.read(nbtools.NOTEBOOK_DIR / "14-scale.ipynb", as_version=4)
+    code = [c.get("id") for c in nb.cells if c.cell_type == "code"]
+    assert code[-2:] == ["exercise-drained", "check-drained"]
 
 
 def test_every_step_of_the_classic_lab_is_in_a_lesson() -> None:

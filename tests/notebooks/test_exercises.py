@@ -109,6 +109,37 @@ def test_check_drain_fails_until_the_node_is_drained_and_empty(
     assert not ex.check_drain(lab, "worker2", "drain-ex")
 
 
+def test_check_drained_fails_until_every_node_of_the_rack_is_drained_and_its_hint_does_it(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    """Lesson 14's exercise on a small swarm: the hint is the next step, run as typed."""
+    lab = swarm3
+    rack = ["worker1", "worker2"]
+    assert "there is no service 'crowd-ex'" in failed(ex.check_drained(lab, rack, "crowd-ex", 6))[0]
+    lab.service.create("crowd-ex", WORKLOAD, "sleep", "3600", replicas=6)
+    try:
+        assert "the swarm has no node worker8, worker9 (docker node ls does not list it)" in failed(
+            ex.check_drained(lab, ["worker8", "worker9"], "crowd-ex", 6))
+        lab.node.drain("worker1")
+        half = ex.check_drained(lab, rack, "crowd-ex", 6)
+        assert not half and "1 of the 2 nodes are drained (worker2 not yet)" in failed(half)
+        assert half.hint.startswith("for n in ('worker2',): lab.node.drain(n)")
+        exec(half.hint, {"lab": lab})  # what the learner types: the line as the check printed it
+        done = ex.check_drained(lab, rack, "crowd-ex", 6)
+        assert done.ok, repr(done)
+        assert repr(done).startswith("✓ drain worker1, worker2: done.")
+        for node in rack:  # the engine agrees: drained, and nothing of crowd-ex meant to run there
+            assert engine(host, lab, f"docker node inspect {node} --format '{{{{.Spec.Availability}}}}'") == "drain"
+            assert engine(host, lab, f"docker node ps {node} --filter desired-state=running -q | wc -l") == "0"
+        assert engine(host, lab, "docker service ps crowd-ex --filter desired-state=running "
+                                 "--format '{{.Node}} {{.CurrentState}}' | grep -c '^manager1 Running'") == "6"
+        with pytest.raises(sl.InvalidArgument):
+            ex.check_drained(lab, [], "crowd-ex", 6)
+    finally:
+        for node in rack:
+            lab.node.activate(node)
+        lab.service.rm("crowd-ex")
+
+
 def test_check_survives_one_manager_loss_needs_an_odd_number_of_three_or_more(
         swarm3: sl.Lab, host: docker.DockerClient) -> None:
     lab = swarm3

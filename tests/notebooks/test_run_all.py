@@ -22,6 +22,8 @@ import swarmlab as sl
 
 pytestmark = pytest.mark.integration
 
+#: 14 (scale) is not run here at 50 machines a second time: its check is the lesson's last code
+#: cell (test_committed), and its hint is run as typed on a small swarm (test_exercises)
 WITH_EXERCISES = ("03-services", "04-rolling-update", "05-drain", "08-quorum", "09-self-healing", "10-networks",
                   "11-publishing", "12-stacks", "13-secrets")
 
