@@ -37,6 +37,7 @@ EXAMPLES = {
     "doctor": "swarmlab doctor --provider dind --offline",
     "gc": "swarmlab gc --idle 2h      (a teacher's schedule, as root: swarmlab gc --idle 2h --all-users)",
     "mirror": "swarmlab mirror up    then: export SWARMLAB_REGISTRY_MIRROR=http://swarmlab-mirror:5000",
+    "class": "swarmlab class status      (as root: every learner's labs; --user 1001 --user 1002: theirs)",
     "lessons": "swarmlab lessons --offline",
     "run-lessons": "swarmlab run-lessons --offline --lessons 07-high-availability",
 }
@@ -140,6 +141,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("up", "down", "status"))
     p.add_argument("--upstream", default="https://registry-1.docker.io",
                    help="the registry it mirrors (default: Docker Hub)")
+    output_opt(p)
+
+    p = command("class", "a teacher's board: every learner's labs, nodes, services, and which lessons' "
+                         "checks pass (root: every learner; others: their own)")
+    p.add_argument("action", choices=("status",))
+    p.add_argument("--user", action="append", metavar="UID", help="only this user's labs (root; repeat for more)")
+    p.add_argument("--no-checks", action="store_true", help="leave out the lessons' checks (quicker)")
     output_opt(p)
 
     for name, what in (("lessons", "open the lessons in JupyterLab (http://127.0.0.1:8888)"),
@@ -345,6 +353,20 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_class(args: argparse.Namespace) -> int:
+    from ..classroom import class_status
+
+    try:
+        status = class_status(args.user, checks=not args.no_checks)
+    except InvalidArgument as e:
+        raise Usage(str(e)) from None
+    if args.output == "json":
+        _json(status.as_dict())
+    else:
+        print(status.text())
+    return 0
+
+
 def cmd_mirror(args: argparse.Namespace) -> int:
     from .._engine import host_client
     from ..providers.dind.mirror import ENV, MIRROR_URL, Mirror
@@ -378,7 +400,7 @@ def _script(name: str, rest: Sequence[str]) -> int:
 
 
 COMMANDS = {"up": cmd_up, "ls": cmd_ls, "status": cmd_status, "down": cmd_down, "ssh": cmd_ssh,
-            "env": cmd_env, "doctor": cmd_doctor, "mirror": cmd_mirror, "gc": cmd_gc,
+            "env": cmd_env, "doctor": cmd_doctor, "mirror": cmd_mirror, "gc": cmd_gc, "class": cmd_class,
             "lessons": lambda a: _script("lessons", a.args),
             "run-lessons": lambda a: _script("run-lessons", a.args)}
 

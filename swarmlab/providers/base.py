@@ -38,6 +38,7 @@ LABEL_OWNER = "io.swarmlab.owner"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+_OWNER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 
 
 def _check_name(name: object, pattern: re.Pattern[str], what: str, rule: str) -> str:
@@ -69,6 +70,20 @@ def check_lab_name(name: object) -> str:
     """Validate a lab name: lower-case letters, digits and '-', at most 30 characters."""
     return _check_name(name, _LAB_RE, "lab", "use lower-case letters, digits and '-' (start with a "
                        "letter or digit, at most 30 characters), e.g. 'tutorial'")
+
+
+def is_name(text: object, kind: str) -> bool:
+    """Whether a name read back from an engine or a folder (a label's value, never trusted as
+    it comes) is one swarmlab gives: ``kind`` is "lab", "machine" or "owner"."""
+    pattern = {"lab": _LAB_RE, "machine": _NAME_RE, "owner": _OWNER_RE}[kind]
+    return isinstance(text, str) and bool(pattern.fullmatch(text)) and not text.endswith("-")
+
+
+def labelled_lab(labels: dict[str, str] | None) -> tuple[str, str] | None:
+    """(lab, owner) from labels read back from an engine, when both are names swarmlab gives."""
+    labels = labels or {}
+    lab, who = labels.get(LABEL_LAB), labels.get(LABEL_OWNER)
+    return (lab, who) if is_name(lab, "lab") and is_name(who, "owner") else None  # type: ignore[return-value]
 
 
 def owner() -> str:

@@ -16,13 +16,15 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..commands._base import NO_LEADER
 from ._model import Picture
 from ._protocol import LabView
 from ._render import picture_html, picture_text
 from ._source import SwarmSource
+
+T = TypeVar("T")
 
 #: Refresh interval bounds, in seconds.
 MIN_REFRESH, DEFAULT_REFRESH = 0.5, 1.5
@@ -94,11 +96,11 @@ def title_for(lab: LabView) -> str:
     return f"swarm of lab {lab.name}"
 
 
-class Refresher:
+class Refresher(Generic[T]):
     """Calls ``fetch`` every ``interval`` seconds on a daemon thread and hands the result to
     ``apply`` (which must only set traits). ``poke()`` refreshes now; ``stop()`` ends it."""
 
-    def __init__(self, fetch: Callable[[], Picture], apply: Callable[[Picture], None],
+    def __init__(self, fetch: Callable[[], T], apply: Callable[[T], None],
                  failed: Callable[[Exception], bool], interval: float) -> None:
         self._fetch, self._apply, self._failed = fetch, apply, failed
         self.interval = max(MIN_REFRESH, float(interval))

@@ -3,19 +3,14 @@ and the remains of labs whose machines are gone (a network or volume a destroy l
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import docker
 
-from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE
+from ..base import LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
 from . import activity
-
-_LAB = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
-_OWNER = re.compile(r"^[a-z0-9]{1,32}$")
-_MACHINE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 
 
 @dataclass(frozen=True)
@@ -27,13 +22,6 @@ class IdleLab:
     why: str  # what the last use was, or "no machine left"
 
 
-def _key(labels: dict[str, str] | None) -> tuple[str, str] | None:
-    """(lab, owner) from labels read back from the engine, when both are names swarmlab gives."""
-    labels = labels or {}
-    lab, who = str(labels.get(LABEL_LAB, "")), str(labels.get(LABEL_OWNER, ""))
-    return (lab, who) if _LAB.match(lab) and _OWNER.match(who) else None
-
-
 def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | None) -> list[IdleLab]:
     """Every dind lab of ``owners`` (None: every user's) that nobody used for ``idle``
     seconds, and every lab of theirs with remains but no machine; sorted by owner and name."""
@@ -42,8 +30,8 @@ def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | No
         flt.append(f"{LABEL_OWNER}={owners[0]}")
     labs: dict[tuple[str, str], list] = {}
     for c in host.containers.list(all=True, filters={"label": [*flt, f"{LABEL_ROLE}=machine"]}, ignore_removed=True):
-        key = _key(c.labels)
-        if key and (owners is None or key[1] in owners) and _MACHINE.match(str(c.labels.get(LABEL_MACHINE, ""))):
+        key = labelled_lab(c.labels)
+        if key and (owners is None or key[1] in owners) and is_name(c.labels.get(LABEL_MACHINE), "machine"):
             labs.setdefault(key, []).append(c)
     # remains: a lab's network or volume with no machine, made longer ago than ``idle`` (a
     # lab being made has its network a moment before its machines)
@@ -54,7 +42,7 @@ def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | No
     things += [(v.attrs.get("Labels"), v.attrs.get("CreatedAt"))
                for v in host.volumes.list(filters={"label": [*flt, f"{LABEL_ROLE}=volume"]})]
     for labels, created in things:
-        key = _key(labels)
+        key = labelled_lab(labels)
         if key and (owners is None or key[1] in owners) and key not in labs:
             made = activity.stamp(created)
             remains[key] = max(remains.get(key, 0.0), made if made else now)

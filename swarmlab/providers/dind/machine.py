@@ -9,6 +9,7 @@ import ipaddress
 import os
 import stat
 import tarfile
+from pathlib import Path
 from typing import Any, Protocol
 
 import docker
@@ -21,6 +22,7 @@ from ..._engine import ping
 from ..._errors import DockerError, InsecurePath, MachineNotFound
 from ..._util import error_text
 from ..._wait import Progress, wait_for
+from ..base import owner
 from .engine import CAPABILITY_MODE, privileged_refused, remember_security
 from .names import LABEL_API, LABEL_SECURITY, LABEL_SOCKET, LabNames, found_containers, the_container
 
@@ -270,10 +272,13 @@ def client_kwargs(site: Site, machine: str, timeout: int = 60) -> dict[str, Any]
     folders on the way are checked first."""
     c = the_container(site.host, site.names, machine)
     if c.labels[LABEL_API] == "socket":
-        folder = site.names.lab_dir() / machine
-        if not os.path.lexists(folder):
-            raise NotYet(f"no socket folder {folder} (yet)")
-        _home.check_private_dir(folder, f"the socket folder of machine {machine!r}")
+        if site.names.owner != owner():  # root reading a learner's lab (a teacher's board, gc)
+            folder = mounted_socket_folder(c, machine, site.names.owner)
+        else:
+            folder = site.names.lab_dir() / machine
+            if not os.path.lexists(folder):
+                raise NotYet(f"no socket folder {folder} (yet)")
+            _home.check_private_dir(folder, f"the socket folder of machine {machine!r}")
         sock = folder / "docker.sock"
         try:
             st = os.lstat(sock)
@@ -293,6 +298,30 @@ def client_kwargs(site: Site, machine: str, timeout: int = 60) -> dict[str, Any]
         "tls": docker.tls.TLSConfig(client_cert=(str(certs.cert), str(certs.key)),
                                     ca_cert=str(certs.ca), verify=True),
     }
+
+
+def mounted_socket_folder(c: Any, machine: str, who: str) -> Path:
+    """The socket folder of another user's machine, for root (``owner_of``): where the
+    machine's container mounts it from, read back from the engine and so checked before it is
+    used: an absolute, normalised path to a real folder (not a symlink) that belongs to the
+    lab's owner and that no one else may write to. A learner's own swarmlab home is not
+    known to root; the mount says where it is."""
+    found = [m.get("Source") for m in (c.attrs.get("Mounts") or [])
+             if m.get("Destination") == SOCKET_DIR_IN_MACHINE and m.get("Type") == "bind"]
+    if len(found) != 1 or not isinstance(found[0], str):
+        raise NotYet(f"machine {machine!r} mounts no socket folder (yet)")
+    src = found[0]
+    if not os.path.isabs(src) or os.path.normpath(src) != src:
+        raise InsecurePath(f"machine {machine!r} mounts its socket folder from {src!r}, not a plain absolute path")
+    try:
+        st = os.lstat(src)
+    except FileNotFoundError:
+        raise NotYet(f"no socket folder {src} (yet)") from None
+    if (stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode) or not who.isdigit() or st.st_uid != int(who)
+            or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        raise InsecurePath(f"the socket folder {src} of machine {machine!r} is not a private folder of user {who} "
+                           "(a symlink, someone else's, or writable by others): not used")
+    return Path(src)
 
 
 def engine_url(site: Site, c: Any, machine: str) -> str:

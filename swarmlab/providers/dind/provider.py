@@ -5,7 +5,6 @@ machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -34,6 +33,7 @@ from ..base import (
     RunOutput,
     check_machine_name,
     check_machine_names,
+    is_name,
     owner,
 )
 from . import engine, limits, machine, mirror, neighbours, network
@@ -139,7 +139,7 @@ class DindProvider(Provider):
         if owner_of is not None and owner_of != self.owner:
             if self.owner != "0":
                 raise InvalidArgument(f"owner_of={owner_of!r}: only root may act on another user's lab")
-            if not isinstance(owner_of, str) or not re.fullmatch(r"[a-z0-9]{1,32}", owner_of):
+            if not is_name(owner_of, "owner"):
                 raise InvalidArgument(f"owner_of={owner_of!r}: give a user id, e.g. '1000'")
             self.owner = owner_of
         #: what this lab's things are called, and whether a thing found is one of them
@@ -298,7 +298,7 @@ class DindProvider(Provider):
         for c in self.host.containers.list(all=True, filters=flt, ignore_removed=True):
             # a lab's name here is only counted and shown, checked as a lab name first
             lab = str(c.labels.get(LABEL_LAB))
-            lab = lab if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,29}", lab) else "(a lab not named as swarmlab names them)"
+            lab = lab if is_name(lab, "lab") else "(a lab not named as swarmlab names them)"
             had[lab] = had.get(lab, 0) + 1
         lim.check_machines(self.lab, len(new), had)
 
