@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import nbformat
 import nbtools
-from labtest import labelled
+from labtest import destroy_and_check, labelled
 
 import swarmlab as sl
 
@@ -178,7 +178,6 @@ def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Pa
         if before_destroy is not None and result.returncode == 0:
             before_destroy(lab)
     finally:
-        sl.Lab(lab, provider="dind", progress=False).destroy()
-        assert labelled(host, lab) == {"containers": 0, "volumes": 0, "networks": 0}
+        destroy_and_check(host, lab)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " failed" not in result.stdout and " passed" in result.stdout

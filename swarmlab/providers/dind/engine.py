@@ -4,6 +4,7 @@ machine: ``--privileged``, or an explicit capability set where it refuses that."
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import threading
@@ -123,6 +124,37 @@ def remembered_security(host: docker.DockerClient) -> str:
     key = engine_id(host)
     with _security_lock:
         return _security_by_engine.get(key, "auto")
+
+
+def probe_security(host: docker.DockerClient, image: str, labels: dict[str, str]) -> str:
+    """The mode this engine grants, learned once per process from a throwaway container of
+    ``image`` that runs ``true`` ``--privileged`` on no network at all: "privileged" if it
+    starts, "capabilities" if the engine refuses. Machines are then started in that mode
+    only, so no machine container is ever refused at start on the lab's network (before, a
+    new process made each of its first machines twice, the first refused after joining the
+    network: 50 of them at once for a 50-machine lab). "auto" when the probe itself fails for
+    another reason: the machines then try both, as before."""
+    mode = remembered_security(host)
+    if mode != "auto":
+        return mode
+    try:
+        cid = host.api.create_container(
+            image, entrypoint=["true"], command=[], labels=labels, network_disabled=True,
+            host_config=host.api.create_host_config(privileged=True, network_mode="none"))["Id"]
+    except docker.errors.APIError:
+        return "auto"
+    try:
+        host.api.start(cid)
+        mode = "privileged"
+    except docker.errors.APIError as e:
+        if not privileged_refused(e):
+            return "auto"
+        mode = "capabilities"
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            host.api.remove_container(cid, force=True)
+    remember_security(host, mode)
+    return mode
 
 
 def remember_security(host: docker.DockerClient, mode: str) -> None:

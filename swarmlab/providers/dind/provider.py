@@ -258,6 +258,8 @@ class DindProvider(Provider):
             self._ensure_node_image()
             made_network = self._ensure_network()
             mode = self._security_mode()
+            if mode == "auto":  # learned off the lab's network: see engine.probe_security
+                mode = engine.probe_security(self.host, self.node_image, self.names.labels("probe"))
             made: dict[str, str | None] = {}  # machine -> the container this call made (id)
             try:
                 if mirror.is_local(self.registry_mirror):
@@ -452,6 +454,9 @@ class DindProvider(Provider):
             # force races the engine's own clean-up of its exit, and under load (a big lab)
             # the engine then keeps one of its network endpoints for good
             parallel_map(_killed, found, limit=START_AT_ONCE)
+            for c in self.host.containers.list(all=True, filters=self.names.filters("probe"), ignore_removed=True):
+                with suppress(docker.errors.APIError):  # a probe a killed process left (engine.probe_security)
+                    c.remove(force=True)
             for c in found:
                 _removed(partial(c.remove, force=True, v=True), f"machine {c.labels[LABEL_MACHINE]!r} "
                          f"(container {c.name})", f"docker rm -f {c.name}", left)
