@@ -238,11 +238,16 @@ def _image(spec: dict[str, Any]) -> str:
     return image_ref(spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", ""))
 
 
+def _create_hello(service: str, replicas: int) -> str:
+    """The step that makes SERVICE again, as the lessons make their hello services."""
+    return (f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas={replicas})"
+            f"   # docker service create --replicas {replicas} --name {service} ...")
+
+
 def check_scale(lab: Lab, service: str = "helloworld", replicas: int = 3) -> Check:
     """Exercise: ``docker service scale SERVICE=REPLICAS``, every task running."""
     check = Check(f"scale {service} to {replicas}")
-    create = (f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas={replicas})"
-              f"   # docker service create --replicas {replicas} --name {service} ...")
+    create = _create_hello(service, replicas)
     found = _manager_and_service(lab, service, check, create)
     if found is None:
         return check
@@ -357,8 +362,7 @@ def check_drained(lab: Lab, nodes: Sequence[str], service: str = "crowd", replic
     if not nodes:
         raise InvalidArgument("name the nodes to drain, e.g. ['worker38', 'worker39']")
     check = Check(f"drain {_span(nodes)}")
-    create = (f"lab.service.create({service!r}, images.hello, *images.hello_args, replicas={replicas})"
-              f"   # docker service create --replicas {replicas} --name {service} ...")
+    create = _create_hello(service, replicas)
     found = _manager_and_service(lab, service, check, create)
     if found is None:
         return check

@@ -300,7 +300,11 @@ class Provider(abc.ABC):
 
     # -- for the learner ------------------------------------------------------------
     def create_command(self, names: Sequence[str]) -> str:
-        """The command a learner would type for ``create`` (``docker-machine create ...``)."""
+        """The command a learner would type for ``create`` (``docker-machine create ...``): one
+        per machine, or for more than five a shell loop over their names (a 50-machine lab's
+        line stays readable)."""
+        if len(names) > 5:
+            return f"for m in {' '.join(names)}; do docker-machine create -d {self.name} $m; done"
         return " && ".join(f"docker-machine create -d {self.name} {n}" for n in names)
 
     def pull_hint(self, image: str) -> str:

@@ -29,9 +29,8 @@ STEP = """
 import sys
 import swarmlab as sl
 lab = sl.Lab(sys.argv[1], provider="dind", progress=False)
-if sys.argv[2] == "make":
-    lab.machine.create("manager1")
-    lab.swarm.init("manager1")
+if sys.argv[2] == "make":  # as a lesson starts: lab.up, the image loaded
+    lab.up(managers=1, workers=0)
     lab.image.load(sys.argv[3])
     lab.service.create("helloworld", sys.argv[3], "ping", "127.0.0.1", replicas=int(sys.argv[4]))
 elif sys.argv[2] == "scale":

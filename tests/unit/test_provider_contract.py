@@ -69,3 +69,17 @@ def test_a_client_that_cannot_be_made_is_not_cached() -> None:
         with pytest.raises(OSError, match="no engine"):
             cache.get("m", fail)
     assert isinstance(cache.get("m", FakeClient), FakeClient)
+
+
+def test_the_create_command_shown_is_one_per_machine_or_a_loop_for_a_big_lab() -> None:
+    class Named:
+        name = "dind"
+
+    def shown(*names: str) -> str:
+        return Provider.create_command(Named(), list(names))  # type: ignore[arg-type]
+
+    assert shown("manager1", "worker1") == ("docker-machine create -d dind manager1 && "
+                                            "docker-machine create -d dind worker1")
+    big = [f"worker{i}" for i in range(1, 48)]
+    assert shown("manager1", *big) == ("for m in manager1 " + " ".join(big)
+                                       + "; do docker-machine create -d dind $m; done")
