@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._errors import InvalidArgument, SwarmlabError
-from ._format import text_table
+from ._format import html_result, text_table
 from ._util import parallel_map
 from .providers.base import LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab, owner
 
@@ -95,26 +95,21 @@ class ClassStatus:
         return self.text()
 
     def _repr_html_(self) -> str:
+        """The board as swarmlab's other views draw a table (theme-aware colours, left-aligned),
+        a row per lab marked with its learner and lab; every text escaped."""
         e = html.escape
         if not self.labs:
-            return f'<div class="swarmlab-class"><p>{e(self.text())}</p></div>'
-        head = "".join(f"<th style=\"text-align:left;padding:2px 8px\">{e(c)}</th>" for c in self.columns)
+            return html_result("swarmlab class status", "", [self.text()])
+        head = "".join(f"<th>{e(c)}</th>" for c in self.columns)
         body = []
         for row, x in zip(self.rows(), self.labs):
-            cells = []
-            for i, v in enumerate(row):
-                colour = ""
-                if i >= 5:
-                    colour = "color:#1b5e20;font-weight:bold;" if v == "✓" else "color:#555;"
-                cells.append(f'<td style="text-align:left;padding:2px 8px;{colour}">{e(v)}</td>')
-            body.append(f'<tr data-learner="{e(x.uid)}" data-lab="{e(x.lab)}">{"".join(cells)}</tr>')
-        errors = "".join(f"<li>{e(x.user)}/{e(x.lab)}: {e(x.error)}</li>" for x in self.labs if x.error)
-        return ('<div class="swarmlab-class">'
-                f"<p>{e(self.text().splitlines()[0])}</p>"
-                f'<table class="swarmlab-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-                + (f"<ul>{errors}</ul>" if errors else "")
-                + (f"<p style=\"color:#555\">{e(self._legend())}</p>" if self._legend() else "")
-                + "</div>")
+            cells = "".join(f'<td class="swarmlab-good">{e(v)}</td>' if i >= 5 and v == "✓" else f"<td>{e(v)}</td>"
+                            for i, v in enumerate(row))
+            body.append(f'<tr data-learner="{e(x.uid)}" data-lab="{e(x.lab)}">{cells}</tr>')
+        table = f'<table class="swarmlab-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        notes = [self.text().splitlines()[0]] + [f"{x.user}/{x.lab}: {x.error}" for x in self.labs if x.error]
+        legend = f'<div class="swarmlab-note">{e(self._legend())}</div>' if self._legend() else ""
+        return html_result("swarmlab class status", table + legend, notes)
 
     def as_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "lessons": self.lessons, "seconds": round(self.seconds, 2),
