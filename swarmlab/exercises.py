@@ -23,7 +23,7 @@ import json
 import os
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._errors import InvalidArgument, SwarmlabError
@@ -122,10 +122,43 @@ OFFLINE = LessonImages(
 
 
 def lesson_images(offline: bool | None = None) -> LessonImages:
-    """The images for a lesson. ``offline=None`` reads ``SWARMLAB_OFFLINE`` (1 = offline)."""
-    if offline is None:
-        offline = os.environ.get("SWARMLAB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    return OFFLINE if offline else ONLINE
+    """The images for a lesson: ``offline`` when given, else ``SWARMLAB_OFFLINE`` (1 offline,
+    0 online), else swarmlab chooses: online when a registry mirror or Docker Hub answers from
+    this computer, offline when neither does; the images then say which it chose and why."""
+    from . import _offline
+
+    choice = _offline.decide(offline)
+    images = OFFLINE if choice.offline else ONLINE
+    if not choice.why:
+        return images
+    why = choice.why
+    if choice.offline:
+        missing = _missing_here((*images.to_load, *images.network_images))
+        why += ("\nThis computer has the offline images." if not missing else
+                f"\nThis computer lacks {', '.join(missing)}: build the offline images with scripts/build-images.")
+    return replace(images, why=f"{why}\n\n{images.why}")
+
+
+def _missing_here(images: Sequence[str]) -> list[str]:
+    """Which of ``images`` this computer's engine does not have (all, when no engine answers)."""
+    import docker
+
+    from ._engine import host_client
+
+    try:
+        host = host_client()
+    except SwarmlabError:
+        return list(dict.fromkeys(images))
+    missing = []
+    try:
+        for image in dict.fromkeys(images):
+            try:
+                host.images.get(image)
+            except (docker.errors.DockerException, OSError):
+                missing.append(image)
+    finally:
+        host.close()
+    return missing
 
 
 # ---------------------------------------------------------------------------------------
@@ -572,16 +605,50 @@ def answer_reach(lab: Lab, image: str, service: str = "hello") -> Any:
     return lab.service.create(service, image, replicas=2, networks=["appnet"], endpoint_mode="dnsrr")
 
 
-def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: float = 3.0) -> Any:
+def _through_the_mesh(lab: Lab, service: str, port: int) -> bool:
+    """Whether ``service`` publishes ``port`` through the routing mesh (ingress mode, the
+    default), as ``docker service inspect`` on a manager reads its endpoint."""
+    mgr = lab.manager()
+    found = _docker_json(lab, mgr, f"docker service inspect {shlex.quote(service)}")
+    endpoint = found[0].get("Endpoint") if found and isinstance(found[0], dict) else None
+    ports = endpoint.get("Ports") if isinstance(endpoint, dict) else None
+    return any(isinstance(p, dict) and p.get("PublishedPort") == port and p.get("PublishMode", "ingress") == "ingress"
+               for p in ports or ())
+
+
+def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: float = 3.0,
+                      settle: float = 30.0) -> Any:
     """``curl http://$(docker-machine ip M):PORT/`` for every running machine M: a table of
     which answered, and (with ``service``) whether a task of it runs there. Answers come
-    from a real HTTP request from this computer; the tasks from ``docker ps`` on each machine."""
+    from a real HTTP request from this computer; the tasks from ``docker ps`` on each machine.
+
+    A node learns of a port published through the routing mesh from the swarm, moments after
+    the service starts (seconds on slow machines): when ``service`` publishes ``port`` that way,
+    a machine whose kernel has IPVS is asked again for up to ``settle`` seconds before the
+    table says it does not answer, and a note says which answered only after waiting."""
+    import time
+
     from ._results import Table
 
+    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 600:
+        raise InvalidArgument(f"settle={settle!r}: give the seconds to wait for the routing mesh, from 0 to 600")
     machines = lab.machines()
+    start = time.monotonic()
+    answers = {m: lab.http(m, port, timeout=timeout) for m in machines}
+    late: dict[str, float] = {}
+    silent = [m for m in machines if answers[m].status is None]
+    if service is not None and silent and settle > 0 and _through_the_mesh(lab, service, port):
+        waiting = [m for m in silent if lab.network.routing_mesh(m).data["ipvs"]]
+        while waiting and time.monotonic() - start < settle:
+            time.sleep(1.0)
+            for m in list(waiting):
+                answers[m] = lab.http(m, port, timeout=timeout)
+                if answers[m].status is not None:
+                    waiting.remove(m)
+                    late[m] = time.monotonic() - start
     rows = []
     for m in machines:
-        answer = lab.http(m, port, timeout=timeout)
+        answer = answers[m]
         row: list[object] = [m]
         if service is not None:
             here = lab.ssh(m, f"docker ps -q --filter label=com.docker.swarm.service.name={shlex.quote(service)}")
@@ -594,7 +661,10 @@ def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: 
         rows.append(row)
     columns = ["MACHINE"] + (["RUNS A TASK"] if service is not None else []) + ["ANSWER", "ANSWERED BY / WHY NOT"]
     cmd = f"for m in {' '.join(machines)}; do curl http://$(docker-machine ip $m):{port}/; done"
-    return Table.of(cmd, columns, rows)
+    notes = [f"{m} answered {late[m]:.0f} s after the first ask: the routing mesh had not reached it yet "
+             f"(each node learns of a published port from the swarm, moments after the service starts)"
+             for m in machines if m in late]
+    return Table.of(cmd, columns, rows, notes=notes)
 
 
 def check_every_machine_answers(lab: Lab, port: int = 8088) -> Check:

@@ -42,9 +42,10 @@ from typing import Any
 
 import docker
 
+from . import _offline
 from ._errors import InvalidArgument, LabNotFound, SwarmStateError
 from ._results import HttpAnswer, Output, Result, Table, Text, mask_token
-from ._util import env_flag, parallel_map
+from ._util import parallel_map
 from ._wait import progress_enabled
 from .commands._base import UNREACHABLE, engine_errors
 from .commands.clitext import format_info, natural_key
@@ -103,8 +104,9 @@ class Lab:
         self.provider_name = provider or os.environ.get("SWARMLAB_PROVIDER") or "dind"
         self.provider: Provider = get_provider(self.provider_name, self.name, **provider_options)
         self.progress = progress_enabled(progress)
-        #: offline: never try a registry; an image no machine has is an error at once
-        self.offline = offline if offline is not None else env_flag("SWARMLAB_OFFLINE")
+        if offline is not None and not isinstance(offline, bool):
+            raise InvalidArgument(f"offline={offline!r}: give True, False, or None (swarmlab chooses)")
+        self._offline = offline
         self._manager: str | None = None
         self._lock = threading.Lock()
         global _latest
@@ -118,6 +120,16 @@ class Lab:
         self.secret = Secrets(self)
         self.config = Configs(self)
         self.stack = Stacks(self)
+
+    @property
+    def offline(self) -> bool:
+        """Offline: never try a registry; an image no machine has is an error at once.
+        ``Lab(offline=...)`` when given, else ``SWARMLAB_OFFLINE``, else chosen as the lessons
+        choose (:mod:`swarmlab._offline`: online when this lab's registry mirror or Docker Hub
+        answers), on first use."""
+        if self._offline is None:
+            self._offline = _offline.decide(None, getattr(self.provider, "registry_mirror", None)).offline
+        return self._offline
 
     # -- finding labs ------------------------------------------------------------------
     @classmethod

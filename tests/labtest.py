@@ -26,6 +26,28 @@ os.environ.setdefault("SWARMLAB_PROGRESS", "0")
 os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 
 
+def _refusing_port() -> int:
+    """A port of 127.0.0.1 that refuses every connection while the tests run: bound by this
+    process, never listened on."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    _held.append(sock)
+    return int(sock.getsockname()[1])
+
+
+_held: list[Any] = []
+#: where nothing answers: what a registry outside this computer is to these tests
+REFUSING_URL = f"http://127.0.0.1:{_refusing_port()}"
+# offline=None makes swarmlab ask Docker Hub whether it is online (swarmlab/_offline.py). The
+# tests keep to one answer they state (online, unless a test or a lesson's parameters say
+# offline), and should a test unset it, the question goes to a port of this computer that
+# refuses, never outside it; every process the tests start inherits both.
+os.environ["SWARMLAB_OFFLINE"] = "0"
+os.environ["SWARMLAB_ONLINE_PROBE"] = REFUSING_URL
+
+
 def labelled(host: docker.DockerClient, lab: str) -> dict[str, int]:
     """Count what carries the lab's label on the engine itself."""
     f = {"label": f"io.swarmlab.lab={lab}"}
@@ -117,7 +139,8 @@ def user_env(home: Path, **extra: str) -> dict[str, str]:
              sysconfig.get_paths()["platlib"]]
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "SWARMLAB_HOME": str(home / "sl"),
            "SWARMLAB_NODE_IMAGE": os.environ["SWARMLAB_NODE_IMAGE"], "SWARMLAB_PROGRESS": "0",
-           "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), **extra}
+           "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)),
+           **{k: os.environ[k] for k in ("SWARMLAB_OFFLINE", "SWARMLAB_ONLINE_PROBE") if k in os.environ}, **extra}
     if "DOCKER_HOST" in os.environ:
         env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
     return env

@@ -83,10 +83,17 @@ def parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=f"example: {EXAMPLES[name]}",
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    def provider_opt(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--provider", choices=sorted(PROVIDERS),
-                       default=os.environ.get("SWARMLAB_PROVIDER") or "dind",
-                       help="where machines come from (default: $SWARMLAB_PROVIDER, else dind)")
+    def provider_opt(p: argparse.ArgumentParser, found: bool = False) -> None:
+        """``found``: a command that names an existing lab; with neither --provider nor
+        $SWARMLAB_PROVIDER it takes the provider the lab was found on (:func:`_provider`)."""
+        if found:
+            p.add_argument("--provider", choices=sorted(PROVIDERS), default=os.environ.get("SWARMLAB_PROVIDER"),
+                           help="where its machines come from (default: $SWARMLAB_PROVIDER, else the one "
+                                "'swarmlab ls' finds the lab on, else dind)")
+        else:
+            p.add_argument("--provider", choices=sorted(PROVIDERS),
+                           default=os.environ.get("SWARMLAB_PROVIDER") or "dind",
+                           help="where machines come from (default: $SWARMLAB_PROVIDER, else dind)")
 
     def output_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument("--output", "-o", choices=("table", "json"), default="table")
@@ -104,25 +111,25 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("status", "a lab's nodes and services (docker node ls, docker service ls)")
     p.add_argument("lab", nargs="?", default="tutorial", type=_lab_name)
-    provider_opt(p)
+    provider_opt(p, found=True)
     output_opt(p)
 
     p = command("down", "remove a lab: its machines, volumes, networks and folder")
     p.add_argument("lab", nargs="?", type=_lab_name)
     p.add_argument("--all", action="store_true", help="every lab on this computer (asks first)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
-    provider_opt(p)
+    provider_opt(p, found=True)
 
     p = command("ssh", "a shell on a machine (no command), or one command and its exit status")
     p.add_argument("lab", type=_lab_name)
     p.add_argument("machine")
     p.add_argument("words", nargs=argparse.REMAINDER, metavar="COMMAND...")
-    provider_opt(p)
+    provider_opt(p, found=True)
 
     p = command("env", "the variables that point this computer's docker CLI at a machine's engine")
     p.add_argument("lab", type=_lab_name)
     p.add_argument("machine")
-    provider_opt(p)
+    provider_opt(p, found=True)
     output_opt(p)
 
     p = command("doctor", "what this computer has and lacks for the lessons, with what to do")
@@ -172,9 +179,26 @@ def _shown(result: Result) -> str:
     return repr(result)
 
 
+def _provider(args: argparse.Namespace) -> str:
+    """The provider of the lab a command names: --provider or $SWARMLAB_PROVIDER when given,
+    else the one provider 'swarmlab ls' finds the lab on (a qemu lab is removed with
+    'swarmlab down NAME', as it was listed), else dind. A name found on several providers
+    is a usage error that lists them."""
+    if args.provider is None:
+        from ._labs import found_labs
+
+        on = [p for p, name in found_labs() if name == args.lab]
+        if len(on) > 1:
+            raise Usage(f"there is a lab {args.lab!r} on {' and on '.join(on)}: say which with "
+                        f"--provider {on[0]} or --provider {on[1]}")
+        args.provider = on[0] if on else "dind"
+    return str(args.provider)
+
+
 def _lab(args: argparse.Namespace, must_exist: bool = True) -> Any:
     from ..lab import Lab
 
+    _provider(args)
     if must_exist:
         try:
             return Lab.attach(args.lab, provider=args.provider, progress=False)
@@ -260,7 +284,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.lab):
         raise Usage("name a lab (swarmlab down tutorial) or give --all")
-    targets = found_labs() if args.all else [(args.provider, args.lab)]
+    targets = found_labs() if args.all else [(_provider(args), args.lab)]
     if args.all and not args.yes:
         names = ", ".join(f"{n} ({p})" for p, n in targets) or "none"
         if not sys.stdin.isatty():

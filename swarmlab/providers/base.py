@@ -41,16 +41,19 @@ _LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 _OWNER_RE = re.compile(r"^[a-z0-9]{1,32}$")
 
 
-def _check_name(name: object, pattern: re.Pattern[str], what: str, rule: str) -> str:
-    """``name`` if the whole string matches ``pattern`` and does not end with '-'."""
-    if not isinstance(name, str) or not pattern.fullmatch(name) or name.endswith("-"):
+_PATTERNS = {"lab": _LAB_RE, "machine": _NAME_RE, "owner": _OWNER_RE}
+
+
+def _check_name(name: object, what: str, rule: str) -> str:
+    """``name`` if it is a ``what`` name swarmlab gives (:func:`is_name`)."""
+    if not is_name(name, what):
         raise InvalidArgument(f"invalid {what} name {name!r}: {rule}")
-    return name
+    return name  # type: ignore[return-value]
 
 
 def check_machine_name(name: object) -> str:
     """Validate a machine name (a hostname label, as docker-machine requires)."""
-    return _check_name(name, _NAME_RE, "machine", "use letters, digits and '-' (start with a letter "
+    return _check_name(name, "machine", "use letters, digits and '-' (start with a letter "
                        "or digit, at most 63 characters), e.g. 'manager1'")
 
 
@@ -68,14 +71,14 @@ def check_machine_names(names: Sequence[object]) -> list[str]:
 
 def check_lab_name(name: object) -> str:
     """Validate a lab name: lower-case letters, digits and '-', at most 30 characters."""
-    return _check_name(name, _LAB_RE, "lab", "use lower-case letters, digits and '-' (start with a "
+    return _check_name(name, "lab", "use lower-case letters, digits and '-' (start with a "
                        "letter or digit, at most 30 characters), e.g. 'tutorial'")
 
 
 def is_name(text: object, kind: str) -> bool:
     """Whether a name read back from an engine or a folder (a label's value, never trusted as
     it comes) is one swarmlab gives: ``kind`` is "lab", "machine" or "owner"."""
-    pattern = {"lab": _LAB_RE, "machine": _NAME_RE, "owner": _OWNER_RE}[kind]
+    pattern = _PATTERNS[kind]
     return isinstance(text, str) and bool(pattern.fullmatch(text)) and not text.endswith("-")
 
 

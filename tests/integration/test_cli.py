@@ -158,6 +158,32 @@ def test_bad_usage_says_what_in_one_line_and_changes_nothing(lab: str, host: doc
     assert {k: labelled(host, k) for k in (lab, "t-bad")} == before
 
 
+def test_a_lab_is_found_on_its_provider_without_provider(lab: str, host: docker.DockerClient,
+                                                         tmp_path: Path) -> None:
+    """'swarmlab down NAME' removes the lab 'swarmlab ls' lists, whatever its provider (here a
+    qemu lab with no machine left: its folder); a name on two providers is refused, listing
+    both, and nothing changes."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = {"SWARMLAB_HOME": str(home)}
+    for name in ("t-elsewhere", lab):
+        (home / "labs" / "qemu" / name).mkdir(mode=0o700, parents=True)
+    listed = json.loads(cli("ls", "-o", "json", env=env).stdout)
+    assert {(x["name"], x["provider"]) for x in listed} >= {("t-elsewhere", "qemu"), (lab, "qemu"), (lab, "dind")}
+
+    gone = cli("down", "t-elsewhere", env=env)
+    assert gone.returncode == 0 and "on the qemu provider" in gone.stderr, gone.stdout + gone.stderr
+    assert not (home / "labs" / "qemu" / "t-elsewhere").exists()
+
+    before = labelled(host, lab)
+    for args in (["down", lab], ["status", lab]):
+        both = cli(*args, env=env)
+        assert both.returncode == 2, both.stdout + both.stderr
+        assert f"there is a lab {lab!r} on dind and on qemu" in both.stderr and "--provider" in both.stderr
+    assert labelled(host, lab) == before and (home / "labs" / "qemu" / lab).is_dir()
+    assert cli("status", lab, "--provider", "dind", "-o", "json", env=env).returncode == 0
+
+
 def test_ctrl_c_during_up_then_up_completes_and_down_removes_all(host: docker.DockerClient) -> None:
     name = unique_lab_name("cli")
     try:

@@ -26,6 +26,7 @@ import pytest
 from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
 
 import swarmlab as sl
+from swarmlab import exercises as ex
 from swarmlab.providers.dind.mirror import IMAGE, MIRROR_URL, Mirror, MirrorError
 
 pytestmark = pytest.mark.integration
@@ -189,6 +190,26 @@ def test_an_upstream_that_is_down_is_one_clear_error(running: Mirror, upstream: 
     finally:
         upstream.start()
         _wait_for(running.status().local_url + "/v2/")
+
+
+def test_offline_none_chooses_online_through_this_computers_mirror(
+        running: Mirror, make_lab, host: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody said online or offline, nothing else answers: the running mirror (reached on
+    127.0.0.1, its name answering only on the labs' networks) makes swarmlab choose online,
+    and a lab so chosen pulls by name through it."""
+    monkeypatch.delenv("SWARMLAB_OFFLINE")
+    monkeypatch.setenv("SWARMLAB_REGISTRY_MIRROR", MIRROR_URL)
+    images = ex.lesson_images()
+    assert not images.offline
+    assert f"swarmlab chose ONLINE: the registry mirror {MIRROR_URL} answers" in repr(images)
+    lab = make_lab("mirrauto")  # its registry_mirror from the environment, as a lesson's
+    assert lab.offline is False
+    lab.machine.create("manager1")
+    lab.swarm.init("manager1")
+    lab.service.create("hello", "alpine", "sleep", "600")  # not on the machine: pulled through the mirror
+    tasks = lab.client("manager1").services.get("hello").tasks(filters={"desired-state": "running"})
+    assert [t["Status"]["State"] for t in tasks] == ["running"]
+    assert lab.client("manager1").images.get("alpine").id == host.images.get(WORKLOAD).id  # the stand-in
 
 
 def test_a_lab_asking_for_a_mirror_that_is_not_running_is_refused_and_nothing_is_made(

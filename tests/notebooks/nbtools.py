@@ -41,6 +41,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 os.environ.setdefault("SWARMLAB_PROGRESS", "0")  # no progress bars in executed notebooks
 os.environ.setdefault("SWARMLAB_LIVE", "0")      # nobody watches a dashboard papermill runs
+os.environ.setdefault("SWARMLAB_OFFLINE", "1")   # as the lessons' CI parameters say: no registry asked
 
 
 def labelled(host: Any, lab: str) -> dict[str, int]:
