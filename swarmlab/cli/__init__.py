@@ -37,7 +37,8 @@ EXAMPLES = {
     "doctor": "swarmlab doctor --provider dind --offline",
     "gc": "swarmlab gc --idle 2h      (a teacher's schedule, as root: swarmlab gc --idle 2h --all-users)",
     "mirror": "swarmlab mirror up    then: export SWARMLAB_REGISTRY_MIRROR=http://swarmlab-mirror:5000",
-    "class": "swarmlab class status      (as root: every learner's labs; --user 1001 --user 1002: theirs)",
+    "class": "swarmlab class status      (as root: every learner's labs; --user 1001 --user 1002: theirs)\n"
+             "         sudo swarmlab class up --students alice,bob   (a JupyterHub on 127.0.0.1:8000 for them)",
     "lessons": "swarmlab lessons --offline",
     "run-lessons": "swarmlab run-lessons --offline --lessons 07-high-availability",
 }
@@ -150,9 +151,14 @@ def parser() -> argparse.ArgumentParser:
                    help="the registry it mirrors (default: Docker Hub)")
     output_opt(p)
 
-    p = command("class", "a teacher's board: every learner's labs, nodes, services, and which lessons' "
-                         "checks pass (root: every learner; others: their own)")
-    p.add_argument("action", choices=("status",))
+    p = command("class", "a classroom: 'up' starts a JupyterHub on 127.0.0.1 with an account per student "
+                         "(root); 'status' is the teacher's board: every learner's labs, nodes, services, "
+                         "and which lessons' checks pass (root: every learner; others: their own)")
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("--students", metavar="NAMES", help="up: the students' account names, comma-separated")
+    p.add_argument("--port", type=int, default=8000, help="up: the hub's port on 127.0.0.1 (and the next two)")
+    p.add_argument("--remove-students", action="store_true",
+                   help="down: also remove the accounts 'up' made, with their homes and labs")
     p.add_argument("--user", action="append", metavar="UID", help="only this user's labs (root; repeat for more)")
     p.add_argument("--no-checks", action="store_true", help="leave out the lessons' checks (quicker)")
     output_opt(p)
@@ -378,8 +384,30 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_class(args: argparse.Namespace) -> int:
+    from .. import hub
     from ..classroom import class_status
 
+    if args.action == "up":
+        if not args.students:
+            raise Usage("name the students: swarmlab class up --students alice,bob")
+        try:
+            started = hub.up([s.strip() for s in args.students.split(",")], port=args.port)
+        except InvalidArgument as e:
+            raise Usage(str(e)) from None
+        if args.output == "json":
+            _json(started.as_dict())
+        else:
+            print(started.text())
+        return 0
+    if args.action == "down":
+        stopped = hub.down(remove_students=args.remove_students)
+        if args.output == "json":
+            _json(stopped)
+        else:
+            print(("stopped the classroom hub" if stopped["stopped"] else "no classroom hub was running")
+                  + "".join(f"\nremoved the account {n}" for n in stopped["removed"])
+                  + "".join(f"\nremoved lab {n}" for n in stopped.get("labs", [])))
+        return 0
     try:
         status = class_status(args.user, checks=not args.no_checks)
     except InvalidArgument as e:
