@@ -254,6 +254,14 @@ def up(students: list[str], port: int = DEFAULT_PORT) -> HubStatus:
         group = grp.getgrgid(os.stat(SOCKET).st_gid).gr_name
     except (OSError, KeyError):
         raise HubError(f"no Docker socket at {SOCKET} with a group: start Docker first (scripts/setup)") from None
+    for name in names:  # refused before anything is made
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            continue
+        if uid < 1000 or uid == 65534:
+            raise InvalidArgument(f"student {name!r} is a system account (uid {uid}): give the name of a "
+                                  f"student's own account, or a new name for one")
     python, pythonpath = students_python()
     hub = folder()
     url = f"http://127.0.0.1:{port}"

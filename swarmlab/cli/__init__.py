@@ -405,8 +405,8 @@ def cmd_class(args: argparse.Namespace) -> int:
             _json(stopped)
         else:
             print(("stopped the classroom hub" if stopped["stopped"] else "no classroom hub was running")
-                  + "".join(f"\nremoved the account {n}" for n in stopped["removed"])
-                  + "".join(f"\nremoved lab {n}" for n in stopped.get("labs", [])))
+                  + "".join(f"\nremoved lab {n}" for n in stopped.get("labs", []))
+                  + "".join(f"\nremoved the account {n}" for n in stopped["removed"]))
         return 0
     try:
         status = class_status(args.user, checks=not args.no_checks)

@@ -159,3 +159,22 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
     rows = {(x["user"], x["lab"]): x for x in json.loads(board.stdout)["labs"]}
     for s in students:
         assert rows[(s, "tutorial")]["machines"] == "3/3" and rows[(s, "tutorial")]["nodes"] == "3/3", rows
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--students", "root"], "student 'root' is a system account (uid 0)"),
+    (["--students", "Bad Name"], "student name 'Bad Name': use lower-case letters"),
+    (["--students", "sltdup,sltdup"], "give each student once"),
+    ([], "name the students: swarmlab class up --students alice,bob"),
+    (["--students", "sltport", "--port", "80"], "port=80: give a port from 1024 to 65533"),
+])
+def test_bad_students_or_port_are_refused_in_one_line_and_nothing_is_made(tmp_path: Path, args: list[str],
+                                                                         says: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    done = cli("class", "up", *args, env={"SWARMLAB_HOME": str(home)})
+    assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert list(home.iterdir()) == []
+    for name in ("sltdup", "sltport"):
+        with pytest.raises(KeyError):
+            pwd.getpwnam(name)
