@@ -18,6 +18,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,6 +160,16 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
     rows = {(x["user"], x["lab"]): x for x in json.loads(board.stdout)["labs"]}
     for s in students:
         assert rows[(s, "tutorial")]["machines"] == "3/3" and rows[(s, "tutorial")]["nodes"] == "3/3", rows
+
+    # the teacher's expiry: the first student's lab, unused for a second now, is removed by
+    # gc; the second student's, not asked for, stays (class down removes it)
+    time.sleep(2)
+    gc = cli("gc", "--idle", "1s", "--user", uids[students[0]], env=classroom["env"])
+    assert gc.returncode == 0 and f"removed lab tutorial of user {uids[students[0]]}: 3 machines" in gc.stdout, \
+        gc.stdout + gc.stderr
+    for s, left in ((students[0], 0), (students[1], 3)):
+        f = {"label": ["io.swarmlab.lab=tutorial", f"io.swarmlab.owner={uids[s]}"]}
+        assert len(host.containers.list(all=True, filters=f)) == left
 
 
 @pytest.mark.parametrize("args, says", [
