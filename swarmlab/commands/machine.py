@@ -37,6 +37,7 @@ class Machines(Command):
         if idle:
             notes.append(f"{', '.join(idle)}: already running, nothing to do.")
         notes += [f"{o.name}: {o.note}." for o in found if o.name not in idle]
+        notes += sorted({o.warning for o in outcomes if o.warning})
         table = self.ls()
         table.notes = notes
         provider = self._lab.provider

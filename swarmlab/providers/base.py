@@ -140,6 +140,9 @@ class CreateOutcome:
     name: str
     created: bool
     note: str = ""
+    #: what the learner should know of how it was made (shown with the result), e.g. that
+    #: the engine cannot apply the classroom's limits
+    warning: str = ""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,10 @@ class Site(Protocol):
     machine_memory: int | None  # bytes (docker run --memory, and --memory-swap the same)
     machine_cpus: float | None  # docker run --cpus
 
+    @property
+    def rootless(self) -> bool:  # the engine runs rootless: each machine's dockerd does too
+        ...
+
 
 class NotYet(Exception):
     """A machine's engine cannot be addressed yet (no socket, no published port)."""
@@ -76,6 +80,8 @@ def container_spec(site: Site, machine: str, mode: str, volume: str, address: st
         extra["port_bindings"] = {TLS_PORT: ("127.0.0.1", None)}
     if site.registry_mirror:  # checked: scheme://host[:port], nothing else
         command.append(f"--registry-mirror={site.registry_mirror}")
+    if site.rootless:
+        command.append("--rootless")
     if site.machine_memory:
         extra["mem_limit"] = extra["memswap_limit"] = site.machine_memory  # no swap beyond it
     if site.machine_cpus:

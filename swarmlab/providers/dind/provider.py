@@ -162,6 +162,11 @@ class DindProvider(Provider):
         self.machine_memory: int | None = None
         self.machine_cpus: float | None = None
 
+    @property
+    def rootless(self) -> bool:
+        """Whether the engine runs rootless (its machines' dockerd then does too)."""
+        return engine.is_rootless(self.host)
+
     # -- names and places (see LabNames) --------------------------------------------------
     @property
     def network_name(self) -> str:
@@ -277,10 +282,23 @@ class DindProvider(Provider):
                 # and only that (another process may be using the rest)
                 self._undo(made, made_network)
                 raise
+            warning = self._rootless_warning()
             for n, m in zip(todo, modes):
                 note = self.describe_security(m) if n in made else "another program made it just now"
-                outcomes[n] = CreateOutcome(n, n in made, note)
+                outcomes[n] = CreateOutcome(n, n in made, note, warning if n in made else "")
         return [outcomes[n] for n in names]
+
+    def _rootless_warning(self) -> str:
+        """What a rootless engine changes for the machines, said where they are made."""
+        if not self.rootless:
+            return ""
+        said = ("The engine runs rootless (in your user namespace), so each machine's dockerd runs with "
+                "--rootless too: its tasks run without cgroups.")
+        info = self.host.info()
+        if (self.machine_memory or self.machine_cpus) and not (info.get("MemoryLimit") and info.get("CpuCfsQuota")):
+            said += (" It cannot apply the classroom's memory and CPU limits either (a rootless engine on "
+                     "cgroup v1): the machines run without them.")
+        return said
 
     def _join_mirror(self) -> None:
         """This computer's registry mirror on the lab's network, at an address no machine
@@ -648,6 +666,8 @@ class DindProvider(Provider):
                          else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
             if self.registry_mirror:
                 daemon += f" --registry-mirror={self.registry_mirror}"
+            if self.rootless:
+                daemon += " --rootless"
             out.append(
                 f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
                 f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "

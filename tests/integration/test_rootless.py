@@ -1,0 +1,149 @@
+"""A learner's own rootless engine, for real (swarmlab/rootless.py): a new account, its
+dockerd started by root through RootlessKit and slirp4netns, the learner's lab made in it by
+the learner's own process, which has no access to this computer's engine. Read through the
+engines: the machines are in the learner's engine and not in this computer's, each runs its
+own dockerd with --rootless, as the learner's user on this computer (root in a machine is the
+learner outside it), and the swarm in them runs a service. Then everything goes: the lab,
+the engine's processes, the account."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from labtest import WORKLOAD, user_env
+
+from swarmlab import rootless
+from swarmlab.hub import students_python
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+NODE_IMAGE = os.environ["SWARMLAB_NODE_IMAGE"]
+
+LEARNER = f"""
+import swarmlab as sl
+lab = sl.Lab("rl", provider="dind", progress=False)
+made = lab.machine.create("manager1", "worker1", "worker2")
+lab.swarm.init("manager1")
+lab.swarm.join("worker1", "worker2")
+lab.image.load("{WORKLOAD}")
+lab.service.create("hello", "{WORKLOAD}", "ping", "127.0.0.1", replicas=3)
+print(*made.notes, *made.details, sep=chr(10))
+"""
+
+
+def _alive(uid: int, wait: float = 10.0) -> list[str]:
+    """The user's processes that still run (not zombies, which only wait to be reaped),
+    after up to ``wait`` seconds for them to end."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for pid in subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:80]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(f"{pid} {cmd}")
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.5)
+
+
+def as_learner(uid: int, home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A process of the learner's: their ids and groups only (not the Docker socket's)."""
+    env = {**user_env(home, DOCKER_HOST=url, SWARMLAB_OFFLINE="1")}
+    return subprocess.run(list(args), user=uid, group=uid, extra_groups=[], env=env, cwd=home,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[dict[str, Any]]:
+    name = f"slr{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
+    pw = pwd.getpwnam(name)
+    logs = tmp_path_factory.mktemp("rootless")
+    logs.chmod(0o700)
+    try:
+        url = rootless.start(name, logs, images=[NODE_IMAGE, WORKLOAD])
+        yield {"name": name, "uid": pw.pw_uid, "home": Path(pw.pw_dir), "url": url, "logs": logs}
+    finally:
+        try:
+            assert rootless.stop(name, logs)
+            assert not rootless.answers(pw.pw_uid)
+            assert _alive(pw.pw_uid) == [], f"processes of {name} left"
+        finally:
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            rootless.revoke(pw.pw_uid)
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
+            subprocess.run(["rm", "-rf", f"/run/user/{pw.pw_uid}"], capture_output=True)
+        # this computer's engine never had any of it
+        assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={pw.pw_uid}"}) == []
+
+
+def test_a_learners_lab_runs_in_their_own_rootless_engine(learner: dict[str, Any],
+                                                          host: docker.DockerClient) -> None:
+    uid, home, url = learner["uid"], learner["home"], learner["url"]
+    assert url == f"unix:///run/user/{uid}/docker.sock"
+    theirs = docker.DockerClient(base_url=url)
+    try:
+        info = theirs.info()
+        assert "name=rootless" in ",".join(info["SecurityOptions"])
+
+        # the learner cannot use this computer's engine at all
+        refused = as_learner(uid, home, url, "docker", "-H", "unix:///var/run/docker.sock", "info")
+        assert refused.returncode != 0 and "permission denied" in refused.stderr.lower(), refused.stderr
+
+        made = as_learner(uid, home, url, students_python()[0], "-c", LEARNER)
+        assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
+        assert "The engine runs rootless (in your user namespace), so each machine's dockerd runs with " \
+               "--rootless too" in made.stdout, made.stdout
+        ran = [line for line in made.stdout.splitlines() if line.startswith("docker run")]  # what ran underneath
+        assert len(ran) == 3 and all(line.endswith(" --rootless") for line in ran), made.stdout
+
+        # through the engines: the machines are in the learner's, none in this computer's
+        mine = {"label": ["io.swarmlab.lab=rl", f"io.swarmlab.owner={uid}"]}
+        machines = theirs.containers.list(filters=mine)
+        assert sorted(c.labels["io.swarmlab.machine"] for c in machines) == ["manager1", "worker1", "worker2"]
+        assert host.containers.list(all=True, filters=mine) == []
+        for c in machines:
+            assert "--rootless" in c.attrs["Config"]["Cmd"]
+            assert c.attrs["HostConfig"]["Privileged"] or c.attrs["HostConfig"]["CapAdd"]
+            # root in the machine is the learner on this computer
+            with open(f"/proc/{c.attrs['State']['Pid']}/status") as f:
+                ids = dict(line.split(":", 1) for line in f if line.startswith(("Uid", "Gid")))
+            assert ids["Uid"].split()[1] == str(uid), ids
+        mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
+        nodes = mgr.exec_run(["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).output.decode()
+        assert sorted(nodes.split("\n")[:-1]) == ["manager1 Ready", "worker1 Ready", "worker2 Ready"], nodes
+        tasks = mgr.exec_run(["docker", "service", "ps", "hello", "--filter", "desired-state=running",
+                              "--format", "{{.CurrentState}}"]).output.decode().split("\n")[:-1]
+        assert len(tasks) == 3 and all(t.startswith("Running") for t in tasks), tasks
+
+        gone = as_learner(uid, home, url, students_python()[0], "-c",
+                          "import swarmlab as sl; sl.Lab('rl', provider='dind', progress=False).destroy()")
+        assert gone.returncode == 0, gone.stderr[-2000:]
+        f = {"label": f"io.swarmlab.owner={uid}"}
+        assert theirs.containers.list(all=True, filters=f) == [] and theirs.networks.list(filters=f) == []
+        assert theirs.volumes.list(filters=f) == []
+    finally:
+        theirs.close()
+
+
+def test_what_a_rootless_engine_needs_is_said(learner: dict[str, Any]) -> None:
+    assert rootless.missing() == []
+    with pytest.raises(rootless.RootlessError, match=r"user 'root' is a system account"):
+        rootless.start("root", learner["logs"])
+    with pytest.raises(rootless.RootlessError, match=r"no user 'slr-nobody-here'"):
+        rootless.start("slr-nobody-here", learner["logs"])
