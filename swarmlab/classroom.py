@@ -183,14 +183,16 @@ def _passes(check: Callable[[Any], Any], lab: Any) -> bool:
         return False
 
 
-def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | None) -> LearnerLab:
-    """One learner's lab, as the board shows it. Never raises: what could not be read is in
-    ``error`` (a lab being made or removed right now must not hide the others)."""
+def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | None,
+             host: Any = None) -> LearnerLab:
+    """One learner's lab, as the board shows it, on ``host`` (None: this computer's engine).
+    Never raises: what could not be read is in ``error`` (a lab being made or removed right
+    now must not hide the others)."""
     from .lab import Lab
 
     row = LearnerLab(_user_name(uid), uid, lab_name, "-", "-")
     try:
-        lab = Lab(lab_name, provider="dind", progress=False, owner_of=None if uid == owner() else uid)
+        lab = Lab(lab_name, provider="dind", progress=False, owner_of=None if uid == owner() else uid, host=host)
     except SwarmlabError as e:
         row.error = str(e)[:300]
         return row
@@ -220,14 +222,21 @@ def class_status(users: Sequence[str | int] | None = None, *, checks: bool = Tru
     ``users``: only these user ids. ``checks=False`` leaves the lessons' checks out (quicker).
     ``offline``: which images the lessons' checks expect (None: ``SWARMLAB_OFFLINE``)."""
     from . import exercises
-    from ._engine import host_client
+    from .rootless import clients
 
     start = time.monotonic()
     owners, scope = _whose(users)
     which = exercises.lesson_checks(exercises.lesson_images(offline)) if checks else None
-    labs = _labs_on_engine(host_client(), owners)
-    rows = parallel_map(lambda ol: read_lab(ol[0], ol[1], which), labs)
-    return ClassStatus(rows, list(which or []), scope, time.monotonic() - start)
+    # this computer's engine, and (root) each learner's rootless engine
+    engines = clients(owners)
+    try:
+        labs = [(uid, lab, client) for _, client in engines for uid, lab in _labs_on_engine(client, owners)]
+        rows = parallel_map(lambda olc: read_lab(olc[0], olc[1], which, olc[2]), labs)
+    finally:
+        for _, client in engines:
+            client.close()
+    return ClassStatus(sorted(rows, key=lambda r: (r.uid, r.lab)), list(which or []), scope,
+                       time.monotonic() - start)
 
 
 class _Board:

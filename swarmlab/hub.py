@@ -153,11 +153,14 @@ def _everyone_may_run(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o001 for p in real.parents)
 
 
-def _config(hub: Path, port: int, students: list[str], python: str, pythonpath: str) -> str:
+def _config(hub: Path, port: int, students: list[str], python: str, pythonpath: str, rootless: bool) -> str:
     env = {k: os.environ[k] for k in _PASSED if os.environ.get(k)}
     env["PYTHONPATH"] = pythonpath
     spawn_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **env}
+    if rootless:
+        spawn_env.pop("DOCKER_HOST", None)
     return "\n".join([
+        "import pwd",
         "# written by 'swarmlab class up': run again to change it",
         "c = get_config()  # noqa: F821",
         f"c.JupyterHub.bind_url = 'http://127.0.0.1:{port}'",
@@ -175,6 +178,10 @@ def _config(hub: Path, port: int, students: list[str], python: str, pythonpath: 
         "c.Spawner.notebook_dir = '~'",
         "c.Spawner.default_url = '/lab/tree/lessons'",
         f"c.Spawner.environment = {spawn_env!r}",
+        *(["# rootless: each student's kernels use the student's own engine (swarmlab/rootless.py)",
+           "c.Spawner.environment['DOCKER_HOST'] = "
+           "lambda spawner: f'unix:///run/user/{pwd.getpwnam(spawner.user.name).pw_uid}/docker.sock'"]
+          if rootless else []),
         "c.Spawner.start_timeout = 120",
         "c.Spawner.http_timeout = 120",
         f"c.JupyterHub.services = [{{'name': 'teacher', 'api_token': {_secret(hub / 'teacher-token')!r}}}]",
@@ -184,18 +191,20 @@ def _config(hub: Path, port: int, students: list[str], python: str, pythonpath: 
     ])
 
 
-def _make_student(name: str, group: str) -> bool:
-    """The account ``name`` in ``group``, with its lessons; True when this call made it."""
+def _make_student(name: str, group: str | None) -> bool:
+    """The account ``name`` (in ``group`` when given), with its lessons; True when this call
+    made it."""
     made = False
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
-        done = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--groups", group, name],
+        groups = ["--groups", group] if group else []
+        done = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", *groups, name],
                               capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise HubError(f"useradd {name} failed: {done.stderr.strip()[-300:]}") from None
         pw, made = pwd.getpwnam(name), True
-    if name not in grp.getgrnam(group).gr_mem and pw.pw_gid != grp.getgrnam(group).gr_gid:
+    if group and name not in grp.getgrnam(group).gr_mem and pw.pw_gid != grp.getgrnam(group).gr_gid:
         subprocess.run(["usermod", "--append", "--groups", group, name], check=True, capture_output=True, timeout=60)
     home = Path(pw.pw_dir)
     lessons = home / "lessons"
@@ -234,9 +243,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-def up(students: list[str], port: int = DEFAULT_PORT) -> HubStatus:
+def up(students: list[str], port: int = DEFAULT_PORT, rootless: bool = False) -> HubStatus:
     """Make the accounts that are missing, write the hub's configuration, start the hub (or
-    leave the running one, when it already has these students and this port)."""
+    leave the running one, when it already has these students and this port).
+
+    ``rootless``: each student's labs in a rootless engine of their own (:mod:`swarmlab.rootless`),
+    started now with the offline images copied in; students are then not in the Docker
+    socket's group, and one who is is refused (the group would make them root here)."""
     _require_root()
     names = [check_student(s) for s in students]
     if not names or len(set(names)) != len(names):
@@ -262,17 +275,26 @@ def up(students: list[str], port: int = DEFAULT_PORT) -> HubStatus:
         if uid < 1000 or uid == 65534:
             raise InvalidArgument(f"student {name!r} is a system account (uid {uid}): give the name of a "
                                   f"student's own account, or a new name for one")
+        if rootless and (name in grp.getgrnam(group).gr_mem or pwd.getpwnam(name).pw_gid == grp.getgrnam(group).gr_gid):
+            raise InvalidArgument(f"student {name!r} is in the Docker socket's group ({group}), which makes them root "
+                                  f"here whatever their own engine: 'gpasswd -d {name} {group}' first")
+    if rootless:
+        from . import rootless as rl
+
+        lacks = rl.missing()
+        if lacks:
+            raise HubError(f"rootless engines need {', '.join(lacks)}: apt-get install {' '.join(lacks)}")
     python, pythonpath = students_python()
     hub = folder()
     url = f"http://127.0.0.1:{port}"
-    config = _config(hub, port, names, python, pythonpath)
+    config = _config(hub, port, names, python, pythonpath, rootless)
     running = _pid(hub)
     config_path = hub / "jupyterhub_config.py"
     if running and config_path.exists() and config_path.read_text() == config and _answers(url):
         return HubStatus(True, url, str(hub), names, [], running)
     if running:
         down()
-    made = [n for n in names if _make_student(n, group)]
+    made = [n for n in names if _make_student(n, None if rootless else group)]
     if made:
         _write_private(hub / "students-made", "\n".join(sorted(set(_ours(hub)) | set(made))) + "\n")
         passwords = {}
@@ -280,6 +302,14 @@ def up(students: list[str], port: int = DEFAULT_PORT) -> HubStatus:
             passwords = dict(line.split(" ", 1) for line in (hub / "passwords").read_text().splitlines() if " " in line)
         passwords.update({n: _set_password(n) for n in made})
         _write_private(hub / "passwords", "".join(f"{n} {p}\n" for n, p in sorted(passwords.items())))
+    if rootless:
+        from . import rootless as rl
+        from .exercises import OFFLINE
+
+        node = os.environ.get("SWARMLAB_NODE_IMAGE") or "swarmlab/node:bookworm"
+        images = [node, *OFFLINE.to_load, *OFFLINE.network_images, "swarmlab/registry:2.8"]
+        for name in names:
+            rl.start(name, hub / "engines", list(dict.fromkeys(images)))
     _write_private(config_path, config)
     log = open(hub / "hub.log", "ab")  # noqa: SIM115 - the hub's, kept open by it
     proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config_path)], cwd=hub,
@@ -319,12 +349,17 @@ def down(remove_students: bool = False) -> dict[str, Any]:
         done["labs"] = []
         for name in _ours(hub):
             # a student's own processes (a kernel the hub no longer knows) end with the account
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, timeout=30)
             try:
                 uid = pwd.getpwnam(name).pw_uid
             except KeyError:
                 continue
             done["labs"] += _remove_labs(str(uid))
+            from . import rootless as rl
+
+            if rl.stop(name, hub / "engines"):  # their own engine: its labs go with it and their home
+                done["engines"] = [*done.get("engines", []), name]
+            rl.revoke(uid)
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, timeout=30)
             gone = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True, timeout=60)
             if gone.returncode == 0:
                 done["removed"].append(name)
@@ -334,15 +369,20 @@ def down(remove_students: bool = False) -> dict[str, Any]:
 
 
 def _remove_labs(uid: str) -> list[str]:
-    """Every dind lab of user ``uid``, destroyed as ``swarmlab gc`` does; their names."""
-    from ._engine import host_client
+    """Every dind lab of user ``uid``, on this computer's engine and on their rootless one,
+    destroyed as ``swarmlab gc`` does; their names."""
     from .lab import Lab
     from .providers.dind.gc import idle_labs
+    from .rootless import clients
 
     removed = []
-    for x in idle_labs(host_client(), 0, [uid]):
-        Lab(x.lab, provider="dind", progress=False, owner_of=x.owner).destroy()
-        removed.append(f"{x.lab} (user {uid})")
+    for _, client in clients([uid]):
+        try:
+            for x in idle_labs(client, 0, [uid]):
+                Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
+                removed.append(f"{x.lab} (user {uid})")
+        finally:
+            client.close()
     return removed
 
 

@@ -25,6 +25,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._errors import SwarmlabError
 
@@ -185,8 +186,14 @@ def _copy_images(uid: int, images: Sequence[str]) -> None:
 
 
 def revoke(uid: int) -> None:
-    """Take back the user's use of /dev/net/tun (``start`` gave it)."""
+    """Undo what ``start`` gave a user whose engine is stopped: their use of /dev/net/tun, and
+    their ``/run/user/UID`` (when it is theirs, and no link)."""
     subprocess.run(["setfacl", "-x", f"u:{uid}", "/dev/net/tun"], capture_output=True, timeout=30)
+    path = Path(f"/run/user/{uid}")
+    with contextlib.suppress(OSError):
+        st = os.lstat(path)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid:
+            shutil.rmtree(path)
 
 
 def _processes() -> dict[int, tuple[int, str]]:
@@ -252,3 +259,37 @@ def stop(name: str, log_dir: Path) -> bool:
         time.sleep(0.2)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def engines(owners: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(user id, DOCKER_HOST) of each user's rootless engine that answers on this computer,
+    for ``owners`` (None: every user's): what root's board and gc read besides this
+    computer's engine. A socket counts only in the user's own ``/run/user/UID``, owned by them."""
+    found = []
+    try:
+        entries = sorted(os.listdir("/run/user"), key=lambda e: (len(e), e))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit() or (owners is not None and entry not in owners):
+            continue
+        try:
+            st = os.lstat(f"/run/user/{entry}")
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == int(entry) and answers(int(entry)):
+            found.append((entry, docker_host(int(entry))))
+    return found
+
+
+def clients(owners: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """This computer's engine (where ``""``), then, for root, each rootless engine of
+    ``owners`` (where: its DOCKER_HOST): every engine a classroom's labs may be on."""
+    import docker
+
+    from ._engine import host_client
+
+    out: list[tuple[str, Any]] = [("", host_client())]
+    if os.geteuid() == 0:
+        out += [(url, docker.DockerClient(base_url=url, timeout=60)) for _, url in engines(owners)]
+    return out

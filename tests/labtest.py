@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,3 +214,24 @@ def destroy_and_check(host: docker.DockerClient, lab: str) -> list[str]:
         assert again.data.get("left_behind", []) == [], again
     assert labelled(host, lab) == {"containers": 0, "volumes": 0, "networks": 0}, left
     return left
+
+
+def live_processes(uid: int, wait: float = 10.0) -> list[str]:
+    """The user's processes that still run (not zombies, which only wait to be reaped),
+    after up to ``wait`` seconds for them to end."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for pid in subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:80]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(f"{pid} {cmd}")
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.5)

@@ -159,6 +159,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="up: the hub's port on 127.0.0.1 (and the next two)")
     p.add_argument("--remove-students", action="store_true",
                    help="down: also remove the accounts 'up' made, with their homes and labs")
+    p.add_argument("--rootless", action="store_true",
+                   help="up: each student's labs in a rootless engine of their own, students not in the "
+                        "Docker socket's group (see the README's trust model)")
     p.add_argument("--user", action="append", metavar="UID", help="only this user's labs (root; repeat for more)")
     p.add_argument("--no-checks", action="store_true", help="leave out the lessons' checks (quicker)")
     output_opt(p)
@@ -342,11 +345,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from .._engine import host_client
     from ..lab import Lab
     from ..providers.base import owner
     from ..providers.dind.activity import parse_duration
     from ..providers.dind.gc import idle_labs
+    from ..rootless import clients
     from ._labs import _age
 
     idle = parse_duration(args.idle)
@@ -356,16 +359,17 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.user is not None and not (args.user.isdigit() or args.user.isalnum()):
         raise Usage(f"--user {args.user!r}: give a user id, e.g. 1000")
     owners = None if args.all_users else [args.user or me]
-    found = idle_labs(host_client(), idle, owners)
+    engines = clients(owners)  # this computer's engine, and (root) the learners' rootless ones
+    found = [(client, x) for _, client in engines for x in idle_labs(client, idle, owners)]
     done, failed = [], 0
-    for x in found:
+    for client, x in found:
         unused = f"unused for {_age(x.idle)} (last: {x.why})" if x.machines else "no machine left"
         entry = {"lab": x.lab, "user": x.owner, "machines": x.machines, "idle_seconds": round(x.idle), "why": x.why}
         if args.dry_run:
             line = f"would remove lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}"
         else:
             try:  # one lab the engine will not let go of must not keep the others
-                result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner).destroy()
+                result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
             except SwarmlabError as e:
                 failed += 1
                 entry["error"] = str(e)
@@ -391,7 +395,7 @@ def cmd_class(args: argparse.Namespace) -> int:
         if not args.students:
             raise Usage("name the students: swarmlab class up --students alice,bob")
         try:
-            started = hub.up([s.strip() for s in args.students.split(",")], port=args.port)
+            started = hub.up([s.strip() for s in args.students.split(",")], port=args.port, rootless=args.rootless)
         except InvalidArgument as e:
             raise Usage(str(e)) from None
         if args.output == "json":

@@ -27,6 +27,7 @@ from typing import Any
 import docker
 import pytest
 from hubclient import Hub, log_in
+from labtest import live_processes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -67,8 +68,12 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **env}, stdin=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="module")
-def classroom(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=["docker group", "rootless"])
+def classroom(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              host: docker.DockerClient) -> Iterator[dict[str, Any]]:
+    """A classroom of two new students: in the Docker socket's group, their labs on this
+    computer's engine; or (rootless) each with a rootless engine of their own."""
+    rootless = request.param == "rootless"
     home = tmp_path_factory.mktemp("hubhome")
     home.chmod(0o700)
     env = {"SWARMLAB_HOME": str(home)}
@@ -78,13 +83,15 @@ def classroom(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClien
         with pytest.raises(KeyError):
             pwd.getpwnam(s)
     port = _free_ports()
-    up = cli("class", "up", "--students", ",".join(students), "--port", str(port), "-o", "json", env=env)
+    up = cli("class", "up", "--students", ",".join(students), "--port", str(port), "-o", "json",
+             *(["--rootless"] if rootless else []), env=env)
     uids = []
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         uids = [str(pwd.getpwnam(s).pw_uid) for s in students]
         made = json.loads(up.stdout)
-        yield {"env": env, "students": students, "port": port, "up": made, "folder": Path(made["folder"])}
+        yield {"env": env, "students": students, "port": port, "up": made, "folder": Path(made["folder"]),
+               "rootless": rootless}
     finally:
         down = cli("class", "down", "--remove-students", "-o", "json", env=env)
         assert down.returncode == 0, down.stdout + down.stderr
@@ -94,10 +101,12 @@ def classroom(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClien
             with pytest.raises(KeyError):
                 pwd.getpwnam(s)
         assert all(not _listening(p) for p in (port, port + 1, port + 2))
-        for uid in uids:  # their labs went with them
+        for uid in uids:  # their labs went with them, and their own engines
             f = {"label": f"io.swarmlab.owner={uid}"}
             assert host.containers.list(all=True, filters=f) == [] and host.networks.list(filters=f) == []
             assert host.volumes.list(filters=f) == []
+            assert live_processes(int(uid)) == []
+            assert not os.path.exists(f"/run/user/{uid}")
 
 
 def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, Any],
@@ -122,10 +131,12 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
     uids = {s: str(pwd.getpwnam(s).pw_uid) for s in students}
     code = ("import os, papermill\n"
             "os.chdir(os.path.expanduser('~/lessons'))\n"
-            "papermill.execute_notebook('02-swarm.ipynb', '02-swarm.done.ipynb', progress_bar=False)\n"
+            "papermill.execute_notebook('02-swarm.ipynb', '02-swarm.done.ipynb', progress_bar=False,\n"
+            "                           execution_timeout=240)\n"
             "import swarmlab as sl\n"
             "lab = sl.Lab.attach('tutorial')\n"
-            "print('RESULT', os.getuid(), lab.client('manager1').info()['Swarm']['Cluster']['ID'])\n")
+            "print('RESULT', os.getuid(), lab.client('manager1').info()['Swarm']['Cluster']['ID'],\n"
+            "      os.access('/var/run/docker.sock', os.W_OK), os.environ.get('DOCKER_HOST', '-'))\n")
     from concurrent.futures import ThreadPoolExecutor
 
     def lesson(student: str) -> tuple[str, str]:
@@ -141,12 +152,20 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
         result = [line.split() for line in out.splitlines() if line.startswith("RESULT ")]
         assert result and result[0][1] == uids[s], out[-2000:]  # the kernel ran as the student
         clusters[s] = result[0][2]
+        if classroom["rootless"]:  # their own engine; this computer's is not theirs to use
+            assert result[0][3:] == ["False", f"unix:///run/user/{uids[s]}/docker.sock"], result
+        else:
+            assert result[0][3] == "True", result
 
     # through the engine: each student's lab 'tutorial' is three machines of their own, in a
     # swarm of their own, and the swarm their kernel reached is that one
+    engines = {s: docker.DockerClient(base_url=f"unix:///run/user/{uids[s]}/docker.sock") if classroom["rootless"]
+               else host for s in students}
     for s in students:
-        machines = host.containers.list(filters={"label": ["io.swarmlab.lab=tutorial",
-                                                           f"io.swarmlab.owner={uids[s]}"]})
+        machines = engines[s].containers.list(filters={"label": ["io.swarmlab.lab=tutorial",
+                                                                 f"io.swarmlab.owner={uids[s]}"]})
+        if classroom["rootless"]:  # none of it on this computer's engine
+            assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={uids[s]}"}) == []
         assert sorted(c.labels["io.swarmlab.machine"] for c in machines) == ["manager1", "worker1", "worker2"]
         mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
         said = mgr.exec_run(["docker", "info", "--format", "{{.Swarm.Cluster.ID}} {{.Swarm.Nodes}}"]).output
@@ -169,7 +188,7 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
         gc.stdout + gc.stderr
     for s, left in ((students[0], 0), (students[1], 3)):
         f = {"label": ["io.swarmlab.lab=tutorial", f"io.swarmlab.owner={uids[s]}"]}
-        assert len(host.containers.list(all=True, filters=f)) == left
+        assert len(engines[s].containers.list(all=True, filters=f)) == left
 
 
 @pytest.mark.parametrize("args, says", [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import docker
 import pytest
-from labtest import WORKLOAD, user_env
+from labtest import WORKLOAD, live_processes, user_env
 
 from swarmlab import rootless
 from swarmlab.hub import students_python
@@ -38,27 +37,6 @@ lab.image.load("{WORKLOAD}")
 lab.service.create("hello", "{WORKLOAD}", "ping", "127.0.0.1", replicas=3)
 print(*made.notes, *made.details, sep=chr(10))
 """
-
-
-def _alive(uid: int, wait: float = 10.0) -> list[str]:
-    """The user's processes that still run (not zombies, which only wait to be reaped),
-    after up to ``wait`` seconds for them to end."""
-    deadline = time.monotonic() + wait
-    while True:
-        alive = []
-        for pid in subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:80]
-            except OSError:
-                continue
-            if state != "Z":
-                alive.append(f"{pid} {cmd}")
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.5)
 
 
 def as_learner(uid: int, home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -82,12 +60,12 @@ def learner(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient)
         try:
             assert rootless.stop(name, logs)
             assert not rootless.answers(pw.pw_uid)
-            assert _alive(pw.pw_uid) == [], f"processes of {name} left"
+            assert live_processes(pw.pw_uid) == [], f"processes of {name} left"
         finally:
             subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
             rootless.revoke(pw.pw_uid)
             subprocess.run(["userdel", "--remove", name], capture_output=True)
-            subprocess.run(["rm", "-rf", f"/run/user/{pw.pw_uid}"], capture_output=True)
+        assert not os.path.exists(f"/run/user/{pw.pw_uid}")
         # this computer's engine never had any of it
         assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={pw.pw_uid}"}) == []
 

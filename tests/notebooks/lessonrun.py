@@ -73,8 +73,29 @@ def lines_json(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+#: how long a snapshot waits for the services to reach the tasks they ask for
+SETTLE = 120.0
+
+
+def _settled(mgr: Any) -> list[dict[str, Any]]:
+    """``docker service ls`` once every service runs the tasks it asks for ("3/3"), or after
+    :data:`SETTLE` seconds as it is then. A lesson ends when its last cell does; a task the
+    swarm moves after that (a node that missed heartbeats on a loaded computer, tasks of a
+    lost manager rescheduled) is part of the state the lesson leaves, reached moments later."""
+    import time
+
+    deadline = time.monotonic() + SETTLE
+    while True:
+        services = lines_json(mgr("docker service ls --format '{{json .}}'"))
+        counts = [str(s.get("Replicas", "")).split(" ")[0].split("/") for s in services]
+        if all(len(c) == 2 and c[0] == c[1] for c in counts) or time.monotonic() > deadline:
+            return services
+        time.sleep(1)
+
+
 def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
-    """The swarm as the engine sees it, read with docker inside the manager machine."""
+    """The swarm as the engine sees it, read with docker inside the manager machine, once its
+    services have settled (:func:`_settled`)."""
     snap: dict[str, Any] = {"labelled": labelled(host, lab)}
     if machine_container(host, lab, "manager1") is None:
         return snap
@@ -84,7 +105,7 @@ def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
         return snap
     snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'")
     snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'"))}
-    services = lines_json(mgr("docker service ls --format '{{json .}}'"))
+    services = _settled(mgr)
     snap["services"] = {s["Name"]: s for s in services}
     snap["tasks"] = {
         s["Name"]: lines_json(mgr(f"docker service ps {s['Name']} --filter desired-state=running "
