@@ -60,22 +60,53 @@ class Hub:
 
         ws = self.url.replace("http://", "ws://", 1) + f"/user/{user}/api/kernels/{kernel}/channels"
         conn = await websocket_connect(HTTPRequest(ws, headers={"Authorization": f"token {self.token}"}))
-        msg_id = uuid.uuid4().hex
-        conn.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "teacher",
-                       "session": uuid.uuid4().hex, "date": "", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}))
-        out: list[str] = []
-        status = None
+        session = uuid.uuid4().hex
+        seen: list[str] = []  # what came, for the error when nothing ends
+
+        def send(msg_type: str, content: dict[str, Any]) -> str:
+            msg_id = uuid.uuid4().hex
+            conn.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": msg_type, "username": "teacher", "session": session,
+                           "date": "", "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": content}))
+            return msg_id
+
+        async def receive(until: float) -> dict[str, Any]:
+            raw = await asyncio.wait_for(conn.read_message(), max(0.1, until - time.monotonic()))
+            if raw is None:
+                raise ConnectionError(f"{user}'s kernel closed its websocket; seen: {seen[-20:]}")
+            msg = json.loads(raw)
+            seen.append(f"{msg.get('channel')}:{msg['header']['msg_type']}")
+            return dict(msg)
+
         deadline = time.monotonic() + timeout
         try:
+            # as JupyterLab does: a request sent before the kernel is ready may be lost, so ask
+            # kernel_info until the kernel answers, then send the code
+            ready = False
+            while not ready:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{user}'s kernel never answered kernel_info; seen: {seen[-20:]}")
+                info_id = send("kernel_info_request", {})
+                until = min(deadline, time.monotonic() + 3)
+                try:
+                    while not ready:
+                        msg = await receive(until)
+                        ready = (msg["header"]["msg_type"] == "kernel_info_reply"
+                                 and msg.get("parent_header", {}).get("msg_id") == info_id)
+                except asyncio.TimeoutError:
+                    continue
+            msg_id = send("execute_request", {"code": code, "silent": False, "store_history": False,
+                                              "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+            out: list[str] = []
+            status = None
+            idle = False  # the reply (shell) and the idle status (iopub) come in either order
             while True:
-                raw = await asyncio.wait_for(conn.read_message(), max(0.1, deadline - time.monotonic()))
-                if raw is None:
-                    raise ConnectionError(f"{user}'s kernel closed its websocket")
-                msg = json.loads(raw)
+                try:
+                    msg = await receive(deadline)
+                except asyncio.TimeoutError:
+                    raise TimeoutError(f"{user}'s code did not finish in {timeout:g} s; it printed "
+                                       f"{''.join(out)[-1500:]!r}; seen: {seen[-20:]}") from None
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind = msg["header"]["msg_type"]
@@ -85,7 +116,9 @@ class Hub:
                     out.append("\n".join(msg["content"]["traceback"]))
                 elif kind == "execute_reply":
                     status = msg["content"]["status"]
-                if status is not None and kind == "status" and msg["content"]["execution_state"] == "idle":
+                elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                    idle = True
+                if status is not None and idle:
                     return status, "".join(out)
         finally:
             conn.close()
