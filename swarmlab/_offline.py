@@ -66,15 +66,20 @@ def probe_url() -> str:
     return check_url(value, PROBE_ENV) if value else DOCKER_HUB
 
 
+def check(offline: object) -> bool | None:
+    """``offline`` as asked (True, False or None), or :class:`InvalidArgument` saying what to give."""
+    if offline is not None and not isinstance(offline, bool):
+        raise InvalidArgument(f"offline={offline!r}: give True, False, or None (swarmlab chooses)")
+    return offline
+
+
 def decide(offline: bool | None = None, mirror: str | None = None) -> Choice:
     """Offline or online (see the module): ``offline`` when given, else ``SWARMLAB_OFFLINE``,
     else chosen. ``mirror``: the lab's registry mirror (None: ``SWARMLAB_REGISTRY_MIRROR``)."""
     from .providers.dind.mirror import lab_mirror
 
-    if offline is not None:
-        if not isinstance(offline, bool):
-            raise InvalidArgument(f"offline={offline!r}: give True, False, or None (swarmlab chooses)")
-        return Choice(offline)
+    if check(offline) is not None:
+        return Choice(bool(offline))
     said = asked()
     if said is not None:
         return Choice(said)

@@ -104,9 +104,7 @@ class Lab:
         self.provider_name = provider or os.environ.get("SWARMLAB_PROVIDER") or "dind"
         self.provider: Provider = get_provider(self.provider_name, self.name, **provider_options)
         self.progress = progress_enabled(progress)
-        if offline is not None and not isinstance(offline, bool):
-            raise InvalidArgument(f"offline={offline!r}: give True, False, or None (swarmlab chooses)")
-        self._offline = offline
+        self._offline = _offline.check(offline)
         self._manager: str | None = None
         self._lock = threading.Lock()
         global _latest

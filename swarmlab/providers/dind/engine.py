@@ -119,24 +119,13 @@ def engine_id(host: docker.DockerClient) -> str:
     return str(host.info().get("ID", ""))
 
 
-_rootless_by_engine: dict[str, bool] = {}
-
-
-def is_rootless(host: docker.DockerClient) -> bool:
-    """Whether this engine runs rootless (a dockerd in a user's user namespace: ``docker info``
-    names ``rootless`` among its security options). Its machines' own dockerd then runs with
-    ``--rootless`` too: in that namespace it may not make cgroups, so it runs its tasks without
-    them, as the engine around it does. Read once per engine and process."""
-    info = host.info()
-    key = str(info.get("ID", ""))
-    with _security_lock:
-        if key in _rootless_by_engine:
-            return _rootless_by_engine[key]
+def is_rootless(info: dict[str, Any]) -> bool:
+    """Whether an engine runs rootless (a dockerd in a user's user namespace), from its
+    ``docker info``: ``rootless`` among its security options. Its machines' own dockerd then
+    runs with ``--rootless`` too: in that namespace it may not make cgroups, so it runs its
+    tasks without them, as the engine around it does."""
     options = info.get("SecurityOptions") or []
-    found = any(isinstance(o, str) and "name=rootless" in o.split(",") for o in options)
-    with _security_lock:
-        _rootless_by_engine[key] = found
-    return found
+    return any(isinstance(o, str) and "name=rootless" in o.split(",") for o in options)
 
 
 def remembered_security(host: docker.DockerClient) -> str:

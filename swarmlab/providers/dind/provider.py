@@ -150,6 +150,7 @@ class DindProvider(Provider):
         self.api = engine.choose_api(self.host, api)
         self.node_image = node_image or engine.default_node_image(self.host)
         self._security = security
+        self._rootless: bool | None = None
         #: the registry mirror each new machine's dockerd uses (``--registry-mirror``), or ""
         self.registry_mirror = mirror.lab_mirror(registry_mirror)
         # each new machine's memory and CPUs (docker run --memory --cpus): what was asked,
@@ -165,7 +166,9 @@ class DindProvider(Provider):
     @property
     def rootless(self) -> bool:
         """Whether the engine runs rootless (its machines' dockerd then does too)."""
-        return engine.is_rootless(self.host)
+        if self._rootless is None:  # read once: asked for each machine made
+            self._rootless = engine.is_rootless(self.host.info())
+        return self._rootless
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property
