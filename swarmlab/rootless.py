@@ -283,13 +283,15 @@ def engines(owners: Sequence[str] | None = None) -> list[tuple[str, str]]:
 
 
 def clients(owners: Sequence[str] | None = None) -> list[tuple[str, Any]]:
-    """This computer's engine (where ``""``), then, for root, each rootless engine of
-    ``owners`` (where: its DOCKER_HOST): every engine a classroom's labs may be on."""
+    """This computer's engine (whose: ``""``), then, for root, each rootless engine of
+    ``owners`` (whose: the user id it belongs to): every engine a classroom's labs may be on.
+    A rootless engine is an API its user controls: what it reports is that user's word only,
+    so only labs whose owner label is that user id count there."""
     import docker
 
     from ._engine import host_client
 
     out: list[tuple[str, Any]] = [("", host_client())]
     if os.geteuid() == 0:
-        out += [(url, docker.DockerClient(base_url=url, timeout=60)) for _, url in engines(owners)]
+        out += [(uid, docker.DockerClient(base_url=url, timeout=60)) for uid, url in engines(owners)]
     return out
