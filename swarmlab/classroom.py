@@ -24,15 +24,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import _deadline
 from ._errors import InvalidArgument, SwarmlabError
 from ._format import html_result, text_table
-from ._util import parallel_map
 from .providers.base import LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab, owner
 
 #: how often the board refreshes itself by default, in seconds: a refresh runs every check on
 #: every lab, which costs the machines more than a dashboard's three API calls
 DEFAULT_REFRESH = 15.0
 MIN_REFRESH = 5.0
+#: how long one engine may take to say which labs it has, and one lab to be read (its
+#: machines, nodes, services and every check), in seconds: what is not read by then is listed
+#: as such, and the rest shown (a stuck engine or machine must not stop the board)
+ENGINE_DEADLINE = 20.0
+LAB_DEADLINE = 45.0
 
 __all__ = ["ClassStatus", "LearnerLab", "board", "class_status"]
 
@@ -62,6 +67,9 @@ class ClassStatus:
     lessons: list[str]  #: the lessons checked, in class order (empty: checks not run)
     scope: str  #: whose labs these are, as a sentence
     seconds: float  #: how long reading took
+    #: what the board did not show, and why: an engine that did not answer in time, or that
+    #: reported labs of users other than its own (ignored)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -83,10 +91,11 @@ class ClassStatus:
 
     def text(self) -> str:
         if not self.labs:
-            return f"no labs ({self.scope})"
+            return "\n".join([f"no labs ({self.scope})", *self.notes])
         lines = [f"{len(self.labs)} lab(s) of {len({x.uid for x in self.labs})} learner(s) ({self.scope}), "
                  f"read in {self.seconds:.1f} s", text_table(self.columns, self.rows()).rstrip()]
         lines += [f"{x.user}/{x.lab}: {x.error}" for x in self.labs if x.error]
+        lines += self.notes
         if self._legend():
             lines.append(self._legend())
         return "\n".join(lines)
@@ -99,7 +108,7 @@ class ClassStatus:
         a row per lab marked with its learner and lab; every text escaped."""
         e = html.escape
         if not self.labs:
-            return html_result("swarmlab class status", "", [self.text()])
+            return html_result("swarmlab class status", "", self.text().splitlines())
         head = "".join(f"<th>{e(c)}</th>" for c in self.columns)
         body = []
         for row, x in zip(self.rows(), self.labs):
@@ -108,12 +117,13 @@ class ClassStatus:
             body.append(f'<tr data-learner="{e(x.uid)}" data-lab="{e(x.lab)}">{cells}</tr>')
         table = f'<table class="swarmlab-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
         notes = [self.text().splitlines()[0]] + [f"{x.user}/{x.lab}: {x.error}" for x in self.labs if x.error]
+        notes += self.notes
         legend = f'<div class="swarmlab-note">{e(self._legend())}</div>' if self._legend() else ""
         return html_result("swarmlab class status", table + legend, notes)
 
     def as_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "lessons": self.lessons, "seconds": round(self.seconds, 2),
-                "labs": [x.as_dict() for x in self.labs]}
+                "labs": [x.as_dict() for x in self.labs], "notes": self.notes}
 
 
 def _user_name(uid: str) -> str:
@@ -145,18 +155,24 @@ def _whose(users: Sequence[str | int] | None) -> tuple[list[str] | None, str]:
     return wanted, f"user(s) {', '.join(wanted)}"
 
 
-def _labs_on_engine(host: Any, owners: list[str] | None) -> list[tuple[str, str]]:
+def _labs_on_engine(host: Any, owners: list[str] | None, whose: str = "") -> tuple[list[tuple[str, str]], list[str]]:
     """(owner, lab) of every dind lab with a machine on the engine, for these owners (None:
-    all), sorted; labels that are not names swarmlab gives are left out."""
+    all), sorted; labels that are not names swarmlab gives are left out. On user ``whose``'s
+    rootless engine (an API that user controls) only that user's labs count: the others are
+    ignored, and said (the second list)."""
     flt = [f"{LABEL_PROVIDER}=dind", f"{LABEL_ROLE}=machine"]
-    if owners is not None and len(owners) == 1:
+    if owners is not None and len(owners) == 1 and not whose:
         flt.append(f"{LABEL_OWNER}={owners[0]}")
-    found = set()
+    found, ignored = set(), set()
     for c in host.containers.list(all=True, filters={"label": flt}, sparse=True, ignore_removed=True):
-        key = labelled_lab(c.attrs.get("Labels"))
-        if key and (owners is None or key[1] in owners):
+        labels = c.attrs.get("Labels")
+        key = labelled_lab(labels if isinstance(labels, dict) else None)
+        if whose and (key is None or key[1] != whose):
+            ignored.add(f"user {whose}'s engine reports a lab of user {key[1]}: ignored" if key else
+                        f"user {whose}'s engine reports a machine with labels swarmlab does not give: ignored")
+        elif key and (owners is None or key[1] in owners):
             found.add((key[1], key[0]))
-    return sorted(found)
+    return sorted(found), sorted(ignored)
 
 
 def _replicas(client: Any) -> list[str]:
@@ -184,13 +200,17 @@ def _passes(check: Callable[[Any], Any], lab: Any) -> bool:
 
 
 def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | None,
-             host: Any = None) -> LearnerLab:
-    """One learner's lab, as the board shows it, on ``host`` (None: this computer's engine).
-    Never raises: what could not be read is in ``error`` (a lab being made or removed right
-    now must not hide the others)."""
+             host: Any = None, whose: str = "") -> LearnerLab:
+    """One learner's lab, as the board shows it, on ``host`` (None: this computer's engine;
+    else user ``whose``'s rootless engine, where only their own labs are read). Never raises:
+    what could not be read is in ``error`` (a lab being made or removed right now must not
+    hide the others)."""
     from .lab import Lab
 
     row = LearnerLab(_user_name(uid), uid, lab_name, "-", "-")
+    if whose and uid != whose:  # that engine's word about another user: never acted on
+        row.error = f"user {whose}'s engine reports a lab of user {uid}: ignored"
+        return row
     try:
         lab = Lab(lab_name, provider="dind", progress=False, owner_of=None if uid == owner() else uid, host=host)
     except SwarmlabError as e:
@@ -217,26 +237,77 @@ def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | 
 
 
 def class_status(users: Sequence[str | int] | None = None, *, checks: bool = True,
-                 offline: bool | None = None) -> ClassStatus:
+                 offline: bool | None = None, deadline: float = LAB_DEADLINE) -> ClassStatus:
     """Every learner's dind labs on this computer (root; others see their own), read now.
     ``users``: only these user ids. ``checks=False`` leaves the lessons' checks out (quicker).
-    ``offline``: which images the lessons' checks expect (None: ``SWARMLAB_OFFLINE``)."""
+    ``offline``: which images the lessons' checks expect (None: ``SWARMLAB_OFFLINE``).
+    ``deadline``: seconds each lab may take to be read (each engine has :data:`ENGINE_DEADLINE`)."""
     from . import exercises
-    from .rootless import clients
 
     start = time.monotonic()
     owners, scope = _whose(users)
     which = exercises.lesson_checks(exercises.lesson_images(offline)) if checks else None
-    # this computer's engine, and (root) each learner's rootless engine
-    engines = clients(owners)
+    engines, notes = _engines(owners)
     try:
-        labs = [(uid, lab, client) for _, client in engines for uid, lab in _labs_on_engine(client, owners)]
-        rows = parallel_map(lambda olc: read_lab(olc[0], olc[1], which, olc[2]), labs)
+        jobs = [((whose, uid, lab), _reader(uid, lab, which, client, whose))
+                for whose, client, labs in engines for uid, lab in labs]
+        outcomes = _deadline.run_all(jobs, deadline)
+        rows = []
+        for (_, uid, lab), got in outcomes.items():
+            if isinstance(got.value, LearnerLab):
+                rows.append(got.value)
+                continue
+            row = LearnerLab(_user_name(uid), uid, lab, "?", "?")
+            row.error = (f"could not be read within {deadline:g} s" if got.late else
+                         "not read: an earlier read of it is still stuck" if got.stuck else
+                         f"could not be read: {str(got.error)[:200]}")
+            rows.append(row)
     finally:
-        for _, client in engines:
+        for _, client, _ in engines:
             client.close()
     return ClassStatus(sorted(rows, key=lambda r: (r.uid, r.lab)), list(which or []), scope,
-                       time.monotonic() - start)
+                       time.monotonic() - start, notes)
+
+
+def _reader(uid: str, lab: str, which: Any, client: Any, whose: str) -> Callable[[], LearnerLab]:
+    return lambda: read_lab(uid, lab, which, client, whose)
+
+
+def _engines(owners: list[str] | None) -> tuple[list[tuple[str, Any, list[tuple[str, str]]]], list[str]]:
+    """(whose, client, labs) of this computer's engine and (root) each learner's rootless
+    engine, each asked within :data:`ENGINE_DEADLINE`; and notes on what was not used."""
+    from . import rootless
+    from ._engine import host_client
+
+    def listed(whose: str) -> Callable[[], tuple[Any, list[tuple[str, str]], list[str]]]:
+        def read() -> tuple[Any, list[tuple[str, str]], list[str]]:
+            client = rootless.client(int(whose), timeout=int(ENGINE_DEADLINE)) if whose else host_client()
+            try:
+                return (client, *_labs_on_engine(client, owners, whose))
+            except BaseException:
+                client.close()
+                raise
+        return read
+
+    candidates = rootless.candidates(owners) if owner() == "0" else []
+    outcomes = _deadline.run_all([(("engine", w), listed(w)) for w in ["", *candidates]], ENGINE_DEADLINE)
+    engines, notes = [], []
+    for (_, whose), got in outcomes.items():
+        which = f"user {whose}'s rootless engine" if whose else "this computer's engine"
+        if got.value is not None:
+            client, labs, ignored = got.value
+            engines.append((whose, client, labs))
+            notes += ignored
+        elif got.late or got.stuck:
+            notes.append(f"{which} did not answer within {ENGINE_DEADLINE:g} s: its labs are not shown")
+        elif whose and isinstance(got.error, FileNotFoundError | ConnectionRefusedError):
+            continue  # no engine running for that user
+        elif whose:
+            notes.append(f"{which} not used: {str(got.error)[:200]}")
+        else:
+            raise got.error if isinstance(got.error, SwarmlabError) else SwarmlabError(
+                f"this computer's engine could not be read: {got.error}")
+    return engines, notes
 
 
 class _Board:

@@ -22,17 +22,21 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _peer
 from ._errors import SwarmlabError
 
 #: where Debian's docker.io keeps the script that starts a rootless dockerd
 _SCRIPT_PLACES = ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "/usr/bin/dockerd-rootless.sh")
 #: how long ``start`` waits for the engine to answer
 START_WAIT = 60.0
+#: how big an engine's log grows before it is rotated (to ``engine-NAME.log.1``)
+LOG_LIMIT = 4 * 1024 * 1024
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -94,25 +98,19 @@ def _private_run_dir(pw: pwd.struct_passwd) -> Path:
     return path
 
 
-def answers(uid: int) -> bool:
-    """Whether the user's rootless engine answers at its socket (checked to be theirs first)."""
-    import docker
+def answers(uid: int, deadline: float = 10.0) -> bool:
+    """Whether the user's rootless engine answers at its socket within ``deadline`` seconds,
+    through a connection the kernel says is served by that user (``SO_PEERCRED``: not a link
+    to, or a socket of, anyone else's)."""
+    return _peer.ping(str(socket_path(uid)), uid, deadline)
 
-    path = socket_path(uid)
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return False
-    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != uid:
-        return False
-    try:
-        client = docker.DockerClient(base_url=docker_host(uid), timeout=10)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:  # noqa: BLE001 - not answering is the answer
-        return False
+
+def client(uid: int, timeout: int = 60) -> Any:
+    """A docker-py client of the user's rootless engine, each of whose connections is checked
+    to be served by that user (:mod:`swarmlab._peer`); :class:`swarmlab._peer.WrongPeer` when
+    it is not."""
+    _peer.connect(str(socket_path(uid)), uid, timeout).close()
+    return _peer.client(str(socket_path(uid)), uid, timeout)
 
 
 def start(name: str, log_dir: Path, images: Sequence[str] = ()) -> str:
@@ -137,12 +135,12 @@ def start(name: str, log_dir: Path, images: Sequence[str] = ()) -> str:
     if not answers(pw.pw_uid):
         script = next(p for p in _SCRIPT_PLACES if os.access(p, os.X_OK))
         log_dir.mkdir(mode=0o700, exist_ok=True)
-        log = open(log_dir / f"engine-{name}.log", "ab")  # noqa: SIM115 - the engine's, kept open by it
+        log = _capped_log(log_dir / f"engine-{name}.log")
         proc = subprocess.Popen(
             ["runuser", "-u", name, "--", "env", "-i", f"HOME={pw.pw_dir}", f"USER={name}", f"PATH={_PATH}",
              f"XDG_RUNTIME_DIR={run_dir}", script],
             cwd=pw.pw_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        os.close(log)
         fd = os.open(log_dir / f"engine-{name}.pid", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(str(proc.pid))
@@ -157,6 +155,19 @@ def start(name: str, log_dir: Path, images: Sequence[str] = ()) -> str:
     return docker_host(pw.pw_uid)
 
 
+def _capped_log(path: Path) -> int:
+    """The writing end of a pipe into ``path`` that keeps it under :data:`LOG_LIMIT` bytes
+    (then ``path.1``: :mod:`swarmlab._logcap`, a process of its own that ends with the engine)."""
+    read, write = os.pipe()
+    try:
+        subprocess.Popen([sys.executable, "-I", str(Path(__file__).with_name("_logcap.py")), str(path),
+                          str(LOG_LIMIT)], stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    finally:
+        os.close(read)
+    return write
+
+
 def _copy_images(uid: int, images: Sequence[str]) -> None:
     """``docker save | docker load``, from this computer's engine into the user's, for each
     image the user's engine lacks (by ID)."""
@@ -167,7 +178,7 @@ def _copy_images(uid: int, images: Sequence[str]) -> None:
     if not images:
         return
     host = host_client()
-    theirs = docker.DockerClient(base_url=docker_host(uid), timeout=600)
+    theirs = client(uid, timeout=600)
     try:
         for image in images:
             try:
@@ -261,10 +272,10 @@ def stop(name: str, log_dir: Path) -> bool:
     return True
 
 
-def engines(owners: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """(user id, DOCKER_HOST) of each user's rootless engine that answers on this computer,
-    for ``owners`` (None: every user's): what root's board and gc read besides this
-    computer's engine. A socket counts only in the user's own ``/run/user/UID``, owned by them."""
+def candidates(owners: Sequence[str] | None = None) -> list[str]:
+    """The user ids (of ``owners``; None: every user's) with a socket at
+    ``/run/user/UID/docker.sock`` in a folder of their own: engines to try (whether one is
+    served by that user is checked as it is used)."""
     found = []
     try:
         entries = sorted(os.listdir("/run/user"), key=lambda e: (len(e), e))
@@ -277,9 +288,16 @@ def engines(owners: Sequence[str] | None = None) -> list[tuple[str, str]]:
             st = os.lstat(f"/run/user/{entry}")
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == int(entry) and answers(int(entry)):
-            found.append((entry, docker_host(int(entry))))
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == int(entry) and os.path.lexists(socket_path(int(entry))):
+            found.append(entry)
     return found
+
+
+def engines(owners: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(user id, DOCKER_HOST) of each user's rootless engine that answers on this computer,
+    for ``owners`` (None: every user's): what root's board and gc read besides this
+    computer's engine. A socket counts only in the user's own ``/run/user/UID``, served by them."""
+    return [(uid, docker_host(int(uid))) for uid in candidates(owners) if answers(int(uid))]
 
 
 def clients(owners: Sequence[str] | None = None) -> list[tuple[str, Any]]:
@@ -287,11 +305,11 @@ def clients(owners: Sequence[str] | None = None) -> list[tuple[str, Any]]:
     ``owners`` (whose: the user id it belongs to): every engine a classroom's labs may be on.
     A rootless engine is an API its user controls: what it reports is that user's word only,
     so only labs whose owner label is that user id count there."""
-    import docker
-
     from ._engine import host_client
 
     out: list[tuple[str, Any]] = [("", host_client())]
     if os.geteuid() == 0:
-        out += [(uid, docker.DockerClient(base_url=url, timeout=60)) for uid, url in engines(owners)]
+        for uid, _ in engines(owners):
+            with contextlib.suppress(Exception):  # gone, or not the user's, since it answered
+                out.append((uid, client(int(uid))))
     return out
