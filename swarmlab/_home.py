@@ -6,6 +6,9 @@
     └── labs/<provider>/<lab>/                  one folder per lab and provider (mode 0700)
         ├── tls/ca.pem, ca-key.pem, ...         a TLS lab's CA and keys (mode 0600)
         └── <machine>/docker.sock               a dind machine's engine socket
+    └── labs/<provider>-u<uid>/<lab>/           root's folder for user <uid>'s lab (its lock
+                                                while root removes it), never root's own lab's
+    └── gc/.lock, gc/pid                        held by the running ``swarmlab gc``
 
 Every folder is checked before anything found in it is trusted (a CA, a key, a socket): a
 symlink, a folder owned by someone else or writable by group or others is refused with

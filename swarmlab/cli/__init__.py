@@ -345,12 +345,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from ..lab import Lab
     from ..providers.base import owner
     from ..providers.dind.activity import parse_duration
-    from ..providers.dind.gc import idle_labs
-    from ..rootless import clients
-    from ._labs import _age
+    from ._gc import run
 
     idle = parse_duration(args.idle)
     me = owner()
@@ -358,33 +355,15 @@ def cmd_gc(args: argparse.Namespace) -> int:
         raise Usage("--all-users and --user act on other users' labs: run as root (a teacher's schedule)")
     if args.user is not None and not (args.user.isdigit() or args.user.isalnum()):
         raise Usage(f"--user {args.user!r}: give a user id, e.g. 1000")
-    owners = None if args.all_users else [args.user or me]
-    engines = clients(owners)  # this computer's engine, and (root) the learners' rootless ones
-    found = [(client, x) for _, client in engines for x in idle_labs(client, idle, owners)]
-    done, failed = [], 0
-    for client, x in found:
-        unused = f"unused for {_age(x.idle)} (last: {x.why})" if x.machines else "no machine left"
-        entry = {"lab": x.lab, "user": x.owner, "machines": x.machines, "idle_seconds": round(x.idle), "why": x.why}
-        if args.dry_run:
-            line = f"would remove lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}"
-        else:
-            try:  # one lab the engine will not let go of must not keep the others
-                result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
-            except SwarmlabError as e:
-                failed += 1
-                entry["error"] = str(e)
-                line = f"failed to remove lab {x.lab} of user {x.owner}: {e}"
-            else:
-                entry["left_behind"] = list(result.data.get("left_behind", []))
-                line = f"removed lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}\n  {result.body}"
-        done.append(entry)
-        if args.output != "json":
-            print(line)
-    if args.output == "json":
-        _json(done)
-    elif not found:
-        print(f"no lab unused for {_age(idle)}: nothing to remove")
-    return 1 if failed else 0
+
+    def emit(what: Any, json: bool = False) -> None:
+        if json:
+            _json(what)
+        elif args.output != "json":
+            print(what)
+
+    # one gc at a time (exit 3 when another runs); each engine read within a deadline
+    return run(args, None if args.all_users else [args.user or me], idle, emit)
 
 
 def cmd_class(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ compared with known words and numbers.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 import time
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ class Activity:
 
     last: float  # seconds since the epoch
     what: str  # "machine manager1 started" or "a service change on manager1"
+    unread: str = ""  # why some machine's engine could not be read ('' when all were)
 
     def idle_for(self, now: float | None = None) -> float:
         return max(0.0, (now if now is not None else time.time()) - self.last)
@@ -95,43 +97,125 @@ def _started(c: Any) -> float:
 BUFFER_FULL = 200
 _TIME = re.compile(r"\. (\d{1,20})$")
 
+#: The deadline of each command run in a machine to read its engine (``docker events``): it
+#: runs under the machine's own ``timeout`` for EXEC_DEADLINE seconds (then SIGKILL 5 s
+#: later), and its output is read from a socket with a real timeout for READ_DEADLINE
+#: seconds in all (a learner may have replaced the machine's ``timeout`` or ``docker``, or
+#: stopped its dockerd: only our own socket deadline is sure). An engine that has not
+#: answered by then is "could not be read": its lab counts as in use.
+EXEC_DEADLINE = 20.0
+READ_DEADLINE = EXEC_DEADLINE + 5.0
+#: at most this many bytes of a command's output are read (a stream, never the whole output
+#: at once): 256 events are some 30 kB; more means an event log that does not reach back
+OUTPUT_LIMIT = 1_000_000
 
-def _events(host: docker.DockerClient, c: Any, since: float, until: float) -> tuple[float, str] | None:
-    """The newest use among the machine's engine's events in [since, until]; ``(until,
-    why)`` (in use now) when that cannot be known: the engine did not answer, or its event
-    buffer does not reach back to ``since``."""
+
+class NoAnswer(Exception):
+    """A machine's command did not end, or did not succeed, within its deadline."""
+
+
+def _demux(data: bytes) -> bytes:
+    """The stdout frames of a non-TTY exec's multiplexed stream (8-byte headers)."""
+    out, i = bytearray(), 0
+    while i + 8 <= len(data):
+        kind, size = data[i], int.from_bytes(data[i + 4:i + 8], "big")
+        if kind == 1:
+            out += data[i + 8:i + 8 + size]
+        i += 8 + size
+    return bytes(out)
+
+
+def run_bounded(host: docker.DockerClient, container: str, cmd: Sequence[str],
+                deadline: float = READ_DEADLINE, limit: int = OUTPUT_LIMIT) -> tuple[bytes, bool]:
+    """The stdout of ``cmd`` run in the container, read as a stream for at most ``deadline``
+    seconds and ``limit`` bytes, and whether it was cut at ``limit``. :class:`NoAnswer` when
+    it did not end in time or ended with an error; docker's errors as they come."""
+    end = time.monotonic() + deadline
+    bounded = ["timeout", "-k", "5", f"{min(EXEC_DEADLINE, deadline):.0f}", *cmd]
+    exec_id = host.api.exec_create(container, bounded, stdout=True, stderr=False)["Id"]
+    sock = host.api.exec_start(exec_id, socket=True)
+    raw = getattr(sock, "_sock", sock)  # docker-py gives a SocketIO over a unix socket
+    data, cut = bytearray(), False
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise NoAnswer(f"no answer within {deadline:.0f}s")
+            raw.settimeout(left)
+            try:
+                chunk = raw.recv(65536)
+            except TimeoutError:  # socket.timeout
+                raise NoAnswer(f"no answer within {deadline:.0f}s") from None
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > limit:
+                cut = True
+                break
+    finally:
+        for s in (sock, raw):
+            with contextlib.suppress(OSError):
+                s.close()
+    if not cut:
+        code = host.api.exec_inspect(exec_id).get("ExitCode")
+        if code != 0:
+            raise NoAnswer(f"it ended with exit code {code}" + (" (its deadline)" if code in (124, 137) else ""))
+    return _demux(bytes(data)), cut
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one machine's engine said: its newest use (None: none), or why it said nothing."""
+
+    last: float | None
+    what: str = ""
+    unread: str = ""  # why the engine could not be read; '' when it was
+
+
+def _events(host: docker.DockerClient, c: Any, since: float, until: float) -> Seen:
+    """The newest use among the machine's engine's events in [since, until]. In use now
+    (``until``) when its event buffer does not reach back to ``since``; ``unread`` when the
+    engine did not answer (within :data:`READ_DEADLINE`) or said it could not."""
     cmd = ["docker", "events", "--since", f"{since:.0f}", "--until", f"{until:.0f}", "--format", FORMAT]
     try:
-        exec_id = host.api.exec_create(c.id, cmd, stdout=True, stderr=False)["Id"]
-        out = host.api.exec_start(exec_id)
+        out, cut = run_bounded(host, c.id, cmd)
+    except NoAnswer as e:
+        return Seen(None, unread=f"its engine did not answer: {e}")
     except (docker.errors.DockerException, OSError) as e:  # requests' errors are OSErrors
-        return (until, f"its engine did not say ({type(e).__name__})")
-    lines = bytes(out)[-4_000_000:].decode("utf-8", "replace").splitlines()
+        return Seen(None, unread=f"its engine did not answer ({type(e).__name__})")
+    if cut:
+        return Seen(until, "its engine's event log does not reach back that far (too long)")
+    lines = out.decode("utf-8", "replace").splitlines()
     stamps = [int(m.group(1)) / 1e9 for m in map(_TIME.search, lines) if m]
     if len(lines) >= BUFFER_FULL and (not stamps or min(stamps) > since + 60):
-        return (until, "its engine's event log does not reach back that far")
-    best: tuple[float, str] | None = None
+        return Seen(until, "its engine's event log does not reach back that far")
+    best = Seen(None)
     for line in lines:
         t = is_use(line)
-        if t is not None and (best is None or t > best[0]):
-            best = (t, f"a {line.split(' ', 1)[0]} change")
+        if t is not None and (best.last is None or t > best.last):
+            best = Seen(t, f"a {line.split(' ', 1)[0]} change")
     return best
 
 
 def last_used(host: docker.DockerClient, machines: Sequence[Any], window: float, machine_of: Any) -> Activity:
     """When the lab of these machine containers was last used: the newest of each machine's
-    start and, on running ones, its engine's events of use in the last ``window`` seconds."""
+    start and, on running ones, its engine's events of use in the last ``window`` seconds
+    (none read for a window of 0: every lab is unused for that long). An engine that could
+    not be read (:data:`READ_DEADLINE`) makes the lab in use now, and says so in ``unread``."""
     now = time.time()
     best = Activity(0.0, "nothing")
     for c in machines:
         started = _started(c)
         if started > best.last:
             best = Activity(started, f"machine {machine_of(c)} started")
-    running = [c for c in machines if c.status == "running"]
+    running = [c for c in machines if c.status == "running"] if window > 0 else []
     found = parallel_map(lambda c: _events(host, c, now - window, now), running)
+    unread = [f"machine {machine_of(c)}: {ev.unread}" for c, ev in zip(running, found) if ev.unread]
+    if unread:
+        return Activity(now, "its engines could not be read", "; ".join(unread))
     for c, ev in zip(running, found):
-        if ev is not None and ev[0] > best.last:
-            best = Activity(ev[0], f"{ev[1]} on {machine_of(c)}")
+        if ev.last is not None and ev.last > best.last:
+            best = Activity(ev.last, f"{ev.what} on {machine_of(c)}")
     if best.last < now - window:  # the events asked for go no further back than the window
         best = Activity(best.last, "no change through its engines, and no machine started, in that time")
     return best

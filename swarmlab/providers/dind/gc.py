@@ -1,15 +1,27 @@
 """``swarmlab gc --idle 2h``: the dind labs nobody used for that long (see :mod:`.activity`),
-and the remains of labs whose machines are gone (a network or volume a destroy left)."""
+and the remains of labs whose machines are gone (a network or volume a destroy left).
+
+Every read of a machine's engine has a deadline (:data:`.activity.READ_DEADLINE`): a lab whose
+engines do not answer in time (a learner's dockerd stopped, a ``docker`` that never ends) is
+kept and listed as could not be read, never waited for. One ``swarmlab gc`` runs at a time
+per swarmlab home (:func:`only_one`), and a lab is read again right before it is removed
+(:func:`recheck`): one used since it was listed is kept."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker
 
-from ..base import LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
+from ... import _home
+from ..._errors import SwarmlabError, WaitTimeout
+from ..._util import parallel_map
+from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
 from . import activity
 
 
@@ -19,15 +31,35 @@ class IdleLab:
     owner: str
     machines: int
     idle: float  # seconds; for a lab with no machine left, how long its remains stayed (unknown: 0)
-    why: str  # what the last use was, or "no machine left"
+    why: str  # what the last use was, or "no machine left"; for a lab not read, why not
+
+
+@dataclass
+class Scan:
+    """The labs of one engine: the idle ones, those in use, and those that could not be read
+    (kept: in use as far as gc knows)."""
+
+    idle: list[IdleLab] = field(default_factory=list)
+    used: list[IdleLab] = field(default_factory=list)
+    unread: list[IdleLab] = field(default_factory=list)
 
 
 def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | None) -> list[IdleLab]:
     """Every dind lab of ``owners`` (None: every user's) that nobody used for ``idle``
-    seconds, and every lab of theirs with remains but no machine; sorted by owner and name."""
+    seconds, and every lab of theirs with remains but no machine; sorted by owner and name.
+    A lab whose engines could not be read is not among them. With ``idle`` 0 no engine of a
+    machine is asked anything: every lab is."""
+    return scan(host, idle, owners).idle
+
+
+def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None) -> Scan:
+    """Every dind lab of ``owners`` (None: every user's; ``lab``: that lab only), sorted into
+    idle for ``idle`` seconds, in use, and could not be read."""
     flt = [f"{LABEL_PROVIDER}=dind"]
     if owners is not None and len(owners) == 1:
         flt.append(f"{LABEL_OWNER}={owners[0]}")
+    if lab is not None:
+        flt.append(f"{LABEL_LAB}={lab}")
     labs: dict[tuple[str, str], list] = {}
     for c in host.containers.list(all=True, filters={"label": [*flt, f"{LABEL_ROLE}=machine"]}, ignore_removed=True):
         key = labelled_lab(c.labels)
@@ -46,10 +78,74 @@ def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | No
         if key and (owners is None or key[1] in owners) and key not in labs:
             made = activity.stamp(created)
             remains[key] = max(remains.get(key, 0.0), made if made else now)
-    found = [IdleLab(lab, who, 0, now - made, "no machine left")
-             for (lab, who), made in remains.items() if now - made >= idle]
-    for (lab, who), machines in labs.items():
-        used = activity.last_used(host, machines, idle, lambda c: c.labels[LABEL_MACHINE])
-        if used.idle_for() >= idle:
-            found.append(IdleLab(lab, who, len(machines), used.idle_for(), used.what))
-    return sorted(found, key=lambda x: (x.owner, x.lab))
+    out = Scan()
+    for (name, who), made in remains.items():
+        (out.idle if now - made >= idle else out.used).append(IdleLab(name, who, 0, now - made, "no machine left"))
+    # the labs side by side (each machine's engine too): one deadline for all, not one per lab
+    keys = list(labs)
+    found = parallel_map(lambda k: activity.last_used(host, labs[k], idle, lambda c: c.labels[LABEL_MACHINE]),
+                         keys)
+    for (name, who), used in zip(keys, found):
+        x = IdleLab(name, who, len(labs[(name, who)]), used.idle_for(), used.unread or used.what)
+        (out.unread if used.unread else out.idle if used.idle_for() >= idle else out.used).append(x)
+    for part in (out.idle, out.used, out.unread):
+        part.sort(key=lambda x: (x.owner, x.lab))
+    return out
+
+
+#: called with each lab gc chose to remove, before it is read again (:func:`recheck`): a
+#: seam for tests that use the lab in between; None in use
+before_recheck: Callable[[IdleLab], None] | None = None
+
+
+def recheck(host: docker.DockerClient, x: IdleLab, idle: float) -> str:
+    """Read lab ``x`` again right before it is removed: '' when it is still idle (or its
+    remains still have no machine), else why it is kept now (used meanwhile, could not be
+    read, a machine made meanwhile)."""
+    if before_recheck is not None:
+        before_recheck(x)
+    now = scan(host, idle, [x.owner], lab=x.lab)
+    for kept in now.unread:
+        return f"could not be read again before removal: {kept.why}"
+    for kept in now.used:
+        return f"used since it was listed: {kept.why}"
+    for y in now.idle:
+        if y.machines != x.machines:
+            return f"it has {y.machines} machines now, {x.machines} when it was listed"
+    return ""  # still idle, or gone already
+
+
+# -- one gc at a time -------------------------------------------------------------------------
+class GcRunning(SwarmlabError):
+    """Another ``swarmlab gc`` of this swarmlab home is running."""
+
+
+def _gc_dir() -> Path:
+    return _home.make_private_dir(_home.home() / "gc")
+
+
+def _holder(folder: Path) -> str:
+    """The process id the running gc wrote, checked (a number), else 'unknown'."""
+    path = folder / "pid"
+    with contextlib.suppress(OSError, SwarmlabError):
+        _home.check_private_file(path, "gc's pid file")
+        text = path.read_text()[:20].strip()
+        if text.isdigit():
+            return text
+    return "unknown"
+
+
+@contextlib.contextmanager
+def only_one() -> Iterator[None]:
+    """Hold gc's lock (``<home>/gc/.lock``, :func:`swarmlab._home.locked`) while gc runs;
+    :class:`GcRunning`, at once, naming the process that holds it, when another gc does."""
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(_home.locked(_gc_dir, "the labs (swarmlab gc)", 0))
+    except WaitTimeout:
+        folder = _gc_dir()
+        raise GcRunning(f"another swarmlab gc is running (pid {_holder(folder)}, holding {folder / '.lock'}): "
+                        f"this one did not start; run it again when that one has ended") from None
+    with held:
+        _home.write_private(_gc_dir() / "pid", str(os.getpid()).encode())
+        yield

@@ -25,6 +25,7 @@ from ..base import (
     LABEL_ROLE,
     check_machine_name,
     lab_labels,
+    owner,
     owner_tag,
 )
 
@@ -66,14 +67,26 @@ class LabNames:
         return f"{self.container(machine)}.var-lib-docker"
 
     # -- places on this computer ----------------------------------------------------------
+    @property
+    def folder(self) -> str:
+        """The folder of ``<home>/labs`` that holds this lab's folder: the provider's
+        (``dind``) for a lab of the user running swarmlab; for another user's lab (root acting
+        on a learner's: ``swarmlab gc --user``, ``class down``) a folder of that user's alone
+        (``dind-u1000``), so that a learner's lab named like one of root's own never shares
+        root's lock, sockets or CA, and its destroy never removes root's lab's folder."""
+        if self.owner == owner():
+            return self.provider
+        return _home.check_path_part(f"{self.provider}-{self.tag}", "owner")
+
     def lab_dir(self, create: bool = False) -> Path:
-        """The lab's folder (``<home>/labs/dind/<lab>``), checked (and its parents) before it
-        is used; made mode 0700 when ``create``."""
-        return _home.lab_dir(self.provider, self.lab, create=create)
+        """The lab's folder (``<home>/labs/dind/<lab>``, or ``<home>/labs/dind-u<uid>/<lab>``
+        for another user's lab: see :attr:`folder`), checked (and its parents) before it is
+        used; made mode 0700 when ``create``."""
+        return _home.lab_dir(self.folder, self.lab, create=create)
 
     def socket_path(self, machine: str) -> Path:
         """Where the machine's engine socket is (for showing it: nothing here is checked)."""
-        return _home.home_path() / "labs" / self.provider / self.lab / check_machine_name(machine) / "docker.sock"
+        return _home.home_path() / "labs" / self.folder / self.lab / check_machine_name(machine) / "docker.sock"
 
     def tls_dir(self) -> Path:
         return self.lab_dir(create=True) / "tls"
