@@ -162,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rootless", action="store_true",
                    help="up: each student's labs in a rootless engine of their own, students not in the "
                         "Docker socket's group (see the README's trust model)")
+    p.add_argument("--students-are-root", action="store_true",
+                   help="up: students in the Docker socket's group, which makes each of them root on this "
+                        "computer (without --rootless, 'up' asks for this)")
     p.add_argument("--user", action="append", metavar="UID", help="only this user's labs (root; repeat for more)")
     p.add_argument("--no-checks", action="store_true", help="leave out the lessons' checks (quicker)")
     output_opt(p)
@@ -374,7 +377,8 @@ def cmd_class(args: argparse.Namespace) -> int:
         if not args.students:
             raise Usage("name the students: swarmlab class up --students alice,bob")
         try:
-            started = hub.up([s.strip() for s in args.students.split(",")], port=args.port, rootless=args.rootless)
+            started = hub.up([s.strip() for s in args.students.split(",")], port=args.port, rootless=args.rootless,
+                             students_are_root=args.students_are_root)
         except InvalidArgument as e:
             raise Usage(str(e)) from None
         if args.output == "json":
@@ -390,7 +394,9 @@ def cmd_class(args: argparse.Namespace) -> int:
             print(("stopped the classroom hub" if stopped["stopped"] else "no classroom hub was running")
                   + "".join(f"\nremoved lab {n}" for n in stopped.get("labs", []))
                   + "".join(f"\nremoved the account {n}" for n in stopped["removed"]))
-        return 0
+        for failure in stopped["failed"]:
+            print(f"could not remove the student {failure}", file=sys.stderr)
+        return 1 if stopped["failed"] else 0
     try:
         status = class_status(args.user, checks=not args.no_checks)
     except InvalidArgument as e:
