@@ -38,6 +38,10 @@ if sys.argv[2] == "machine":
 elif sys.argv[2] == "touch":  # a change through the lab's engine: use
     out = lab.ssh("manager1", "docker network create touched")
     assert out.ok, out
+elif sys.argv[2] == "flood":  # the machine's own docker (first on its PATH) prints without end
+    out = lab.ssh("manager1", "printf '%s\\n' '#!/bin/sh' 'exec yes service-update' > /usr/local/sbin/docker"
+                              " && chmod 755 /usr/local/sbin/docker")
+    assert out.ok, out
 elif sys.argv[2] == "destroy":
     lab.destroy()
 """
@@ -128,13 +132,15 @@ def test_root_gc_of_a_learners_lab_leaves_roots_own_lab_of_that_name(
 
 def test_gc_keeps_a_lab_whose_engine_is_stopped_and_removes_the_others(
         host: docker.DockerClient, root_home: Path, learner: Callable[..., object]) -> None:
-    """A learner stops the dockerd inside their manager (SIGSTOP): gc ends within its
-    deadline, keeps that lab and says it could not be read, and still removes their idle lab."""
-    stuck, idle = unique_lab_name("gcstuck"), unique_lab_name("gcidle")
+    """A learner stops the dockerd inside one manager (SIGSTOP) and makes the ``docker`` of
+    another print without end: gc ends within its deadline, keeps both labs (the first listed
+    as could not be read), and still removes the learner's idle lab."""
+    stuck, flood, idle = unique_lab_name("gcstuck"), unique_lab_name("gcflood"), unique_lab_name("gcidle")
     pid = 0
     try:
-        learner(stuck, "machine")
-        learner(idle, "machine")
+        for lab in (stuck, flood, idle):
+            learner(lab, "machine")
+        learner(flood, "flood")
         pid = _dockerd_pid(host, f"{stuck}.manager1.u{LEARNER_UID}")
         os.kill(pid, signal.SIGSTOP)
         time.sleep(2)
@@ -143,16 +149,17 @@ def test_gc_keeps_a_lab_whose_engine_is_stopped_and_removes_the_others(
         assert done.returncode == 1, done.stdout + done.stderr
         assert f"kept lab {stuck} of user {LEARNER_UID}: could not be read" in done.stdout, done.stdout
         assert f"removed lab {idle} of user {LEARNER_UID}: 1 machines" in done.stdout, done.stdout
+        assert flood not in done.stdout  # in use: its event log does not reach back
         assert labelled(host, idle) == {"containers": 0, "volumes": 0, "networks": 0}
-        (c,) = _owned(host, stuck, LEARNER_UID)
-        assert c.status == "running"
+        for lab in (stuck, flood):
+            (c,) = _owned(host, lab, LEARNER_UID)
+            assert c.status == "running", lab
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)
-        learner(stuck, "destroy")
-        learner(idle, "destroy")
-        remove_labelled(host, stuck)
-        remove_labelled(host, idle)
+        for lab in (stuck, flood, idle):
+            learner(lab, "destroy")
+            remove_labelled(host, lab)
 
 
 def test_a_second_gc_exits_at_once_while_one_runs(
