@@ -319,12 +319,9 @@ def _accounts(hub: Path, names: list[str], group: str | None, python: str, notes
     return made
 
 
-def _rootless_engines(hub: Path, names: list[str], group: str) -> list[str]:
-    """End the students' processes that still hold the Docker socket's group (from before a
-    'gpasswd -d'), then start each one's rootless engine; says whose processes ended."""
-    from . import rootless as rl
-    from .exercises import OFFLINE
-
+def _end_group_holders(names: list[str], group: str) -> list[str]:
+    """End the students' processes that still hold ``group`` (the Docker socket's, from before
+    a 'gpasswd -d'); says whose."""
     notes = []
     gid = grp.getgrnam(group).gr_gid
     for name in names:
@@ -333,6 +330,16 @@ def _rootless_engines(hub: Path, names: list[str], group: str) -> list[str]:
         if ended:
             notes.append(f"ended {len(set(ended))} processes of {name} that still held the group {group} "
                          f"(root on this computer)")
+    return notes
+
+
+def _rootless_engines(hub: Path, names: list[str], group: str) -> list[str]:
+    """End what the students still run with the Docker socket's group, then start each one's
+    rootless engine; says whose processes ended."""
+    from . import rootless as rl
+    from .exercises import OFFLINE
+
+    notes = _end_group_holders(names, group)
     node = os.environ.get("SWARMLAB_NODE_IMAGE") or "swarmlab/node:bookworm"
     images = [node, *OFFLINE.to_load, *OFFLINE.network_images, "swarmlab/registry:2.8"]
     for name in names:
