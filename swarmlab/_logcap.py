@@ -15,19 +15,21 @@ def _open(path: str) -> tuple[int, int]:
 
 
 def run(path: str, limit: int, source: int = 0) -> None:
+    limit = max(limit, 1)
     fd, size = _open(path)
     try:
         while True:
-            if size >= limit:  # a log already full (from an earlier run) is rotated first
-                os.close(fd)
-                os.replace(path, path + ".1")
-                fd, size = _open(path)
-            chunk = os.read(source, 65536)
-            if not chunk:
+            data = os.read(source, 65536)
+            if not data:
                 return
-            chunk = chunk[: max(limit, 1)]
-            os.write(fd, chunk)
-            size += len(chunk)
+            while data:
+                if size >= limit:  # (a log full from an earlier run too)
+                    os.close(fd)
+                    os.replace(path, path + ".1")
+                    fd, size = _open(path)
+                piece, data = data[: limit - size], data[limit - size:]
+                os.write(fd, piece)
+                size += len(piece)
     finally:
         os.close(fd)
 

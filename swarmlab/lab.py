@@ -190,7 +190,10 @@ class Lab:
         """A real HTTP GET from this computer to ``port`` on a machine's address (``curl
         http://$(docker-machine ip MACHINE):PORT/``): what a browser on this computer would
         get. A port nothing answers on gives an answer with ``status`` None that says why
-        (refused, or no answer within ``timeout`` seconds); it never hangs."""
+        (refused, or no answer within ``timeout`` seconds); it never hangs. With a rootless
+        engine the machines' addresses are inside its network namespace, out of this
+        computer's reach: the request is made from inside the lab's network, by another
+        machine of the lab (:mod:`swarmlab._inside`)."""
         import ipaddress
 
         import requests
@@ -207,6 +210,11 @@ class Lab:
         host = f"[{where}]" if ":" in where else where
         url = f"http://{host}:{to}{path}"
         cmd = f"curl http://$(docker-machine ip {machine}):{port}{path}"
+        if getattr(self.provider, "rootless", False):
+            from . import _inside
+
+            with engine_errors(f"reach port {port} of {machine} from inside the lab's network"):
+                return _inside.get(self.provider, machine, addr, port, path, timeout, cmd)
         try:
             resp = requests.get(url, timeout=timeout, allow_redirects=False)
         except requests.exceptions.ConnectTimeout:

@@ -1,0 +1,117 @@
+"""Lessons 10 on (overlay networks, published ports, stacks, secrets) for a learner whose labs
+are in a rootless engine of their own, for real: a new account, its engine started by root
+(swarmlab/rootless.py), the lessons executed with papermill by a process of the learner's
+(their ids only, not in the Docker socket's group, DOCKER_HOST their engine). The machines'
+addresses are inside the engine's network namespace, so ``lab.http`` asks from inside the
+lab's network: lesson 11's published ports must answer on every machine. Then the swarm is
+read through the learner's engine (root's client of it, checked to be served by them).
+
+10 and 11 run by default; ``SWARMLAB_ROOTLESS_LESSONS=10,11,12,13`` runs more."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import nbformat
+import nbtools
+import pytest
+from labtest import live_processes, user_env
+
+from swarmlab import rootless
+from swarmlab.exercises import OFFLINE
+from swarmlab.hub import students_python
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
+
+NODE_IMAGE = os.environ["SWARMLAB_NODE_IMAGE"]
+WANTED = os.environ.get("SWARMLAB_ROOTLESS_LESSONS", "10,11").split(",")
+LESSONS = [p for p in nbtools.notebooks() if p.stem[:2] in WANTED]
+
+DRIVER = """
+import json, sys, time
+from pathlib import Path
+sys.path[:0] = [sys.argv[1], str(Path(sys.argv[1]).parent)]
+import nbtools
+out, lab, times = Path(sys.argv[2]), sys.argv[3], {}
+for path in sys.argv[4:]:
+    t = time.monotonic()
+    nbtools.execute(Path(path), out / Path(path).name, lab, timeout=600)
+    times[Path(path).stem] = round(time.monotonic() - t, 1)
+print(json.dumps(times))
+"""
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[dict[str, Any]]:
+    name = f"sll{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
+    pw = pwd.getpwnam(name)
+    logs = tmp_path_factory.mktemp("rootless-lessons")
+    logs.chmod(0o700)
+    images = [NODE_IMAGE, *OFFLINE.to_load, *OFFLINE.network_images]
+    try:
+        url = rootless.start(name, logs, images=list(dict.fromkeys(images)))
+        yield {"name": name, "uid": pw.pw_uid, "home": Path(pw.pw_dir), "url": url}
+    finally:
+        try:
+            assert rootless.stop(name, logs)
+            assert live_processes(pw.pw_uid) == [], f"processes of {name} left"
+        finally:
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            rootless.revoke(pw.pw_uid)
+            subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def as_learner(who: dict[str, Any], *args: str, timeout: float = 3000) -> subprocess.CompletedProcess[str]:
+    python, pythonpath = students_python()
+    env = user_env(who["home"], DOCKER_HOST=who["url"], SWARMLAB_OFFLINE="1", SWARMLAB_LIVE="0")
+    env["PYTHONPATH"] = pythonpath
+    return subprocess.run([python, *args], user=who["uid"], group=who["uid"], extra_groups=[], env=env,
+                          cwd=who["home"], capture_output=True, text=True, timeout=timeout)
+
+
+def text_of(nb: nbformat.NotebookNode, cell_id: str) -> str:
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    return "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+
+
+def test_lessons_beyond_the_lab_run_for_a_rootless_learner(learner: dict[str, Any]) -> None:
+    out = learner["home"] / "ran"
+    out.mkdir()
+    os.chown(out, learner["uid"], learner["uid"])
+    lab = nbtools.new_lab_name()
+    done = as_learner(learner, "-c", DRIVER, str(nbtools.ROOT / "tests" / "notebooks"), str(out), lab,
+                      *map(str, LESSONS))
+    try:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+        print("lesson times (rootless):", done.stdout.strip().splitlines()[-1])
+        ran = {p.stem: nbformat.read(out / p.name, as_version=4) for p in LESSONS}
+        for name, nb in ran.items():
+            errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+        assert text_of(ran["10-networks"], "check-reach").startswith("✓"), text_of(ran["10-networks"], "check-reach")
+        if "11-publishing" in ran:
+            said = text_of(ran["11-publishing"], "check-every_machine_answers")
+            assert said.startswith("✓"), said
+        # through the learner's engine: the machines are there, and the swarm in them
+        theirs = rootless.client(learner["uid"])
+        try:
+            machines = theirs.containers.list(filters={"label": [f"io.swarmlab.lab={lab}"]})
+            assert len(machines) == 3
+            mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
+            code, ls = mgr.exec_run(["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+            assert code == 0, ls
+            print("services:", json.dumps(ls.decode().split("\n")[:-1]))
+        finally:
+            theirs.close()
+    finally:
+        gone = as_learner(learner, "-c", f"import swarmlab as sl; sl.Lab({lab!r}, provider='dind').destroy()")
+        assert gone.returncode == 0, gone.stderr[-2000:]
