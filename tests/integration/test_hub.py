@@ -84,19 +84,20 @@ def classroom(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             pwd.getpwnam(s)
     port = _free_ports()
     up = cli("class", "up", "--students", ",".join(students), "--port", str(port), "-o", "json",
-             *(["--rootless"] if rootless else []), env=env)
+             *(["--rootless"] if rootless else ["--students-are-root"]), env=env)
     uids = []
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         uids = [str(pwd.getpwnam(s).pw_uid) for s in students]
         made = json.loads(up.stdout)
+        assert made["students_are_root"] is not rootless, made
         yield {"env": env, "students": students, "port": port, "up": made, "folder": Path(made["folder"]),
                "rootless": rootless}
     finally:
         down = cli("class", "down", "--remove-students", "-o", "json", env=env)
         assert down.returncode == 0, down.stdout + down.stderr
         done = json.loads(down.stdout)
-        assert done["stopped"] and sorted(done["removed"]) == students, done
+        assert done["stopped"] and sorted(done["removed"]) == students and done["failed"] == [], done
         for s in students:
             with pytest.raises(KeyError):
                 pwd.getpwnam(s)
@@ -197,6 +198,9 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
     (["--students", "sltdup,sltdup"], "give each student once"),
     ([], "name the students: swarmlab class up --students alice,bob"),
     (["--students", "sltport", "--port", "80"], "port=80: give a port from 1024 to 65533"),
+    (["--students", "sltroot"], "students in the Docker socket's group are root on this computer: give --rootless "
+                                "(each student an engine of their own) or --students-are-root"),
+    (["--students", "sltroot", "--rootless", "--students-are-root"], "give --rootless or --students-are-root, not"),
 ])
 def test_bad_students_or_port_are_refused_in_one_line_and_nothing_is_made(tmp_path: Path, args: list[str],
                                                                          says: str) -> None:
@@ -205,6 +209,6 @@ def test_bad_students_or_port_are_refused_in_one_line_and_nothing_is_made(tmp_pa
     done = cli("class", "up", *args, env={"SWARMLAB_HOME": str(home)})
     assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert list(home.iterdir()) == []
-    for name in ("sltdup", "sltport"):
+    for name in ("sltdup", "sltport", "sltroot"):
         with pytest.raises(KeyError):
             pwd.getpwnam(name)
