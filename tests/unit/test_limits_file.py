@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,50 @@ def test_what_a_machine_gets(tmp_path: Path) -> None:
     Limits(machines=2).check_machines("a", 2, {})
     with pytest.raises(sl.LimitExceeded, match="1 more machine in lab 'a' would make 3"):
         Limits(machines=2).check_machines("a", 1, {"b": 2})
+
+
+def test_who_can_change_a_limits_file(tmp_path: Path) -> None:
+    """Root alone: the file and every folder above it root's, written by no one else (a
+    sticky folder such as /tmp is root's when what is in it is); a link is judged by where
+    it leads. (As root: the files here are root's.)"""
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o755)
+    path = Path(_file(folder, {"machines": 3}))
+    path.chmod(0o644)
+    assert limits.untrusted(path) == ""
+    path.chmod(0o666)
+    assert limits.untrusted(path) == f"{path} can be written by others (mode 666)"
+    path.chmod(0o644)
+    folder.chmod(0o777)
+    assert limits.untrusted(path) == f"its folder {folder} can be written by others (mode 777)"
+    folder.chmod(0o1777)  # sticky: only root may replace root's file in it
+    assert limits.untrusted(path) == ""
+    folder.chmod(0o755)
+    os.chown(path, 12346, 12346)
+    assert limits.untrusted(path) == f"{path} belongs to uid 12346, not root"
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    assert limits.untrusted(link) == f"{path} belongs to uid 12346, not root"
+    os.chown(path, 0, 0)
+    assert limits.untrusted(link) == ""
+    assert limits.untrusted(tmp_path / "missing.json") == "it does not exist"
+    assert limits.untrusted(folder) == f"{folder} is not a plain file"
+
+
+def test_a_learner_gets_the_system_file_not_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not root: a file of someone else's named by SWARMLAB_LIMITS is not read (the real
+    attack, with a second user, is tests/integration/test_limits.py)."""
+    system = _file(tmp_path, {"machines": 2})
+    (tmp_path / "home").mkdir()
+    own = _file(tmp_path / "home", {"machines": 50})
+    os.chown(own, 12346, 12346)
+    monkeypatch.setattr(limits, "DEFAULT_FILE", system)
+    monkeypatch.setattr(os, "geteuid", lambda: 12346)
+    monkeypatch.setenv("SWARMLAB_LIMITS", own)
+    got = read("12346")
+    assert (got.machines, got.source) == (2, system)
+    assert got.note.startswith(f"SWARMLAB_LIMITS={own} was not used: {own} belongs to uid 12346, not root")
+    with pytest.raises(sl.LimitExceeded, match=r"then try again \(SWARMLAB_LIMITS=.* was not used"):
+        got.check_machines("a", 3, {})
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # root (the teacher) uses any file
+    assert read("12346") == Limits(50, None, None, own)

@@ -162,6 +162,8 @@ class DindProvider(Provider):
             limits.cpus_value(cpus)
         self.machine_memory: int | None = None
         self.machine_cpus: float | None = None
+        #: why the limits file SWARMLAB_LIMITS names was not used ("" when it was)
+        self.limits_note = ""
 
     @property
     def rootless(self) -> bool:
@@ -233,7 +235,7 @@ class DindProvider(Provider):
         # a lab too big for this computer is refused before anything is made
         found = {c.labels[LABEL_MACHINE] for c in self._found()}
         self._check_room(len(found | set(names)))
-        self._check_limits([n for n in names if n not in found])
+        limited = self._check_limits([n for n in names if n not in found])
         if mirror.is_local(self.registry_mirror) and set(names) - found:
             mirror.Mirror(self.host, self.names.owner).require()  # running, or refused now
         # every folder (and the lab's CA) is checked before anything is made on the engine
@@ -244,7 +246,11 @@ class DindProvider(Provider):
                     _home.check_private_dir(folder / n, f"the socket folder of machine {n!r}")
         else:
             tls.client_certs(self.tls_dir())
-        with self._locked(max(LOCK_WAIT, 2 * timeout + 60)):
+        wait = max(LOCK_WAIT, 2 * timeout + 60)
+        # counted again, and made, under the learner's own lock (limits.counting)
+        with limits.counting(lambda: self.lab_dir(create=True).parent, wait, limited), self._locked(wait):
+            if limited:
+                self._check_limits([n for n in names if n not in {c.labels[LABEL_MACHINE] for c in self._found()}])
             return self._create(names, timeout)
 
     def _create(self, names: list[str], timeout: float) -> list[CreateOutcome]:
@@ -285,7 +291,7 @@ class DindProvider(Provider):
                 # and only that (another process may be using the rest)
                 self._undo(made, made_network)
                 raise
-            warning = self._rootless_warning()
+            warning = " ".join(w for w in (self.limits_note, self._rootless_warning()) if w)
             for n, m in zip(todo, modes):
                 note = self.describe_security(m) if n in made else "another program made it just now"
                 outcomes[n] = CreateOutcome(n, n in made, note, warning if n in made else "")
@@ -309,13 +315,15 @@ class DindProvider(Provider):
         free = self._free_addresses([mirror.ALIAS]).get(mirror.ALIAS, "")
         mirror.Mirror(self.host, self.names.owner).join(self.network_name, free)
 
-    def _check_limits(self, new: list[str]) -> None:
+    def _check_limits(self, new: list[str]) -> bool:
         """The classroom's limits (:mod:`.limits`): the machines' memory and CPUs settled,
-        and a learner with too many machines refused, before anything is made."""
+        and a learner with too many machines refused, before anything is made; whether
+        the new machines were counted against a limit."""
         lim = limits.read(self.names.owner)
+        self.limits_note = lim.note
         self.machine_memory, self.machine_cpus = lim.machine_resources(*self._asked)
         if lim.machines is None or not new:
-            return
+            return False
         had: dict[str, int] = {}
         flt = {"label": [f"{LABEL_PROVIDER}={self.name}", f"{LABEL_ROLE}=machine", f"{LABEL_OWNER}={self.names.owner}"]}
         for c in self.host.containers.list(all=True, filters=flt, ignore_removed=True):
@@ -324,6 +332,7 @@ class DindProvider(Provider):
             lab = lab if is_name(lab, "lab") else "(a lab not named as swarmlab names them)"
             had[lab] = had.get(lab, 0) + 1
         lim.check_machines(self.lab, len(new), had)
+        return True
 
     def _check_room(self, machines: int) -> None:
         """Refuse, before anything is made, a lab too big for the kernel's neighbour table
