@@ -165,11 +165,13 @@ def _status(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
-def processes(uid: int, gid: int | None = None, spare_group: int | None = None) -> list[int]:
+def processes(uid: int, gid: int | None = None, spare_group: int | None = None, own_ns: bool = False) -> list[int]:
     """Live processes whose real, effective or saved uid is ``uid`` (with ``gid`` given: only
     those that hold group ``gid``, as their group or a supplementary one), leaving out the
-    process group ``spare_group``."""
+    process group ``spare_group`` (and with ``own_ns``, those in another user namespace: a
+    rootless engine's machines)."""
     found = []
+    ns = os.readlink("/proc/self/ns/user")
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
@@ -183,6 +185,9 @@ def processes(uid: int, gid: int | None = None, spare_group: int | None = None) 
             continue
         if spare_group is not None and int(fields[2]) == spare_group:
             continue
+        with contextlib.suppress(OSError):
+            if own_ns and os.readlink(f"/proc/{entry}/ns/user") != ns:
+                continue
         groups = {int(g) for g in st.get("Groups", "").split()} | {int(g) for g in st.get("Gid", "").split()[:3]}
         if gid is None or gid in groups:
             found.append(int(entry))
@@ -284,7 +289,7 @@ def remove_student(hub: Path, name: str, made_uid: int | None, done: dict[str, A
         engine: int | None = int((hub / "engines" / f"engine-{name}.pid").read_text().strip())
     except (OSError, ValueError):
         engine = None
-    end(lambda: processes(uid, spare_group=engine))  # before their labs and engine go
+    end(lambda: processes(uid, spare_group=engine, own_ns=True))  # before their labs and engine go
     done["labs"] += remove_labs(str(uid))
     if rl.stop(name, hub / "engines"):  # their own engine: its labs go with it
         done["engines"] = [*done.get("engines", []), name]
