@@ -86,8 +86,10 @@ def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, l
     found = parallel_map(lambda k: activity.last_used(host, labs[k], idle, lambda c: c.labels[LABEL_MACHINE]),
                          keys)
     for (name, who), used in zip(keys, found):
-        x = IdleLab(name, who, len(labs[(name, who)]), used.idle_for(), used.unread or used.what)
-        (out.unread if used.unread else out.idle if used.idle_for() >= idle else out.used).append(x)
+        # idle as of when the reading began: a lab in use "now" stays in use however long
+        # the other labs' engines took to answer
+        x = IdleLab(name, who, len(labs[(name, who)]), used.idle_for(now), used.unread or used.what)
+        (out.unread if used.unread else out.idle if x.idle >= idle else out.used).append(x)
     for part in (out.idle, out.used, out.unread):
         part.sort(key=lambda x: (x.owner, x.lab))
     return out
