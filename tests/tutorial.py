@@ -14,7 +14,9 @@ def run_tutorial(lab: sl.Lab) -> None:
     """init, join, service create/ps/scale/update/rm, drain/activate, ssh: on created machines."""
     ip = str(lab.machine.ip("manager1"))
     init = lab.swarm.init("manager1")
-    assert init.command == f"docker swarm init --advertise-addr {ip}"
+    listen = lab.provider.listen_address("manager1")  # existing hosts (ssh): the advertise address only
+    flag = "" if listen == "0.0.0.0" else f" --listen-addr {listen}:2377"
+    assert init.command == f"docker swarm init --advertise-addr {ip}{flag}"
     lab.swarm.join("worker1", "worker2")
     mgr = lab.client("manager1")
     nodes = mgr.api.nodes()

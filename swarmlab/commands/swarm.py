@@ -30,6 +30,19 @@ _PASSING = ("deadline exceeded", "deadlineexceeded", "code = unavailable", "conn
             "connection reset", "timed out", "i/o timeout", "context canceled", "eof")
 
 
+def listen_addr(lab: Any, machine: str) -> str:
+    """``--listen-addr``: where the machine's swarm listens, as its provider says (every
+    address of the machine, else only the one it advertises)."""
+    host = lab.provider.listen_address(machine)
+    return f"[{host}]:{SWARM_PORT}" if ":" in host else f"{host}:{SWARM_PORT}"
+
+
+def _listen_flag(lab: Any, machine: str) -> str:
+    """The ``--listen-addr`` flag a command shows: only when it is not docker's own default."""
+    addr = listen_addr(lab, machine)
+    return "" if addr == f"0.0.0.0:{SWARM_PORT}" else f" --listen-addr {addr}"
+
+
 def may_pass(e: BaseException) -> bool:
     """Whether a failed join may work if tried again: a timeout or an unavailable manager,
     not a wrong token or a machine in another swarm."""
@@ -69,7 +82,7 @@ class Swarm(Command):
         addr = advertise_addr or lab.provider.address(machine)
         if force_new_cluster:
             return self._force_new_cluster(machine, info, addr, wait, timeout)
-        command = f"docker swarm init --advertise-addr {addr}"
+        command = f"docker swarm init --advertise-addr {addr}{_listen_flag(lab, machine)}"
         if info.get("LocalNodeState") == "active":
             if not info.get("ControlAvailable"):
                 raise SwarmStateError(
@@ -93,7 +106,7 @@ class Swarm(Command):
             )
         try:
             with engine_errors(f"init a swarm on {machine}"):
-                node_id = client.swarm.init(advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}")
+                node_id = client.swarm.init(advertise_addr=addr, listen_addr=listen_addr(lab, machine))
         except DockerError as e:
             if ALREADY_IN_SWARM not in str(e):
                 raise
@@ -116,7 +129,7 @@ class Swarm(Command):
     def _force_new_cluster(self, machine: str, info: dict[str, Any], addr: str, wait: bool,
                            timeout: float) -> Text:
         lab = self._lab
-        command = f"docker swarm init --force-new-cluster --advertise-addr {addr}"
+        command = f"docker swarm init --force-new-cluster --advertise-addr {addr}{_listen_flag(lab, machine)}"
         if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
             raise SwarmStateError(
                 f"{machine} is not a manager of a swarm (state {info.get('LocalNodeState')}): "
@@ -147,7 +160,7 @@ class Swarm(Command):
             # the API call itself: docker-py's Swarm.init reads the swarm back at once, which
             # fails while the new one-manager swarm elects its leader
             node_id = lab.client(machine).api.init_swarm(
-                advertise_addr=addr, listen_addr=f"0.0.0.0:{SWARM_PORT}", force_new_cluster=True)
+                advertise_addr=addr, listen_addr=listen_addr(lab, machine), force_new_cluster=True)
         lab.use_manager(machine)
         if wait:
             self._wait_for(lambda: self._leads(machine), what="force new cluster", timeout=timeout,
@@ -312,7 +325,7 @@ class Swarm(Command):
                 with engine_errors(f"join {m} to the swarm"):
                     lab.client(m).swarm.join(
                         remote_addrs=[tok.manager_addr], join_token=tok.reveal(),
-                        advertise_addr=lab.provider.address(m), listen_addr=f"0.0.0.0:{SWARM_PORT}",
+                        advertise_addr=lab.provider.address(m), listen_addr=listen_addr(lab, m),
                     )
             except DockerError as e:
                 said = str(e)

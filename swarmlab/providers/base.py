@@ -249,6 +249,13 @@ class Provider(abc.ABC):
         """The IP this machine advertises to the other machines of the lab
         (``docker-machine ip``); the swarm's ``--advertise-addr``."""
 
+    def listen_address(self, name: str) -> str:
+        """Where the machine's swarm listens (``docker swarm init/join --listen-addr``, without
+        the port): by default every address of the machine, ``0.0.0.0``, as docker's own
+        default (a machine on the lab's network alone). A provider whose machines have other
+        networks too (existing hosts) gives the advertise address only."""
+        return "0.0.0.0"
+
     def unreachable_hint(self, said: str) -> str:
         """What to look at when machines of the lab could not reach each other (``said`` is
         what an engine said); "" when the provider knows nothing more."""

@@ -388,6 +388,13 @@ class SSHProvider(Provider):
             self._addresses[name] = addr
         return addr
 
+    def listen_address(self, name: str) -> str:
+        """The host's swarm listens on the address it advertises, not on every address it has
+        (``--listen-addr <address>:2377``): a host of a classroom or a cloud has networks
+        beyond the lab's, where its swarm's port has no business. That address must be one
+        of the host's own (the inventory's ``address``, else the one SSH reached)."""
+        return self.address(name)
+
     def client(self, name: str) -> docker.DockerClient:
         return self._net.client(self._host(name))
 
