@@ -38,9 +38,8 @@ def test_only_stdout_frames_are_read_and_a_cut_frame_is_kept_short() -> None:
 
 def test_a_second_gc_is_refused_at_once_naming_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWARMLAB_HOME", str(tmp_path / "sl"))
-    with gc.only_one():
-        with pytest.raises(gc.GcRunning, match=f"another swarmlab gc is running \\(pid {os.getpid()}"):
-            with gc.only_one():
-                pass
+    running = f"another swarmlab gc is running \\(pid {os.getpid()}"
+    with gc.only_one(), pytest.raises(gc.GcRunning, match=running), gc.only_one():
+        pass
     with gc.only_one():  # released when the first ended
         pass
