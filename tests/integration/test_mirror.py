@@ -23,7 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 import pytest
-from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled
+from labtest import WEB_V1, WEB_V2, WORKLOAD, labelled, python_for, run_as, user_home
 
 import swarmlab as sl
 from swarmlab import exercises as ex
@@ -142,6 +142,58 @@ def test_three_machines_pulling_an_image_cost_what_one_costs(
     assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
     status = running.status()
     assert status.running and lab.provider.network_name not in status.labs
+
+
+#: what each learner runs: their own mirror up (``swarmlab mirror up --upstream URL``), a lab of
+#: 3 machines using it, ``alpine`` pulled on all three; what their mirror then says
+LEARNER = """
+import json, sys
+import docker
+import swarmlab as sl
+from swarmlab.providers.dind.mirror import MIRROR_URL, Mirror
+mirror = Mirror(docker.from_env())
+assert mirror.up(sys.argv[2]).running
+lab = sl.Lab(sys.argv[1], provider="dind", progress=False, registry_mirror=MIRROR_URL)
+try:
+    lab.machine.create("manager1", "worker1", "worker2")
+    lab.image.pull("alpine")
+    status = mirror.status()
+    print(json.dumps({"network": lab.provider.network_name, "labs": status.labs,
+                      "repositories": status.repositories, "container": mirror.container}))
+finally:
+    lab.destroy()
+"""
+
+
+def test_each_learner_has_a_mirror_of_their_own_so_a_class_pulls_once_per_learner(
+        running: Mirror, upstream: Any, host: docker.DockerClient) -> None:
+    """The measurement behind the README: two learners (users of their own), each with the
+    mirror their ``mirror up`` starts and a 3-machine lab pulling ``alpine`` through it. Each
+    learner's three pulls cost the upstream one pull, and the second learner's as much as the
+    first's: a class costs one pull per learner and image, not one in all."""
+    costs = []
+    for uid in (12347, 12348):
+        theirs = Mirror(host, str(uid))
+        assert theirs.network != running.network and theirs.container != running.container
+        # their mirror's network made first, with the upstream on it, as the fixture does for root's
+        host.networks.create(theirs.network, driver="bridge", labels=theirs.labels, check_duplicate=True)
+        host.networks.get(theirs.network).connect(upstream.id)
+        lab = f"mirrown-{uuid.uuid4().hex[:8]}"
+        try:
+            with user_home(uid) as home:
+                before = _blob_fetches(upstream, "library/alpine")
+                done = run_as(uid, home, python_for(uid, home), "-c", LEARNER, lab, upstream.url)
+                assert done.returncode == 0, done.stdout + done.stderr
+                costs.append(_blob_fetches(upstream, "library/alpine") - before)
+            said = json.loads(done.stdout.strip().splitlines()[-1])
+            assert said["container"] == theirs.container and said["network"] in said["labs"]
+            assert "library/alpine" in said["repositories"]
+            assert said["network"] not in running.status().labs  # root's mirror never saw their lab
+        finally:
+            host.networks.get(theirs.network).disconnect(upstream.id, force=True)
+            theirs.down()
+        assert labelled(host, lab) == {"containers": 0, "volumes": 0, "networks": 0}
+    assert costs[0] >= 2 and costs == [costs[0], costs[0]], costs  # each learner: one pull's cost
 
 
 def test_an_image_no_registry_has_is_one_clear_error(running: Mirror, make_lab) -> None:

@@ -1,5 +1,8 @@
-"""A registry mirror for a classroom: one pull-through cache on this computer, so that a class
-whose machines all pull ``alpine`` costs one pull from the internet, not one per machine.
+"""A registry mirror: a pull-through cache on this computer, one per user, so that a learner
+whose machines all pull ``alpine`` costs one pull from the internet, not one per machine. A
+class costs one pull per learner and image: each learner's labs use that learner's own mirror
+(started by their own ``swarmlab mirror up``), never another user's
+(``tests/integration/test_mirror.py`` measures both).
 
 ``swarmlab mirror up`` starts the CNCF distribution registry (``swarmlab/registry:2.8``, built
 from Debian's package by scripts/build-images, else ``registry:2``) in proxy mode: every layer
