@@ -10,11 +10,30 @@ from typing import Any
 import docker.errors
 import requests
 
+from .. import _deadline
 from .._errors import SwarmlabError
 from .._util import error_text
 
 #: the exit code when another ``swarmlab gc`` holds the lock
 RUNNING = 3
+#: how long one lab's removal may take (read again, then destroyed: destroy waits up to
+#: LOCK_WAIT, 300 s, for another process changing the lab); past it gc goes on to the next
+REMOVE_DEADLINE = 420.0
+
+
+class NotInTime(Exception):
+    """A read or a removal given up at its deadline."""
+
+
+def _within(key: tuple[str, ...], deadline: float, fn: Any) -> Any:
+    """``fn()`` in a thread of its own (:mod:`swarmlab._deadline`), given up after ``deadline``
+    seconds (:class:`NotInTime`); its error, if it raised, raised here."""
+    got = _deadline.run_all([(key, fn)], deadline)[key]
+    if got.late or got.stuck:
+        raise NotInTime(f"no answer within {deadline:g} s" + (" (an earlier one is still stuck)" if got.stuck else ""))
+    if got.error is not None:
+        raise got.error
+    return got.value
 
 
 def run(args: argparse.Namespace, owners: list[str] | None, idle: float, emit: Any) -> int:
@@ -40,8 +59,8 @@ def _collect(args: argparse.Namespace, owners: list[str] | None, idle: float, em
     for whose, client in engines:
         where = f"the rootless engine of user {whose}" if whose else "this computer's engine"
         try:  # one engine that fails or does not answer must not keep gc from the others
-            found = gc.scan(client, idle, owners)
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            found = _within(("gc-scan", whose), gc.SCAN_DEADLINE, lambda c=client: gc.scan(c, idle, owners))
+        except Exception as e:  # noqa: BLE001 - whatever one engine did, the others are read
             bad += 1
             done.append({"engine": whose or "local", "error": error_text(e)[:300]})
             emit(f"could not read {where}: {type(e).__name__}: {error_text(e)[:300]}; its labs are kept")
@@ -76,20 +95,26 @@ def _remove(args: argparse.Namespace, client: Any, x: Any, idle: float, age: Any
     if args.dry_run:
         entry["line"] = f"would remove lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}"
         return entry, True
-    try:
-        kept = gc.recheck(client, x, idle)
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
-        kept = f"could not be read again before removal ({type(e).__name__})"
+
+    def remove() -> tuple[str, Any]:
+        try:
+            kept = gc.recheck(client, x, idle)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            kept = f"could not be read again before removal ({type(e).__name__})"
+        if kept:
+            return kept, None
+        return "", Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
+
+    try:  # one lab the engine will not let go of (or that never ends) must not keep the others
+        kept, result = _within(("gc-remove", x.owner, x.lab), REMOVE_DEADLINE, remove)
+    except (SwarmlabError, NotInTime) as e:
+        entry["error"] = str(e)
+        entry["line"] = f"failed to remove lab {x.lab} of user {x.owner}: {e}"
+        return entry, False
     if kept:
         entry["kept"] = kept
         entry["line"] = f"kept lab {x.lab} of user {x.owner}: {kept}"
         return entry, not kept.startswith("could not")
-    try:  # one lab the engine will not let go of must not keep the others
-        result = Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
-    except SwarmlabError as e:
-        entry["error"] = str(e)
-        entry["line"] = f"failed to remove lab {x.lab} of user {x.owner}: {e}"
-        return entry, False
     entry["left_behind"] = list(result.data.get("left_behind", []))
     entry["line"] = f"removed lab {x.lab} of user {x.owner}: {x.machines} machines, {unused}\n  {result.body}"
     return entry, True

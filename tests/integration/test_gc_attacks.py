@@ -22,11 +22,13 @@ import pytest
 from labtest import labelled, python_for, remove_labelled, run_as, unique_lab_name, user_home
 
 import swarmlab as sl
+from swarmlab import rootless
 from swarmlab.providers.dind import activity, gc
 
 pytestmark = pytest.mark.integration
 
 LEARNER_UID = 12361  # a learner of these tests alone
+FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
 
 #: what the learner runs: one step on one lab
 STEP = """
@@ -213,6 +215,49 @@ def test_gc_keeps_a_lab_used_between_listing_and_removal(
         assert f"kept lab {name} of user {LEARNER_UID}: used since it was listed: a network change" in out, out
         (c,) = _owned(host, name, LEARNER_UID)
         assert c.status == "running"
+    finally:
+        learner(name, "destroy")
+    assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
+
+
+@pytest.fixture
+def stalling_engine() -> Iterator[None]:
+    """The learner's "rootless engine": a Docker-API-shaped server run by the learner at their
+    /run/user/UID/docker.sock that answers a ping, then sends the list of containers one
+    space every 2 s, forever (what a learner who controls that engine can make it do)."""
+    run = Path(f"/run/user/{LEARNER_UID}")
+    assert not run.exists(), f"{run} is there already"
+    run.mkdir(parents=True, mode=0o700)
+    os.chown(run, LEARNER_UID, LEARNER_UID)
+    proc = subprocess.Popen(["/usr/bin/python3", "-I", str(FAKE_ENGINE), str(rootless.socket_path(LEARNER_UID)),
+                             "stall", "[]"], user=LEARNER_UID, group=LEARNER_UID, extra_groups=[],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.stderr
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def test_gc_goes_on_past_a_learners_engine_that_never_answers(
+        host: docker.DockerClient, root_home: Path, learner: Callable[..., object], stalling_engine: None) -> None:
+    """The learner's own engine sends its answer a byte at a time, forever: gc gives it up at
+    its deadline, says so, and still removes the learner's idle lab on this computer's engine."""
+    name = unique_lab_name("gcslow")
+    try:
+        learner(name, "machine")
+        time.sleep(2)
+        bound = gc.SCAN_DEADLINE + 60
+        done, took = _root_gc("--idle", "1s", "--user", str(LEARNER_UID), timeout=bound + 30)
+        print(f"gc with a stalling engine took {took:.1f}s (deadline {bound:.0f}s)")
+        assert took < bound, f"gc took {took:.0f}s"
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"removed lab {name} of user {LEARNER_UID}: 1 machines" in done.stdout, done.stdout
+        assert (f"could not read the rootless engine of user {LEARNER_UID}: NotInTime: no answer within "
+                f"{gc.SCAN_DEADLINE:g} s; its labs are kept") in done.stdout, done.stdout
+        assert _owned(host, name, LEARNER_UID) == []
     finally:
         learner(name, "destroy")
     assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}

@@ -24,6 +24,14 @@ from ..._util import parallel_map
 from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
 from . import activity
 
+#: how long one engine's labs may take to be listed and read (each machine's read within
+#: activity.READ_DEADLINE, side by side): an engine that has not answered by then (a
+#: learner's rootless engine that sends a byte now and then) is given up, its labs kept
+SCAN_DEADLINE = activity.READ_DEADLINE + 35
+#: how many labs are read at once (each with its machines side by side): stuck reads wait
+#: out their deadline together, not one round after another
+LABS_AT_ONCE = 64
+
 
 @dataclass(frozen=True)
 class IdleLab:
@@ -84,7 +92,7 @@ def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, l
     # the labs side by side (each machine's engine too): one deadline for all, not one per lab
     keys = list(labs)
     found = parallel_map(lambda k: activity.last_used(host, labs[k], idle, lambda c: c.labels[LABEL_MACHINE]),
-                         keys)
+                         keys, limit=LABS_AT_ONCE)
     for (name, who), used in zip(keys, found):
         # idle as of when the reading began: a lab in use "now" stays in use however long
         # the other labs' engines took to answer
