@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,6 +159,15 @@ def test_gc_keeps_a_lab_whose_engine_is_stopped_and_removes_the_others(
         for lab in (stuck, flood):
             (c,) = _owned(host, lab, LEARNER_UID)
             assert c.status == "running", lab
+        # what `class down` (hub._remove_labs) lists to remove: every lab, no engine waited for
+        listed: list[list[str]] = []
+        reader = threading.Thread(target=lambda: listed.append(
+            [x.lab for x in gc.idle_labs(host, 0, [str(LEARNER_UID)])]), daemon=True)
+        start = time.monotonic()
+        reader.start()
+        reader.join(60)
+        assert listed, "idle_labs(..., 0, ...) did not return within 60 s"
+        assert time.monotonic() - start < 15 and {stuck, flood} <= set(listed[0]), listed
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)

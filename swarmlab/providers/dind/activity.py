@@ -10,7 +10,10 @@ health checked. Reading (``docker node ls``, ``service ps``) leaves no trace and
 use either.
 
 Nothing read back is trusted: each event line is split into fields whose values are only
-compared with known words and numbers.
+compared with known words and numbers. Nor is the machine: its ``docker`` (and ``timeout``)
+are the learner's to replace, and its dockerd theirs to stop, so each read has a deadline
+of our own (:data:`READ_DEADLINE`) and a bound on what is read (:data:`OUTPUT_LIMIT`); an
+engine that did not answer in time makes its lab in use, never a wait.
 """
 
 from __future__ import annotations
