@@ -6,13 +6,15 @@ addresses are inside the engine's network namespace, so ``lab.http`` asks from i
 lab's network: lesson 11's published ports must answer on every machine. Then the swarm is
 read through the learner's engine (root's client of it, checked to be served by them).
 
-10 and 11 run by default; ``SWARMLAB_ROOTLESS_LESSONS=10,11,12,13`` runs more."""
+10 and 11 run by default (11 makes the global service on port 8088 the test asks);
+``SWARMLAB_ROOTLESS_LESSONS=10,11,12,13`` runs more."""
 
 from __future__ import annotations
 
 import json
 import os
 import pwd
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -46,6 +48,14 @@ for path in sys.argv[4:]:
     nbtools.execute(Path(path), out / Path(path).name, lab, timeout=600)
     times[Path(path).stem] = round(time.monotonic() - t, 1)
 print(json.dumps(times))
+"""
+
+
+ASK = """
+import json, sys
+import swarmlab as sl
+lab = sl.Lab(sys.argv[1], provider="dind", progress=False)
+print(json.dumps({m: [(a := lab.http(m, 8088)).status, str(a)] for m in ("manager1", "worker1", "worker2")}))
 """
 
 
@@ -104,14 +114,25 @@ def test_lessons_beyond_the_lab_run_for_a_rootless_learner(learner: dict[str, An
         # through the learner's engine: the machines are there, and the swarm in them
         theirs = rootless.client(learner["uid"])
         try:
-            machines = theirs.containers.list(filters={"label": [f"io.swarmlab.lab={lab}"]})
-            assert len(machines) == 3
-            mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
-            code, ls = mgr.exec_run(["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+            machines = {c.labels["io.swarmlab.machine"]: c
+                        for c in theirs.containers.list(filters={"label": [f"io.swarmlab.lab={lab}"]})}
+            assert sorted(machines) == ["manager1", "worker1", "worker2"]
+            code, ls = machines["manager1"].exec_run(["docker", "service", "ls", "--format",
+                                                      "{{.Name}} {{.Replicas}}"])
             assert code == 0, ls
             print("services:", json.dumps(ls.decode().split("\n")[:-1]))
+            tasks = {m: c.exec_run(["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="
+                                    "everywhere"]).output.decode().split() for m, c in machines.items()}
         finally:
             theirs.close()
+        # lab.http reaches the learner's own machines: each answers on 8088 by its own task of the
+        # global service, as the machine's docker lists it (not some other address of this computer)
+        asked = as_learner(learner, "-c", ASK, lab)
+        assert asked.returncode == 0, asked.stderr[-3000:]
+        answers = json.loads(asked.stdout.splitlines()[-1])
+        for m, ids in tasks.items():
+            assert len(ids) == 1 and answers[m][0] == 200, (m, ids, answers[m])
+            assert re.findall(r"Hostname: (\w+)", answers[m][1]) == [ids[0][:12]], (m, ids, answers[m])
     finally:
         gone = as_learner(learner, "-c", f"import swarmlab as sl; sl.Lab({lab!r}, provider='dind').destroy()")
         assert gone.returncode == 0, gone.stderr[-2000:]
