@@ -137,7 +137,8 @@ def parser() -> argparse.ArgumentParser:
     provider_opt(p)
     p.add_argument("--offline", action="store_true", help="check for the offline images")
 
-    p = command("gc", "remove the dind labs nobody used for a while, and what a destroy left; says what it removed")
+    p = command("gc", "remove the dind labs nobody used for a while, and what a destroy left; says what it "
+                      "removed and what it could not read (kept; exit 1); exit 3 when another gc runs")
     p.add_argument("--idle", required=True, metavar="DURATION", help="unused for this long: 2h, 90m, 1h30m, 45s")
     p.add_argument("--all-users", action="store_true", help="every user's labs (root only)")
     p.add_argument("--user", metavar="UID", help="this user's labs (root only)")
