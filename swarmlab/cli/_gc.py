@@ -59,7 +59,7 @@ def _collect(args: argparse.Namespace, owners: list[str] | None, idle: float, em
     for whose, client in engines:
         where = f"the rootless engine of user {whose}" if whose else "this computer's engine"
         try:  # one engine that fails or does not answer must not keep gc from the others
-            found = _within(("gc-scan", whose), gc.SCAN_DEADLINE, lambda c=client: gc.scan(c, idle, owners))
+            found = gc.scan_within(client, idle, owners)
         except Exception as e:  # noqa: BLE001 - whatever one engine did, the others are read
             bad += 1
             done.append({"engine": whose or "local", "error": error_text(e)[:300]})

@@ -265,9 +265,22 @@ def test_gc_goes_on_past_a_learners_engine_that_never_answers(
         assert took < bound, f"gc took {took:.0f}s"
         assert done.returncode == 1, done.stdout + done.stderr
         assert f"removed lab {name} of user {LEARNER_UID}: 1 machines" in done.stdout, done.stdout
-        assert (f"could not read the rootless engine of user {LEARNER_UID}: NotInTime: no answer within "
+        assert (f"could not read the rootless engine of user {LEARNER_UID}: NotAnswered: no answer within "
                 f"{gc.SCAN_DEADLINE:g} s; its labs are kept") in done.stdout, done.stdout
         assert _owned(host, name, LEARNER_UID) == []
+        # what `class down` (hub._remove_labs) lists there: given up too, never waited for
+        said: list[BaseException] = []
+
+        def listing() -> None:
+            try:
+                gc.idle_labs(rootless.client(LEARNER_UID), 0, [str(LEARNER_UID)])
+            except BaseException as e:  # noqa: BLE001 - looked at below
+                said.append(e)
+
+        reader = threading.Thread(target=listing, daemon=True)
+        reader.start()
+        reader.join(gc.SCAN_DEADLINE + 30)
+        assert said and isinstance(said[0], gc.NotAnswered), f"idle_labs on that engine: {said or 'still waiting'}"
     finally:
         learner(name, "destroy")
     assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}

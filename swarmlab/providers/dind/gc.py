@@ -18,8 +18,8 @@ from pathlib import Path
 
 import docker
 
-from ... import _home
-from ..._errors import SwarmlabError, WaitTimeout
+from ... import _deadline, _home
+from ..._errors import DockerError, SwarmlabError, WaitTimeout
 from ..._util import parallel_map
 from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
 from . import activity
@@ -56,8 +56,27 @@ def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | No
     """Every dind lab of ``owners`` (None: every user's) that nobody used for ``idle``
     seconds, and every lab of theirs with remains but no machine; sorted by owner and name.
     A lab whose engines could not be read is not among them. With ``idle`` 0 no engine of a
-    machine is asked anything: every lab is."""
-    return scan(host, idle, owners).idle
+    machine is asked anything: every lab is. Within :data:`SCAN_DEADLINE` (:func:`scan_within`)."""
+    return scan_within(host, idle, owners).idle
+
+
+class NotAnswered(DockerError):
+    """An engine whose labs could not be listed and read within the deadline."""
+
+
+def scan_within(host: docker.DockerClient, idle: float, owners: Sequence[str] | None,
+                deadline: float = SCAN_DEADLINE) -> Scan:
+    """:func:`scan` given up after ``deadline`` seconds (:class:`NotAnswered`): an engine
+    that sends its answer a byte at a time (a learner's own) is never waited for. Errors of
+    the engine are raised as they come."""
+    key = ("gc-scan", str(host.api.base_url), tuple(owners) if owners is not None else None)
+    got = _deadline.run_all([(key, lambda: scan(host, idle, owners))], deadline)[key]
+    if got.late or got.stuck:
+        again = " (an earlier read is still stuck)" if got.stuck else ""
+        raise NotAnswered(f"no answer within {deadline:g} s{again}")
+    if got.error is not None:
+        raise got.error
+    return got.value
 
 
 def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None) -> Scan:
