@@ -52,14 +52,14 @@ def stuck(key: Hashable) -> bool:
         return t is not None and t.is_alive()
 
 
-def run_all(jobs: Sequence[tuple[Hashable, Callable[[], Any]]], deadline: float,
-            width: int = 16) -> dict[Hashable, Outcome]:
+def run_all(jobs: Sequence[tuple[Any, Callable[[], Any]]], deadline: float,
+            width: int = 16) -> dict[Any, Outcome]:
     """Run each ``(key, fn)`` in a thread of its own, at most ``width`` at once, each given
     ``deadline`` seconds from its start; their outcomes by key. Returns within about
     ``deadline`` times the number of rounds of ``width``, whatever the reads do."""
     todo = list(jobs)
     running: list[_Read] = []
-    done: dict[Hashable, Outcome] = {}
+    done: dict[Any, Outcome] = {}
     while todo or running:
         now = time.monotonic()
         for r in list(running):

@@ -73,7 +73,7 @@ def ping(path: str, uid: int, deadline: float = 10.0) -> bool:
     return head.split(b" ", 2)[1:2] == [b"200"] and body.strip() == b"OK"
 
 
-class _Connection(UnixHTTPConnection):  # type: ignore[misc]
+class _Connection(UnixHTTPConnection):
     def __init__(self, base_url: str, unix_socket: str, timeout: float, uid: int) -> None:
         super().__init__(base_url, unix_socket, timeout)
         self.peer_uid = uid
@@ -82,7 +82,7 @@ class _Connection(UnixHTTPConnection):  # type: ignore[misc]
         self.sock = connect(self.unix_socket, self.peer_uid, self.timeout)
 
 
-class _Pool(UnixHTTPConnectionPool):  # type: ignore[misc]
+class _Pool(UnixHTTPConnectionPool):
     def __init__(self, base_url: str, socket_path: str, timeout: float, maxsize: int, uid: int) -> None:
         super().__init__(base_url, socket_path, timeout, maxsize=maxsize)
         self.peer_uid = uid
@@ -91,7 +91,7 @@ class _Pool(UnixHTTPConnectionPool):  # type: ignore[misc]
         return _Connection(self.base_url, self.socket_path, self.timeout, self.peer_uid)
 
 
-class PeerAdapter(UnixHTTPAdapter):  # type: ignore[misc]
+class PeerAdapter(UnixHTTPAdapter):
     """docker-py's unix-socket adapter, each of whose connections is checked to be served by
     user ``uid`` (one pool for the socket)."""
 
