@@ -179,7 +179,8 @@ def _events(host: docker.DockerClient, c: Any, since: float, until: float) -> Se
     """The newest use among the machine's engine's events in [since, until]. In use now
     (``until``) when its event buffer does not reach back to ``since``; ``unread`` when the
     engine did not answer (within :data:`READ_DEADLINE`) or said it could not."""
-    cmd = ["docker", "events", "--since", f"{since:.0f}", "--until", f"{until:.0f}", "--format", FORMAT]
+    # to the microsecond: a window cut to whole seconds misses a change made a moment ago
+    cmd = ["docker", "events", "--since", f"{since:.6f}", "--until", f"{until:.6f}", "--format", FORMAT]
     try:
         out, cut = run_bounded(host, c.id, cmd)
     except NoAnswer as e:
