@@ -74,6 +74,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/info":
             return self._send(200, {"ID": "FAKE", "Name": "fake", "SecurityOptions": ["name=rootless"],
                                     "Swarm": {"LocalNodeState": "inactive"}})
+        if path == "/networks":
+            return self._send(200, [])
+        if path == "/volumes":
+            return self._send(200, {"Volumes": [], "Warnings": None})
         if path == "/containers/json":
             return self._stall() if MODE == "stall" else self._send(200, CONTAINERS)
         found = re.fullmatch(r"/containers/([^/]+)/json", path)

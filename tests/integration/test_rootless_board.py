@@ -128,3 +128,36 @@ def test_a_socket_not_served_by_its_learner_is_not_used(engines: dict[str, Any])
     assert (f"user {moved.pw_uid}'s rootless engine not used: {rootless.socket_path(moved.pw_uid)} is served "
             f"by user {staller.pw_uid}") in notes, notes
     assert f"user {linked.pw_uid}'s rootless engine not used: " in notes and "served by user 0" in notes, notes
+
+
+def test_gc_acts_on_no_lab_a_learners_engine_reports_of_another_user(engines: dict[str, Any],
+                                                                     tmp_path: Path) -> None:
+    """Root's gc over every user (``swarmlab gc --all-users``), on the learner's own engine:
+    the labs it reports of user 54321 and of root are neither removed nor read, nor given a
+    folder of root's; gc says it ignored them."""
+    import argparse
+
+    from swarmlab.cli import _gc
+
+    uid = str(engines["liar"].pw_uid)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    said: list[Any] = []
+    args = argparse.Namespace(dry_run=False, output="json")
+    old = os.environ.get("SWARMLAB_HOME")
+    os.environ["SWARMLAB_HOME"] = str(home)
+    try:
+        code = _gc._collect(args, None, 1.0, lambda x, json=False: said.append(x),
+                            [(uid, rootless.client(int(uid)))])
+    finally:
+        if old is None:
+            os.environ.pop("SWARMLAB_HOME")
+        else:
+            os.environ["SWARMLAB_HOME"] = old
+    entries = said[-1]
+    assert {"engine": uid, "ignored": NOBODY_ELSE} in entries and {"engine": uid, "ignored": "0"} in entries, entries
+    assert not [e for e in entries if e.get("user") in (NOBODY_ELSE, "0")], entries
+    # its own lab is its word about itself: a fake engine runs nothing, so it is kept unread
+    assert [e["lab"] for e in entries if e.get("user") == uid] == ["fk-own"], entries
+    assert code == 1
+    assert not list(home.glob("labs/dind-u*")), list(home.rglob("*"))

@@ -127,6 +127,19 @@ def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, l
 before_recheck: Callable[[IdleLab], None] | None = None
 
 
+def others_on(host: docker.DockerClient, whose: str) -> list[str]:
+    """The owners, other than ``whose``, that user ``whose``'s rootless engine (an API that
+    user controls) reports labs of: that engine's word about them is never acted on."""
+    found = set()
+    flt = {"label": [f"{LABEL_PROVIDER}=dind", f"{LABEL_ROLE}=machine"]}
+    for c in host.containers.list(all=True, filters=flt, sparse=True, ignore_removed=True):
+        labels = c.attrs.get("Labels")
+        key = labelled_lab(labels if isinstance(labels, dict) else None)
+        if key is None or key[1] != whose:
+            found.add(key[1] if key else "(labels swarmlab does not give)")
+    return sorted(found)
+
+
 def recheck(host: docker.DockerClient, x: IdleLab, idle: float) -> str:
     """Read lab ``x`` again right before it is removed: '' when it is still idle (or its
     remains still have no machine), else why it is kept now (used meanwhile, could not be
