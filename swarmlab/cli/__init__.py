@@ -38,7 +38,7 @@ EXAMPLES = {
     "gc": "swarmlab gc --idle 2h      (a teacher's schedule, as root: swarmlab gc --idle 2h --all-users)",
     "mirror": "swarmlab mirror up    then: export SWARMLAB_REGISTRY_MIRROR=http://swarmlab-mirror:5000",
     "class": "swarmlab class status      (as root: every learner's labs; --user 1001 --user 1002: theirs)\n"
-             "         sudo swarmlab class up --students alice,bob   (a JupyterHub on 127.0.0.1:8000 for them)",
+             "         sudo swarmlab class up --students alice,bob --rootless   (a JupyterHub on 127.0.0.1:8000)",
     "lessons": "swarmlab lessons --offline",
     "run-lessons": "swarmlab run-lessons --offline --lessons 07-high-availability",
 }
@@ -376,7 +376,7 @@ def cmd_class(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         if not args.students:
-            raise Usage("name the students: swarmlab class up --students alice,bob")
+            raise Usage("name the students: swarmlab class up --students alice,bob --rootless")
         try:
             started = hub.up([s.strip() for s in args.students.split(",")], port=args.port, rootless=args.rootless,
                              students_are_root=args.students_are_root)

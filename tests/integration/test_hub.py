@@ -196,7 +196,7 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
     (["--students", "root"], "student 'root' is a system account (uid 0)"),
     (["--students", "Bad Name"], "student name 'Bad Name': use lower-case letters"),
     (["--students", "sltdup,sltdup"], "give each student once"),
-    ([], "name the students: swarmlab class up --students alice,bob"),
+    ([], "name the students: swarmlab class up --students alice,bob --rootless"),
     (["--students", "sltport", "--port", "80"], "port=80: give a port from 1024 to 65533"),
     (["--students", "sltroot"], "students in the Docker socket's group are root on this computer: give --rootless "
                                 "(each student an engine of their own) or --students-are-root"),
