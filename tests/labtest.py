@@ -235,3 +235,50 @@ def live_processes(uid: int, wait: float = 10.0) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.5)
+
+
+def three_free_ports() -> int:
+    """A port p with p, p+1 and p+2 free on 127.0.0.1 (a classroom hub, its API, its proxy's API)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port > 65530:
+            continue
+        try:
+            for p in (port, port + 1, port + 2):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise AssertionError("no three free ports in a row on 127.0.0.1")
+
+
+@contextmanager
+def rootless_learner(prefix: str, logs: Path, images: list[str]) -> Iterator[dict[str, Any]]:
+    """A new account with a rootless engine of its own (``images`` copied in): its name, uid,
+    home and DOCKER_HOST. Afterwards the engine is stopped, none of the account's processes
+    may be left, and the account goes with its home."""
+    import pwd
+
+    from swarmlab import rootless
+
+    name = f"{prefix}{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
+    pw = pwd.getpwnam(name)
+    logs.chmod(0o700)
+    try:
+        url = rootless.start(name, logs, images=list(dict.fromkeys(images)))
+        yield {"name": name, "uid": pw.pw_uid, "home": Path(pw.pw_dir), "url": url, "logs": logs}
+    finally:
+        try:
+            assert rootless.stop(name, logs)
+            assert not rootless.answers(pw.pw_uid)
+            assert live_processes(pw.pw_uid) == [], f"processes of {name} left"
+        finally:
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            rootless.revoke(pw.pw_uid)
+            subprocess.run(["userdel", "--remove", name], capture_output=True)

@@ -27,27 +27,9 @@ from typing import Any
 import docker
 import pytest
 from hubclient import Hub, log_in
-from labtest import live_processes
+from labtest import live_processes, three_free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
-
-
-def _free_ports() -> int:
-    """A port p with p, p+1 and p+2 free on 127.0.0.1 (the hub, its API, its proxy's API)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port > 65530:
-            continue
-        try:
-            for p in (port, port + 1, port + 2):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return int(port)
-        except OSError:
-            continue
-    raise AssertionError("no three free ports in a row on 127.0.0.1")
 
 
 def _listening(port: int) -> set[str]:
@@ -82,7 +64,7 @@ def classroom(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     for s in students:
         with pytest.raises(KeyError):
             pwd.getpwnam(s)
-    port = _free_ports()
+    port = three_free_ports()
     up = cli("class", "up", "--students", ",".join(students), "--port", str(port), "-o", "json",
              *(["--rootless"] if rootless else ["--students-are-root"]), env=env)
     uids = []

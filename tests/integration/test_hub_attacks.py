@@ -8,7 +8,6 @@ import grp
 import json
 import os
 import pwd
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from labtest import three_free_ports
 
 from swarmlab import hub, hub_guard
 
@@ -52,23 +52,6 @@ s.serve_forever()
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "swarmlab", *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, **env}, stdin=subprocess.DEVNULL)
-
-
-def _free_ports() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port > 65530:
-            continue
-        try:
-            for p in (port, port + 1, port + 2):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
-    raise AssertionError("no three free ports in a row on 127.0.0.1")
 
 
 def as_user(pw: pwd.struct_passwd, *args: str, groups: list[int] | None = None, **kw: object) -> subprocess.Popen:
@@ -170,7 +153,7 @@ def _heard(log: Path) -> list[dict]:
 def test_a_student_listening_on_the_hub_s_ports_first_is_refused_and_nothing_is_made(
         account: Callable[[], pwd.struct_passwd], tmp_path: Path, offset: int) -> None:
     pw = account()
-    port = _free_ports()
+    port = three_free_ports()
     proc, log = _listen(pw, port + offset)
     try:
         # the fake answers as the hub's API does: what 'up' took for the hub before
@@ -201,7 +184,7 @@ def test_a_student_listening_on_the_hub_s_ports_first_is_refused_and_nothing_is_
 def test_a_student_taking_the_proxy_api_port_while_the_hub_starts_stops_it(
         account: Callable[[], pwd.struct_passwd], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pw = account()
-    port = _free_ports()
+    port = three_free_ports()
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     monkeypatch.setenv("SWARMLAB_HOME", str(home))

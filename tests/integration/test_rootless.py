@@ -9,16 +9,14 @@ the engine's processes, the account."""
 from __future__ import annotations
 
 import os
-import pwd
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from labtest import WORKLOAD, live_processes, user_env
+from labtest import WORKLOAD, rootless_learner, user_env
 
 from swarmlab import rootless
 from swarmlab.hub import students_python
@@ -48,26 +46,12 @@ def as_learner(uid: int, home: Path, url: str, *args: str) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[dict[str, Any]]:
-    name = f"slr{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
-    pw = pwd.getpwnam(name)
-    logs = tmp_path_factory.mktemp("rootless")
-    logs.chmod(0o700)
-    try:
-        url = rootless.start(name, logs, images=[NODE_IMAGE, WORKLOAD])
-        yield {"name": name, "uid": pw.pw_uid, "home": Path(pw.pw_dir), "url": url, "logs": logs}
-    finally:
-        try:
-            assert rootless.stop(name, logs)
-            assert not rootless.answers(pw.pw_uid)
-            assert live_processes(pw.pw_uid) == [], f"processes of {name} left"
-        finally:
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            rootless.revoke(pw.pw_uid)
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
-        assert not os.path.exists(f"/run/user/{pw.pw_uid}")
-        # this computer's engine never had any of it
-        assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={pw.pw_uid}"}) == []
+    with rootless_learner("slr", tmp_path_factory.mktemp("rootless"), [NODE_IMAGE, WORKLOAD]) as who:
+        yield who
+    uid = who["uid"]
+    assert not os.path.exists(f"/run/user/{uid}")
+    # this computer's engine never had any of it
+    assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={uid}"}) == []
 
 
 def test_a_learners_lab_runs_in_their_own_rootless_engine(learner: dict[str, Any],

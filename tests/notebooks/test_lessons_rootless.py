@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import subprocess
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import nbformat
 import nbtools
 import pytest
-from labtest import live_processes, user_env
+from labtest import rootless_learner, user_env
 
 from swarmlab import rootless
 from swarmlab.exercises import OFFLINE
@@ -61,23 +58,9 @@ print(json.dumps({m: [(a := lab.http(m, 8088)).status, str(a)] for m in ("manage
 
 @pytest.fixture(scope="module")
 def learner(tmp_path_factory: pytest.TempPathFactory, host: docker.DockerClient) -> Iterator[dict[str, Any]]:
-    name = f"sll{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
-    pw = pwd.getpwnam(name)
-    logs = tmp_path_factory.mktemp("rootless-lessons")
-    logs.chmod(0o700)
     images = [NODE_IMAGE, *OFFLINE.to_load, *OFFLINE.network_images]
-    try:
-        url = rootless.start(name, logs, images=list(dict.fromkeys(images)))
-        yield {"name": name, "uid": pw.pw_uid, "home": Path(pw.pw_dir), "url": url}
-    finally:
-        try:
-            assert rootless.stop(name, logs)
-            assert live_processes(pw.pw_uid) == [], f"processes of {name} left"
-        finally:
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            rootless.revoke(pw.pw_uid)
-            subprocess.run(["userdel", "--remove", name], capture_output=True)
+    with rootless_learner("sll", tmp_path_factory.mktemp("rootless-lessons"), images) as who:
+        yield who
 
 
 def as_learner(who: dict[str, Any], *args: str, timeout: float = 3000) -> subprocess.CompletedProcess[str]:
