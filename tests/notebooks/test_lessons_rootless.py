@@ -6,8 +6,8 @@ addresses are inside the engine's network namespace, so ``lab.http`` asks from i
 lab's network: lesson 11's published ports must answer on every machine. Then the swarm is
 read through the learner's engine (root's client of it, checked to be served by them).
 
-10 and 11 run by default (11 makes the global service on port 8088 the test asks);
-``SWARMLAB_ROOTLESS_LESSONS=10,11,12,13`` runs more."""
+Lessons 10 to 13 run by default (11 makes the global service on port 8088 the test asks);
+``SWARMLAB_ROOTLESS_LESSONS=10,11`` runs fewer."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from swarmlab.hub import students_python
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
 NODE_IMAGE = os.environ["SWARMLAB_NODE_IMAGE"]
-WANTED = os.environ.get("SWARMLAB_ROOTLESS_LESSONS", "10,11").split(",")
+WANTED = os.environ.get("SWARMLAB_ROOTLESS_LESSONS", "10,11,12,13").split(",")
 LESSONS = [p for p in nbtools.notebooks() if p.stem[:2] in WANTED]
 
 DRIVER = """
