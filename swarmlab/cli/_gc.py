@@ -59,17 +59,16 @@ def _collect(args: argparse.Namespace, owners: list[str] | None, idle: float, em
     for whose, client in engines:
         where = f"the rootless engine of user {whose}" if whose else "this computer's engine"
         try:  # one engine that fails or does not answer must not keep gc from the others
-            if whose:  # a learner's own engine speaks for that learner only
-                others = _within(("gc-others", whose), gc.SCAN_DEADLINE, lambda c=client, w=whose: gc.others_on(c, w))
-                for other in others:
-                    done.append({"engine": whose, "ignored": other})
-                    emit(f"{where} reports a lab of user {other}: ignored, and left alone")
-            found = gc.scan_within(client, idle, [whose] if whose else owners)
+            # a learner's own engine speaks for that learner only
+            found = gc.scan_within(client, idle, owners, whose=whose)
         except Exception as e:  # noqa: BLE001 - whatever one engine did, the others are read
             bad += 1
             done.append({"engine": whose or "local", "error": error_text(e)[:300]})
             emit(f"could not read {where}: {type(e).__name__}: {error_text(e)[:300]}; its labs are kept")
             continue
+        for other in found.others:
+            done.append({"engine": whose, "ignored": other})
+            emit(f"{where} reports a lab of user {other}: ignored, and left alone")
         for x in found.unread:
             bad += 1
             done.append({"lab": x.lab, "user": x.owner, "machines": x.machines, "kept": "could not be read",

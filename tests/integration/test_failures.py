@@ -131,7 +131,10 @@ def test_a_node_lost_and_a_partition(make_lab) -> None:
     uneven = ex.check_rebalanced(lab, "web")  # lesson 09's exercise
     assert not uneven.ok and uneven.hint.startswith("lab.service.update('web', force=True)"), uneven
     lab.service.update("web", force=True)
-    assert containers_of(lab, "worker1", "web") >= 1
+    # where every task of web went and why (the swarm's own history), shown if worker1 got none
+    history = lab.ssh("manager1", "docker service ps web --no-trunc --format '{{.Name}} {{.Node}} "
+                                  "{{.DesiredState}} {{.CurrentState}} {{.Error}}'")
+    assert containers_of(lab, "worker1", "web") >= 1, f"{history}\n{lab.ssh('worker1', 'docker ps -a')}"
     assert ex.check_rebalanced(lab, "web").ok
     # the global service follows the nodes: one task on each, worker1 again too
     deadline = time.monotonic() + 60

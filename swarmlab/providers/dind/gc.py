@@ -50,6 +50,8 @@ class Scan:
     idle: list[IdleLab] = field(default_factory=list)
     used: list[IdleLab] = field(default_factory=list)
     unread: list[IdleLab] = field(default_factory=list)
+    #: on a learner's rootless engine, the other owners it reports labs of (ignored)
+    others: list[str] = field(default_factory=list)
 
 
 def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | None) -> list[IdleLab]:
@@ -65,12 +67,12 @@ class NotAnswered(DockerError):
 
 
 def scan_within(host: docker.DockerClient, idle: float, owners: Sequence[str] | None,
-                deadline: float = SCAN_DEADLINE) -> Scan:
+                deadline: float = SCAN_DEADLINE, whose: str = "") -> Scan:
     """:func:`scan` given up after ``deadline`` seconds (:class:`NotAnswered`): an engine
     that sends its answer a byte at a time (a learner's own) is never waited for. Errors of
-    the engine are raised as they come."""
-    key = ("gc-scan", str(host.api.base_url), tuple(owners) if owners is not None else None)
-    got = _deadline.run_all([(key, lambda: scan(host, idle, owners))], deadline)[key]
+    the engine are raised as they come. ``whose``: see :func:`scan`."""
+    key = ("gc-scan", str(host.api.base_url), tuple(owners) if owners is not None else None, whose)
+    got = _deadline.run_all([(key, lambda: scan(host, idle, owners, whose=whose))], deadline)[key]
     if got.late or got.stuck:
         again = " (an earlier read is still stuck)" if got.stuck else ""
         raise NotAnswered(f"no answer within {deadline:g} s{again}")
@@ -79,19 +81,29 @@ def scan_within(host: docker.DockerClient, idle: float, owners: Sequence[str] | 
     return got.value
 
 
-def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None) -> Scan:
+def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None,
+         whose: str = "") -> Scan:
     """Every dind lab of ``owners`` (None: every user's; ``lab``: that lab only), sorted into
-    idle for ``idle`` seconds, in use, and could not be read."""
+    idle for ``idle`` seconds, in use, and could not be read. ``whose``: the engine is user
+    ``whose``'s rootless engine, an API that user controls: only their labs count, and the
+    other owners it reports are listed in :attr:`Scan.others`, never acted on."""
+    out = Scan()
+    if whose:
+        owners = [whose]
     flt = [f"{LABEL_PROVIDER}=dind"]
-    if owners is not None and len(owners) == 1:
+    if owners is not None and len(owners) == 1 and not whose:
         flt.append(f"{LABEL_OWNER}={owners[0]}")
     if lab is not None:
         flt.append(f"{LABEL_LAB}={lab}")
     labs: dict[tuple[str, str], list] = {}
+    others: set[str] = set()
     for c in host.containers.list(all=True, filters={"label": [*flt, f"{LABEL_ROLE}=machine"]}, ignore_removed=True):
-        key = labelled_lab(c.labels)
-        if key and (owners is None or key[1] in owners) and is_name(c.labels.get(LABEL_MACHINE), "machine"):
+        key = labelled_lab(c.labels if isinstance(c.labels, dict) else None)
+        if whose and (key is None or key[1] != whose):
+            others.add(key[1] if key else "(labels swarmlab does not give)")
+        elif key and (owners is None or key[1] in owners) and is_name(c.labels.get(LABEL_MACHINE), "machine"):
             labs.setdefault(key, []).append(c)
+    out.others = sorted(others)
     # remains: a lab's network or volume with no machine, made longer ago than ``idle`` (a
     # lab being made has its network a moment before its machines)
     now = time.time()
@@ -105,7 +117,6 @@ def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, l
         if key and (owners is None or key[1] in owners) and key not in labs:
             made = activity.stamp(created)
             remains[key] = max(remains.get(key, 0.0), made if made else now)
-    out = Scan()
     for (name, who), made in remains.items():
         (out.idle if now - made >= idle else out.used).append(IdleLab(name, who, 0, now - made, "no machine left"))
     # the labs side by side (each machine's engine too): one deadline for all, not one per lab
@@ -125,19 +136,6 @@ def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, l
 #: called with each lab gc chose to remove, before it is read again (:func:`recheck`): a
 #: seam for tests that use the lab in between; None in use
 before_recheck: Callable[[IdleLab], None] | None = None
-
-
-def others_on(host: docker.DockerClient, whose: str) -> list[str]:
-    """The owners, other than ``whose``, that user ``whose``'s rootless engine (an API that
-    user controls) reports labs of: that engine's word about them is never acted on."""
-    found = set()
-    flt = {"label": [f"{LABEL_PROVIDER}=dind", f"{LABEL_ROLE}=machine"]}
-    for c in host.containers.list(all=True, filters=flt, sparse=True, ignore_removed=True):
-        labels = c.attrs.get("Labels")
-        key = labelled_lab(labels if isinstance(labels, dict) else None)
-        if key is None or key[1] != whose:
-            found.add(key[1] if key else "(labels swarmlab does not give)")
-    return sorted(found)
 
 
 def recheck(host: docker.DockerClient, x: IdleLab, idle: float) -> str:
