@@ -83,3 +83,15 @@ def run_all(jobs: Sequence[tuple[Any, Callable[[], Any]]], deadline: float,
         if running:
             running[0].join(0.05)
     return done
+
+
+def within(key: Hashable, deadline: float, fn: Callable[[], Any], late: Callable[[str], BaseException]) -> Any:
+    """``fn()`` as one read of :func:`run_all`: its value, or its own error raised here, or
+    ``late(why)`` raised when it did not end within ``deadline`` seconds (or an earlier read of
+    ``key`` is still stuck)."""
+    got = run_all([(key, fn)], deadline)[key]
+    if got.late or got.stuck:
+        raise late(f"no answer within {deadline:g} s" + (" (an earlier read is still stuck)" if got.stuck else ""))
+    if got.error is not None:
+        raise got.error
+    return got.value

@@ -25,17 +25,6 @@ class NotInTime(Exception):
     """A read or a removal given up at its deadline."""
 
 
-def _within(key: tuple[str, ...], deadline: float, fn: Any) -> Any:
-    """``fn()`` in a thread of its own (:mod:`swarmlab._deadline`), given up after ``deadline``
-    seconds (:class:`NotInTime`); its error, if it raised, raised here."""
-    got = _deadline.run_all([(key, fn)], deadline)[key]
-    if got.late or got.stuck:
-        raise NotInTime(f"no answer within {deadline:g} s" + (" (an earlier one is still stuck)" if got.stuck else ""))
-    if got.error is not None:
-        raise got.error
-    return got.value
-
-
 def run(args: argparse.Namespace, owners: list[str] | None, idle: float, emit: Any) -> int:
     """Read every engine's labs, then remove the idle ones, each read again right before."""
     from ..providers.dind import gc
@@ -110,7 +99,7 @@ def _remove(args: argparse.Namespace, client: Any, x: Any, idle: float, age: Any
         return "", Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
 
     try:  # one lab the engine will not let go of (or that never ends) must not keep the others
-        kept, result = _within(("gc-remove", x.owner, x.lab), REMOVE_DEADLINE, remove)
+        kept, result = _deadline.within(("gc-remove", x.owner, x.lab), REMOVE_DEADLINE, remove, NotInTime)
     except (SwarmlabError, NotInTime) as e:
         entry["error"] = str(e)
         entry["line"] = f"failed to remove lab {x.lab} of user {x.owner}: {e}"

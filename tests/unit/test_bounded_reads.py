@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from swarmlab import _deadline
 
 LOGCAP = Path(__file__).resolve().parents[2] / "swarmlab" / "_logcap.py"
@@ -55,3 +57,18 @@ def test_an_engine_log_is_rotated_past_its_limit(tmp_path: Path) -> None:
     assert os.path.getsize(log) <= 1000 and os.path.getsize(f"{log}.1") <= 1000
     assert log.read_bytes().endswith(b"x\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["engine-x.log", "engine-x.log.1"]
+
+
+def test_one_read_within_its_deadline_gives_its_value_its_error_or_the_callers_late_error() -> None:
+    class Late(Exception):
+        pass
+
+    assert _deadline.within("one-ok", 5, lambda: 7, Late) == 7
+    with pytest.raises(KeyError):
+        _deadline.within("one-err", 5, lambda: {}["x"], Late)
+    release = threading.Event()
+    with pytest.raises(Late, match=r"no answer within 0.3 s$"):
+        _deadline.within("one-slow", 0.3, release.wait, Late)
+    with pytest.raises(Late, match=r"an earlier read is still stuck"):
+        _deadline.within("one-slow", 0.3, lambda: 1, Late)
+    release.set()

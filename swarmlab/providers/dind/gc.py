@@ -72,13 +72,7 @@ def scan_within(host: docker.DockerClient, idle: float, owners: Sequence[str] | 
     that sends its answer a byte at a time (a learner's own) is never waited for. Errors of
     the engine are raised as they come. ``whose``: see :func:`scan`."""
     key = ("gc-scan", str(host.api.base_url), tuple(owners) if owners is not None else None, whose)
-    got = _deadline.run_all([(key, lambda: scan(host, idle, owners, whose=whose))], deadline)[key]
-    if got.late or got.stuck:
-        again = " (an earlier read is still stuck)" if got.stuck else ""
-        raise NotAnswered(f"no answer within {deadline:g} s{again}")
-    if got.error is not None:
-        raise got.error
-    return got.value
+    return _deadline.within(key, deadline, lambda: scan(host, idle, owners, whose=whose), NotAnswered)
 
 
 def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None,
