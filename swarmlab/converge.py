@@ -21,9 +21,8 @@ from typing import Any, Protocol
 import docker
 
 from . import _format as fmt
+from ._swarm import image_ref, monitor_seconds
 from ._wait import Progress
-from .commands.spec import monitor_seconds
-from .commands.validate import image_ref
 
 #: States in which a task still occupies its node.
 BUSY = ("assigned", "preparing", "starting", "running")

@@ -11,14 +11,13 @@ import docker.errors
 import requests
 
 from .._errors import DockerError, EngineUnavailable, NoQuorum, ProviderUnavailable, SwarmlabError
+from .._swarm import NO_LEADER
 from .._wait import Progress, wait_for
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
 
-#: What a manager answers to any change (and to most reads) while the swarm has no leader.
-NO_LEADER = "The swarm does not have a leader"
 QUORUM_ADVICE = (
     "The swarm has lost its quorum: Raft needs a majority of the managers (2 of 3, 3 of 5) "
     "online to agree on any change, and fewer are. The tasks that run keep running, but "

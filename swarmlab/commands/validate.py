@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 
 from .._errors import InvalidArgument
+from .._swarm import image_ref
 from ..providers.base import check_lab_name, check_machine_name, check_machine_names
 
 _SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -45,18 +46,6 @@ def check_swarm_name(kind: str, name: object, example: str) -> str:
 
 def check_service_name(name: object) -> str:
     return check_swarm_name("service", name, "helloworld")
-
-
-def image_ref(image: str) -> str:
-    """'redis:7.4@sha256:...' -> 'redis:7.4'; 'alpine' -> 'alpine:latest'."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
-        ref += ":latest"
-    for prefix in ("docker.io/library/", "docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-    return ref
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:

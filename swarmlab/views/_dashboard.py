@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ..commands._base import NO_LEADER
+from .._swarm import NO_LEADER
 from ._model import Picture
 from ._protocol import LabView
 from ._render import picture_html, picture_text
