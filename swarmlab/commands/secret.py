@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import docker
@@ -296,63 +295,3 @@ class Configs(SwarmObjects):
 
 
 # -- the references a service mounts them with (--secret / --config) --------------------------
-
-def parse_references(kind: str, specs: object) -> list[dict[str, Any]]:
-    """``--secret`` / ``--config`` specs as the CLI takes them: ``NAME`` or
-    ``source=NAME,target=PATH,uid=0,gid=0,mode=0400``. Returns ``{source, target, uid, gid,
-    mode}`` dicts (names not yet resolved)."""
-    if specs is None:
-        return []
-    items = [specs] if isinstance(specs, str) else specs
-    if not isinstance(items, (list, tuple)):
-        raise InvalidArgument(f"{kind}s={specs!r}: give a list of {kind} names, e.g. {kind}s=['db_password']")
-    out = []
-    for item in items:
-        if not isinstance(item, str) or not item:
-            raise InvalidArgument(f"{kind}s={specs!r}: give names or 'source=NAME,target=PATH' specs")
-        ref: dict[str, Any] = {"uid": "0", "gid": "0", "mode": 0o444}
-        if "=" not in item:
-            ref["source"] = item
-        else:
-            for field in item.split(","):
-                key, eq, value = (x.strip() for x in field.partition("="))
-                if not eq or key not in ("source", "src", "target", "uid", "gid", "mode"):
-                    raise InvalidArgument(f"{kind} spec {item!r}: {field!r} is not one of source=, target=, uid=, "
-                                          f"gid=, mode= (e.g. 'source=db_password,target=password,mode=0400')")
-                if key == "mode":
-                    if not re.fullmatch(r"0?[0-7]{3}", value):
-                        raise InvalidArgument(f"{kind} spec {item!r}: mode {value!r} is not an octal mode like 0400")
-                    ref["mode"] = int(value, 8)
-                elif key in ("uid", "gid"):
-                    if not value.isdigit():
-                        raise InvalidArgument(f"{kind} spec {item!r}: {key} {value!r} is not a number")
-                    ref[key] = value
-                else:
-                    ref["source" if key == "src" else key] = value
-        check_object_name(kind, ref.get("source"))
-        target = str(ref.setdefault("target", ref["source"]))
-        if not target or ".." in target.split("/") or "\0" in target:
-            raise InvalidArgument(f"{kind} spec {item!r}: target {target!r} is not a file name or path")
-        out.append(ref)
-    return out
-
-
-def reference_flags(kind: str, refs: Sequence[dict[str, Any]], flag: str | None = None) -> list[str]:
-    """The CLI flags for parsed references: ``--secret NAME``, or the long form when it says more."""
-    flag = flag or f"--{kind}"
-    out = []
-    for r in refs:
-        if r["target"] == r["source"] and r["mode"] == 0o444 and r["uid"] == "0" and r["gid"] == "0":
-            out.append(f"{flag} {r['source']}")
-        else:
-            extra = "".join(f",{k}={r[k]}" for k in ("uid", "gid") if r[k] != "0")
-            mode = f",mode={r['mode']:04o}" if r["mode"] != 0o444 else ""
-            out.append(f"{flag} source={r['source']},target={r['target']}{extra}{mode}")
-    return out
-
-
-def engine_references(kind: str, refs: Sequence[dict[str, Any]], ids: dict[str, str]) -> list[dict[str, Any]]:
-    """References as a service spec holds them (``ContainerSpec.Secrets`` / ``.Configs``)."""
-    id_key, name_key = ("SecretID", "SecretName") if kind == "secret" else ("ConfigID", "ConfigName")
-    return [{"File": {"Name": r["target"], "UID": r["uid"], "GID": r["gid"], "Mode": r["mode"]},
-             id_key: ids[r["source"]], name_key: r["source"]} for r in refs]

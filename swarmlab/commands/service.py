@@ -1,11 +1,12 @@
-"""``docker service``: create, ls, ps, inspect, scale, update, rollback, rm."""
+"""``docker service``: create, ls, ps, inspect, scale, update, rollback, rm.
+
+What ``create`` and ``update`` ask for is one value object each
+(:mod:`.service_options`); what they look up first: :mod:`.service_lookups`."""
 
 from __future__ import annotations
 
 import copy
 import json
-import re
-import shlex
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -13,14 +14,11 @@ from typing import Any
 
 import docker
 import docker.errors
-import docker.types
 import requests
 
 from .._errors import (
-    ImageNotAvailable,
     InvalidArgument,
     ServiceNotFound,
-    SwarmlabError,
     SwarmStateError,
     Unschedulable,
     UpdatePaused,
@@ -29,7 +27,7 @@ from .._results import Output, Table, Text
 from .._util import parallel_map
 from .._wait import Progress
 from ..converge import SwarmReader, rolled_back, service_progress, unplaceable
-from ._base import Command, engine_errors
+from ._base import engine_errors
 from .clitext import (
     PS_COLUMNS,
     SERVICE_LS_COLUMNS,
@@ -40,182 +38,27 @@ from .clitext import (
     service_ls_rows,
     with_service_status,
 )
-from .secret import engine_references, parse_references, reference_flags
-from .spec import (
-    CLI_UPDATE_DEFAULTS,
-    check_endpoint,
-    create_command,
-    health_config,
-    parse_publish,
-    post_spec,
-    publish_flags,
-    spec_differences,
-    update_config,
-    update_flags,
-)
+from .service_lookups import ServiceLookups
+from .service_options import Attached, CreateOptions, UpdateOptions
+from .spec import post_spec
 from .spec import replicas as spec_replicas
-from .validate import (
-    check_choice,
-    check_create_options,
-    check_image,
-    check_names,
-    check_replicas,
-    check_service_name,
-    did_you_mean,
-    image_ref,
-)
+from .validate import check_replicas, check_service_name
 
 #: How long a task may stay unplaceable ("no suitable node") before a wait gives up on it:
 #: long enough for a node that is joining or coming back to be counted
 STUCK_AFTER = 4.0
 
 
-class Services(Command):
+class Services(ServiceLookups):
     """``docker service``: create, ls, ps, inspect, scale, update, rollback, rm."""
 
     #: The last rolling update waited for (a ``swarmlab.views.Rollout``: its chart), or None.
     last_rollout: Any = None
 
-    # -- lookups ---------------------------------------------------------------------
-    def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]:
-        check_service_name(name)
-        client = client or self._lab.manager_client()
-        with engine_errors(f"inspect service {name}"):
-            found = [s for s in client.api.services(filters={"name": name})
-                     if s["Spec"]["Name"] == name]
-        if not found:
-            with engine_errors("list services"):
-                names = sorted(s["Spec"]["Name"] for s in client.api.services())
-            close = did_you_mean(name, names)
-            raise ServiceNotFound(
-                f"there is no service {name!r}: did you mean {close!r}? (services: {', '.join(names)})"
-                if close else
-                f"there is no service {name!r} (services: {', '.join(names) or 'none'}); "
-                f"create it with lab.service.create({name!r}, IMAGE, ...)"
-            )
-        return dict(found[0])
-
-    def _ports_free(self, ports: list[dict[str, Any]], client: docker.DockerClient) -> None:
-        """Refuse, before anything is made, a port the routing mesh already publishes for
-        another service (the engine would refuse it too, in words that say less)."""
-        wanted = {(p.get("PublishedPort"), p["Protocol"]) for p in ports if p.get("PublishedPort")}
-        if not wanted:
-            return
-        with engine_errors("list services"):
-            services = client.api.services()
-        for s in services:
-            for p in (s.get("Endpoint") or {}).get("Ports") or []:
-                if p.get("PublishMode", "ingress") == "ingress" and \
-                        (p.get("PublishedPort"), p.get("Protocol", "tcp")) in wanted:
-                    raise SwarmStateError(
-                        f"port {p.get('PublishedPort')} is already published by service "
-                        f"{s['Spec']['Name']!r} (through the routing mesh, on every node): pick "
-                        f"another published port, or remove that service with "
-                        f"lab.service.rm({s['Spec']['Name']!r}). Nothing was changed.")
-
-    def _references(self, kind: str, refs: list[dict[str, Any]], client: docker.DockerClient) -> list[dict[str, Any]]:
-        """Parsed ``--secret`` / ``--config`` specs as the engine takes them, each name
-        looked up (a missing one: :class:`NotFound`, naming the ones there are)."""
-        objects = self._lab.secret if kind == "secret" else self._lab.config
-        ids = {r["source"]: str(objects._get(r["source"], client)["ID"]) for r in refs}
-        return engine_references(kind, refs, ids)
-
-    def _network_id(self, name: str, client: docker.DockerClient) -> str:
-        """The ID of an overlay network a service can be attached to."""
-        from .network import Networks, check_network_name
-
-        check_network_name(name)
-        if name == "ingress":
-            raise InvalidArgument("'ingress' is the routing mesh's own network: services join it by "
-                                  "publishing a port (publish='8080:80'), not with networks=[...]")
-        net = Networks(self._lab)._get(name, client)
-        if net.get("Scope") != "swarm":
-            raise InvalidArgument(
-                f"network {name!r} is a {net.get('Driver')} network of one machine ({net.get('Scope')} "
-                f"scope): a service needs an overlay network that spans the swarm; create one with "
-                f"lab.network.create('appnet')")
-        return str(net["Id"])
-
-    def _running_task(self, target: str) -> tuple[str, str, str]:
-        """Where a task of a service runs: ``(machine, container ID, container name)``.
-
-        ``target`` is a service (its running task with the lowest slot) or ``NAME.SLOT``.
-        What the engine says (IDs, the node's name) is checked before it is used."""
-        name, dot, slot_text = target.rpartition(".") if isinstance(target, str) else ("", "", "")
-        if not (dot and slot_text.isdigit()):
-            name, slot_text = target, ""
-        client = self._lab.manager_client()
-        svc = self._get(name, client)
-        with engine_errors(f"list the tasks of {name}"):
-            tasks = client.api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
-            nodes = node_names(client.api.nodes())
-        running = sorted((t for t in tasks if (t.get("Status") or {}).get("State") == "running"
-                          and (not slot_text or t.get("Slot") == int(slot_text))),
-                         key=lambda t: (t.get("Slot") or 0, t.get("NodeID", "")))
-        if not running:
-            raise SwarmStateError(
-                f"no task of {target!r} is running: see lab.service.ps({name!r})"
-                + (f" (its slots are 1 to {spec_replicas(svc['Spec'])})" if slot_text else ""))
-        task = running[0]
-        machine = nodes.get(task.get("NodeID", ""), "")
-        cid = str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID", ""))
-        task_id = str(task.get("ID", ""))
-        if not re.fullmatch(r"[0-9a-f]{64}", cid) or not re.fullmatch(r"[0-9a-z]{25}", task_id) \
-                or machine not in self._lab.machines():
-            raise SwarmStateError(
-                f"the engine's answer for a task of {name!r} is not one swarmlab can use (node "
-                f"{machine[:40]!r}, container {cid[:70]!r}): see lab.service.ps({name!r})")
-        slot = task.get("Slot")
-        where = f"{name}.{slot}" if isinstance(slot, int) and slot else f"{name}.{task.get('NodeID', '')[:25]}"
-        return machine, cid, f"{where}.{task_id}"
-
     def _progress(self, reader: SwarmReader, name: str, want: int | None,
                   image: str | None = None) -> Progress:
         """One poll: the service, its tasks and the nodes read once, then judged."""
         return service_progress(reader.read(name), name, want, image)
-
-    def _image_check(self, image: str) -> list[str]:
-        """Make sure some machine has the image or can pull it; return notes. Raises
-        :class:`ImageNotAvailable` (changing nothing) when none can."""
-        lab = self._lab
-        machines = lab.machines()
-
-        def has(m: str) -> bool:
-            try:
-                lab.client(m).images.get(image)
-                return True
-            except docker.errors.ImageNotFound:
-                return False
-            except (docker.errors.DockerException, requests.exceptions.RequestException):
-                return False
-
-        present = [m for m, ok in zip(machines, parallel_map(has, machines)) if ok]
-        if not present and lab.offline:
-            raise ImageNotAvailable(
-                f"image {image!r} is on no machine of lab {lab.name!r}, and this lab is offline "
-                f"(SWARMLAB_OFFLINE): load it from this computer's engine with "
-                f"lab.image.load({image!r}) (build the offline images with scripts/build-images "
-                f"first). Nothing was changed."
-            )
-        if not present:
-            mgr = lab.manager()
-            repo, _, tag = image_ref(image).rpartition(":")
-            try:
-                with engine_errors(f"pull {image} on {mgr}"):
-                    lab.client(mgr).images.pull(repo, tag=tag)
-            except SwarmlabError as e:
-                raise ImageNotAvailable(
-                    f"image {image!r} is on no machine of lab {lab.name!r} and cannot be pulled "
-                    f"({str(e).split(': ', 1)[-1][:160]}). Offline? Load it from this computer's "
-                    f"engine with lab.image.load({image!r}) (build the offline images with "
-                    f"scripts/build-images first). Nothing was changed."
-                ) from None
-            return [f"{mgr} pulled {image}; the other machines pull it when a task lands there."]
-        if len(present) < len(machines):
-            lacking = [m for m in machines if m not in present]
-            return [f"image {image} is only on {', '.join(present)}: machines {', '.join(lacking)} "
-                    f"will try to pull it (offline, load it with lab.image.load({image!r}))."]
-        return []
 
     # -- verbs -----------------------------------------------------------------------
     def create(self, name: str, image: str, *args: str, replicas: int = 1,
@@ -248,75 +91,29 @@ class Services(Command):
 
         Waits until the replicas run. Running the same create twice finds the service and
         leaves it as asked; a create that differs from the existing service is refused."""
-        lab = self._lab
-        check_service_name(name)
-        check_image(image)
-        replicas = check_replicas(name, replicas)
-        check_choice("mode", mode, ("replicated", "global"))
-        update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
-        check_choice("publish_mode", publish_mode, (None, "host", "ingress"))
-        check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
-        args = tuple(str(a) for a in args)
-        check_create_options(env, labels, constraints, networks)
-        ports = parse_publish(publish, publish_mode)
-        check_endpoint(endpoint_mode, ports)
-        networks = tuple(networks)
-        health, health_flags = health_config(health_cmd, health_interval, health_timeout, health_retries,
-                                             health_start_period, no_healthcheck)
-        secret_refs = parse_references("secret", secrets)
-        config_refs = parse_references("config", configs)
-        cmd = create_command(name, image, args, replicas, mode, update_delay, update_parallelism,
-                              update_failure_action, update_order, ports,
-                              endpoint_mode, env, labels, constraints, networks,
-                              reference_flags("secret", secret_refs) + reference_flags("config", config_refs),
-                              health_flags)
-        client = lab.manager_client()
-        # every network, secret and config checked before anything changes
-        network_ids = tuple(self._network_id(n, client) for n in networks)
-        mounts = {"Secrets": self._references("secret", secret_refs, client),
-                  "Configs": self._references("config", config_refs, client)}
+        options = CreateOptions.of(
+            name, image, args, replicas=replicas, update_delay=update_delay, update_parallelism=update_parallelism,
+            update_failure_action=update_failure_action, update_order=update_order, mode=mode, publish=publish,
+            publish_mode=publish_mode, endpoint_mode=endpoint_mode, networks=networks, secrets=secrets,
+            configs=configs, env=env, labels=labels, constraints=constraints, health_cmd=health_cmd,
+            health_interval=health_interval, health_timeout=health_timeout, health_retries=health_retries,
+            health_start_period=health_start_period, no_healthcheck=no_healthcheck)
+        client = self._lab.manager_client()
+        attached = self._attach(options, client)
         with engine_errors("list services"):
             existing = [s for s in client.api.services(filters={"name": name})
                         if s["Spec"]["Name"] == name]
-        notes: list[str] = []
         if existing:
-            spec = existing[0]["Spec"]
-            differ = spec_differences(spec, image, args, mode, update, ports, env, labels, constraints,
-                                      network_ids, endpoint_mode, mounts, health)
-            if differ:
-                raise SwarmStateError(
-                    f"service {name!r} already exists, with a different {', '.join(differ)}. "
-                    f"Remove it with lab.service.rm({name!r}) or change it with "
-                    f"lab.service.update({name!r}, ...). Nothing was changed."
-                )
-            notes.append(f"service {name} already exists (nothing to create).")
-            have = spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
-            if mode == "replicated" and have != replicas:
-                self.scale(wait=False, **{name: replicas})
-                notes.append(f"scaled it from {have} to {replicas} replicas, as this create asks.")
-            service_id = existing[0]["ID"]
+            service_id, notes = existing[0]["ID"], self._adopt(options, attached, existing[0]["Spec"])
         else:
-            self._ports_free(ports, client)
-            notes += self._image_check(image)
-            endpoint = None
-            if ports or endpoint_mode:
-                endpoint = docker.types.EndpointSpec(mode=endpoint_mode, ports=ports or None)
+            self._ports_free(options.publish.engine(), client)
+            notes = self._image_check(image)
             with engine_errors(f"create service {name}"):
-                svc = client.services.create(
-                    image, name=name, args=list(args) or None,
-                    mode=docker.types.ServiceMode(mode, replicas if mode == "replicated" else None),
-                    update_config={**CLI_UPDATE_DEFAULTS, **update},
-                    rollback_config=dict(CLI_UPDATE_DEFAULTS), env=[f"{k}={v}" for k, v in (env or {}).items()] or None,
-                    labels=labels, constraints=list(constraints) or None, endpoint_spec=endpoint,
-                    networks=[docker.types.NetworkAttachmentConfig(i) for i in network_ids] or None,
-                    secrets=mounts["Secrets"] or None, configs=mounts["Configs"] or None,
-                    healthcheck=health,
-                )
-            service_id = svc.id
+                service_id = client.services.create(**options.docker_args(attached)).id
         body = service_id if not existing else ""
         if wait:  # a global service: one task on each node that is Ready and Active
             try:
-                done = self._wait_replicas(name, replicas if mode == "replicated" else None, timeout)
+                done = self._wait_replicas(name, options.wanted_replicas, timeout)
             except Unschedulable as e:
                 if existing:
                     raise
@@ -324,7 +121,25 @@ class Services(Command):
                     client.api.remove_service(service_id)
                 raise Unschedulable(name, e.count, e.reason, created=False) from None
             body += f"\noverall progress: {done.total} out of {done.total} tasks\nverify: Service converged"
-        return Text(command=cmd, body=body.strip(), notes=notes, data={"id": service_id})
+        return Text(command=options.command(), body=body.strip(), notes=notes, data={"id": service_id})
+
+    def _adopt(self, options: CreateOptions, attached: Attached, spec: dict[str, Any]) -> list[str]:
+        """A create run again: the service there is left as it is when it is what ``options``
+        ask for (only its replica count is set), and refused when it is not."""
+        name = options.name
+        differ = options.differences(spec, attached)
+        if differ:
+            raise SwarmStateError(
+                f"service {name!r} already exists, with a different {', '.join(differ)}. "
+                f"Remove it with lab.service.rm({name!r}) or change it with "
+                f"lab.service.update({name!r}, ...). Nothing was changed."
+            )
+        notes = [f"service {name} already exists (nothing to create)."]
+        have = spec.get("Mode", {}).get("Replicated", {}).get("Replicas")
+        if options.mode == "replicated" and have != options.replicas:
+            self.scale(wait=False, **{name: options.replicas})
+            notes.append(f"scaled it from {have} to {options.replicas} replicas, as this create asks.")
+        return notes
 
     def _wait_replicas(self, name: str, want: int | None, timeout: float | None,
                        image: str | None = None) -> Progress:
@@ -468,59 +283,21 @@ class Services(Command):
         ``secret_rm=['pw'], secret_add=['source=pw_v2,target=pw']``. The ``health_*`` options
         change the health check (the others it has are kept). Each of these replaces the tasks,
         as a rolling update."""
-        lab = self._lab
-        client = lab.manager_client()
+        client = self._lab.manager_client()
         svc = self._get(name, client)
-        if image is not None:
-            check_image(image)
-        if replicas is not None:
-            replicas = check_replicas(name, replicas)
-        update = update_config(update_delay, update_parallelism, update_failure_action, update_order)
-        check_choice("endpoint_mode", endpoint_mode, (None, "vip", "dnsrr"))
-        network_add = check_names("network_add", network_add, "appnet")
-        network_rm = check_names("network_rm", network_rm, "appnet")
-        if isinstance(publish_rm, (str, int)) or not all(
-                isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in publish_rm):
-            raise InvalidArgument(f"publish_rm={publish_rm!r}: give a list of target ports, e.g. publish_rm=[80]")
-        adding = parse_publish(publish_add)
-        spec = copy.deepcopy(svc["Spec"])
-        cs = spec["TaskTemplate"]["ContainerSpec"]
-        flags = update_flags(update_delay, update_parallelism, update_failure_action, update_order)
-        notes: list[str] = []
-        notes += self._update_endpoint(spec, client, network_add, network_rm, adding,
-                                       tuple(publish_rm), endpoint_mode, flags)
-        for kind, add, rm in (("secret", secret_add, secret_rm), ("config", config_add, config_rm)):
-            notes += self._update_mounts(kind, cs, client, parse_references(kind, add), rm, flags)
-        health, health_flags = health_config(health_cmd, health_interval, health_timeout, health_retries,
-                                             health_start_period, no_healthcheck)
-        if health is not None:
-            kept = {} if no_healthcheck or (cs.get("Healthcheck") or {}).get("Test") == ["NONE"] else \
-                dict(cs.get("Healthcheck") or {})
-            cs["Healthcheck"] = {**kept, **health}
-            flags += health_flags
-        if replicas is not None:
-            if "Replicated" not in spec.get("Mode", {}):
-                raise InvalidArgument(f"{name} is a global service: it has no replica count")
-            spec["Mode"]["Replicated"]["Replicas"] = replicas
-            flags.append(f"--replicas {replicas}")
-        if args is not None:
-            cs["Args"] = [str(a) for a in args]
-            flags.append("--args " + shlex.quote(shlex.join(cs["Args"])))
-        if update:
-            spec["UpdateConfig"] = {**(spec.get("UpdateConfig") or {}), **update}
-        if force:
-            spec["TaskTemplate"]["ForceUpdate"] = int(spec["TaskTemplate"].get("ForceUpdate", 0)) + 1
-            flags.append("--force")
-        if image is not None:
-            flags.append(f"--image {image}")
-            if image_ref(cs.get("Image", "")) == image_ref(image):
-                notes.append(f"{name} already uses {image} (no new image to roll out).")
-            else:
-                notes += self._image_check(image)
-            cs["Image"] = image
-        cmd = " ".join(["docker service update", *flags, name])
-        unchanged = spec == svc["Spec"]
-        if unchanged:
+        options = UpdateOptions.of(
+            name, image, replicas=replicas, args=args, update_delay=update_delay,
+            update_parallelism=update_parallelism, update_failure_action=update_failure_action,
+            update_order=update_order, force=force, network_add=network_add, network_rm=network_rm,
+            publish_add=publish_add, publish_rm=publish_rm, endpoint_mode=endpoint_mode, secret_add=secret_add,
+            secret_rm=secret_rm, config_add=config_add, config_rm=config_rm, health_cmd=health_cmd,
+            health_interval=health_interval, health_timeout=health_timeout, health_retries=health_retries,
+            health_start_period=health_start_period, no_healthcheck=no_healthcheck)
+        changed = options.apply(svc["Spec"], self._attach(options, client))
+        self._ports_free(changed.claims, client)
+        notes = [*changed.notes, *(self._image_check(changed.new_image) if changed.new_image else [])]
+        cmd, spec = options.command(), changed.spec
+        if spec == svc["Spec"]:
             # run twice: the same end state, so report (or keep waiting for) the last rollout
             notes.append("nothing to change: the service already has this spec.")
             status = (svc.get("UpdateStatus") or {}).get("State", "")
@@ -530,82 +307,12 @@ class Services(Command):
         else:
             with engine_errors(f"update service {name}"):
                 post_spec(client, svc["ID"], svc["Version"]["Index"], spec)
+        image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
         lines = [name]
         if wait:
-            lines += self._wait_rollout(name, spec_replicas(spec), cs["Image"], spec, timeout, cmd)
+            lines += self._wait_rollout(name, spec_replicas(spec), image, spec, timeout, cmd)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
-                    data={"image": cs["Image"], "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
-
-    def _update_endpoint(self, spec: dict[str, Any], client: docker.DockerClient,
-                         network_add: tuple[str, ...], network_rm: tuple[str, ...],
-                         adding: list[dict[str, Any]], publish_rm: tuple[int, ...],
-                         endpoint_mode: str | None, flags: list[str]) -> list[str]:
-        """Change a spec's networks, published ports and endpoint mode as ``docker service
-        update`` flags do (``flags`` gets them); every name is checked before anything
-        changes. Returns notes on what was already so."""
-        notes: list[str] = []
-        task = spec["TaskTemplate"]
-        attached = list(task.get("Networks") or spec.get("Networks") or [])
-        add_ids = {n: self._network_id(n, client) for n in network_add}
-        rm_ids = {n: self._network_id(n, client) for n in network_rm}
-        for n, net_id in add_ids.items():
-            flags.append(f"--network-add {n}")
-            if any(a.get("Target") in (net_id, n) for a in attached):
-                notes.append(f"it is already on network {n}.")
-            else:
-                attached.append({"Target": net_id})
-        for n, net_id in rm_ids.items():
-            flags.append(f"--network-rm {n}")
-            if not any(a.get("Target") in (net_id, n) for a in attached):
-                notes.append(f"it is not on network {n} (nothing to detach).")
-            attached = [a for a in attached if a.get("Target") not in (net_id, n)]
-        if network_add or network_rm:
-            task["Networks"] = attached
-            spec.pop("Networks", None)  # the older place for them: the task template's is the one
-        endpoint = spec.setdefault("EndpointSpec", {})
-        ports = list(endpoint.get("Ports") or [])
-        for target in publish_rm:
-            flags.append(f"--publish-rm {target}")
-            if not any(p.get("TargetPort") == target for p in ports):
-                notes.append(f"no port is published to target port {target} (nothing to remove).")
-            ports = [p for p in ports if p.get("TargetPort") != target]
-        if adding:
-            flags += [f.replace("--publish ", "--publish-add ", 1) for f in publish_flags(adding)]
-            mine = {(p.get("PublishedPort"), p.get("Protocol", "tcp")) for p in ports}
-            self._ports_free([p for p in adding if (p.get("PublishedPort"), p["Protocol"]) not in mine], client)
-            keys = {(p.get("PublishedPort"), p["Protocol"]) for p in adding if p.get("PublishedPort")}
-            ports = [p for p in ports if (p.get("PublishedPort"), p.get("Protocol", "tcp")) not in keys] + adding
-        if adding or publish_rm:
-            endpoint["Ports"] = ports
-        if endpoint_mode is not None:
-            flags.append(f"--endpoint-mode {endpoint_mode}")
-            endpoint["Mode"] = endpoint_mode
-        check_endpoint(endpoint.get("Mode"), endpoint.get("Ports") or [])
-        if not endpoint:
-            spec.pop("EndpointSpec")
-        return notes
-
-    def _update_mounts(self, kind: str, cs: dict[str, Any], client: docker.DockerClient,
-                       adding: list[dict[str, Any]], removing: Sequence[str], flags: list[str]) -> list[str]:
-        """``--secret-rm`` / ``--secret-add`` (or the config ones) on a ContainerSpec: removed
-        first, then added, as the CLI does; names checked before anything changes."""
-        removing = check_names(f"{kind}_rm", removing, "pw")
-        key, name_key = ("Secrets", "SecretName") if kind == "secret" else ("Configs", "ConfigName")
-        mounted = list(cs.get(key) or [])
-        notes = []
-        for n in removing:
-            flags.append(f"--{kind}-rm {n}")
-            if not any(r.get(name_key) == n for r in mounted):
-                notes.append(f"{kind} {n} is not mounted (nothing to remove).")
-            mounted = [r for r in mounted if r.get(name_key) != n]
-        if adding:
-            flags += reference_flags(kind, adding, f"--{kind}-add")
-            new = self._references(kind, adding, client)
-            targets = {(r.get("File") or {}).get("Name") for r in new}
-            mounted = [r for r in mounted if (r.get("File") or {}).get("Name") not in targets] + new
-        if removing or adding:
-            cs[key] = mounted
-        return notes
+                    data={"image": image, "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
                       timeout: float | None, command: str = "") -> list[str]:

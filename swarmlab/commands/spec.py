@@ -1,19 +1,12 @@
-"""Service specs as the engine holds them: the update config ``docker service create`` sets,
-the replica count and monitor period a spec asks for, and writing a whole spec back to the
-engine. (What a create or an update asks for: :mod:`.service_options`.)"""
+"""Service specs as the engine holds them: the replica count a spec asks for, and writing a
+whole spec back to the engine. (What a create or an update asks for:
+:mod:`.service_options`.)"""
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Sequence
 from typing import Any
 
 import docker
-
-from .. import _format as fmt
-from .._errors import InvalidArgument
-from .._swarm import CLI_UPDATE_DEFAULTS
-from .validate import FAILURE_ACTIONS, image_ref
 
 
 def replicas(spec: dict[str, Any]) -> int | None:

@@ -25,7 +25,8 @@ from swarmlab.commands.clitext import (
     service_ls_rows,
     with_service_status,
 )
-from swarmlab.commands.spec import create_command, parse_publish, update_config
+from swarmlab.commands.service_options import CreateOptions
+from swarmlab.commands.service_parts import UpdatePolicy
 from swarmlab.commands.validate import check_replicas, check_service_name, image_ref
 from swarmlab.providers import get_provider
 from swarmlab.providers.base import check_lab_name, check_machine_names
@@ -128,24 +129,21 @@ def test_image_ref_normalises() -> None:
 
 
 def test_create_command_mirrors_the_cli() -> None:
-    cmd = create_command("helloworld", "alpine", ("ping", "docker.com"), 1, "replicated",
-                          None, None, None, None, [], None, None, None, ())
+    cmd = CreateOptions.of("helloworld", "alpine", ("ping", "docker.com")).command()
     assert cmd == "docker service create --replicas 1 --name helloworld alpine ping docker.com"
-    cmd = create_command("redis", "redis:7.2", (), 3, "replicated", "10s", None, None, None,
-                          [], None, None, None, ())
+    cmd = CreateOptions.of("redis", "redis:7.2", replicas=3, update_delay="10s").command()
     assert cmd == "docker service create --replicas 3 --name redis --update-delay 10s redis:7.2"
-    cmd = create_command("web", "traefik/whoami", (), 3, "replicated", None, None, None, None,
-                          parse_publish("published=8080,target=80,mode=host"), "dnsrr", None, None, (),
-                          ("appnet",))
+    cmd = CreateOptions.of("web", "traefik/whoami", replicas=3, publish="published=8080,target=80,mode=host",
+                           endpoint_mode="dnsrr", networks=["appnet"]).command()
     assert cmd == ("docker service create --replicas 3 --name web --network appnet "
                    "--publish published=8080,target=80,mode=host --endpoint-mode dnsrr traefik/whoami")
 
 
 def test_update_config_validation() -> None:
-    assert update_config("10s", 2, "rollback", None) == {
+    assert UpdatePolicy.of("10s", 2, "rollback", None).engine() == {
         "Delay": 10_000_000_000, "Parallelism": 2, "FailureAction": "rollback"}
     with pytest.raises(sl.InvalidArgument, match="update_failure_action"):
-        update_config(None, None, "explode", None)
+        UpdatePolicy.of(None, None, "explode", None)
 
 
 def test_join_token_is_masked_until_revealed() -> None:

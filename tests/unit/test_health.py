@@ -6,17 +6,19 @@ from __future__ import annotations
 import pytest
 
 import swarmlab as sl
-from swarmlab.commands.spec import health_config
+from swarmlab.commands.service_parts import Health
 
 
 def test_health_options_become_the_engines_healthcheck_and_the_clis_flags() -> None:
-    health, flags = health_config("wget -qO- http://127.0.0.1/", "2s", 1.5, 3, "10s", False)
-    assert health == {"Test": ["CMD-SHELL", "wget -qO- http://127.0.0.1/"], "Interval": 2_000_000_000,
+    health = Health.of("wget -qO- http://127.0.0.1/", "2s", 1.5, 3, "10s", False)
+    assert health.engine() == {"Test": ["CMD-SHELL", "wget -qO- http://127.0.0.1/"], "Interval": 2_000_000_000,
                       "Timeout": 1_500_000_000, "StartPeriod": 10_000_000_000, "Retries": 3}
-    assert flags == ["--health-cmd 'wget -qO- http://127.0.0.1/'", "--health-interval 2s",
+    assert health.flags() == ["--health-cmd 'wget -qO- http://127.0.0.1/'", "--health-interval 2s",
                      "--health-timeout 1.5s", "--health-start-period 10s", "--health-retries 3"]
-    assert health_config(None, None, None, None, None, False) == (None, [])
-    assert health_config(None, None, None, None, None, True) == ({"Test": ["NONE"]}, ["--no-healthcheck"])
+    assert Health.of(None, None, None, None, None, False) == Health()
+    assert (Health().engine(), Health().flags()) == (None, [])
+    off = Health.of(None, None, None, None, None, True)
+    assert (off.engine(), off.flags()) == ({"Test": ["NONE"]}, ["--no-healthcheck"])
 
 
 @pytest.mark.parametrize(("args", "match"), [
@@ -28,4 +30,4 @@ def test_health_options_become_the_engines_healthcheck_and_the_clis_flags() -> N
 ])
 def test_a_bad_health_option_says_what_to_give(args: tuple, match: str) -> None:
     with pytest.raises(sl.InvalidArgument, match=match):
-        health_config(*args)
+        Health.of(*args)

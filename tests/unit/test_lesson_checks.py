@@ -8,13 +8,17 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import swarmlab.lessons as lessons
 from swarmlab import exercises as ex
 from swarmlab.lessons import LESSONS
+from swarmlab.lessons.images import ROLES
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 LAB = object()  # what the lesson passes as its lab
@@ -68,11 +72,15 @@ def test_the_board_runs_each_lessons_check_as_the_lesson_does(offline: bool, mon
         b.apply_defaults()
         return dict(b.arguments)
 
-    for name in real:
-        def record(*args: Any, _name: str = name, **kwargs: Any) -> None:
-            assert not kwargs, f"{_name} called with keywords {kwargs}: the lessons pass arguments by position"
-            board_calls.append((_name, args))
-        monkeypatch.setattr(ex, name, record)
+    def spy(name: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> None:
+            assert not kwargs, f"{name} called with keywords {kwargs}: the lessons pass arguments by position"
+            board_calls.append((name, args))
+        return record
+
+    # each lesson's record with its check replaced by a spy: what the board calls, and how
+    monkeypatch.setattr(lessons, "LESSONS", tuple(
+        replace(lesson, check=spy(lesson.check.__name__)) if lesson.check else lesson for lesson in LESSONS))
     checks = ex.lesson_checks(images)
     by_notebook = {lesson.notebook: lesson.name for lesson in LESSONS}
     compared = []
@@ -89,3 +97,18 @@ def test_the_board_runs_each_lessons_check_as_the_lesson_does(offline: bool, mon
         assert bound(name, board_calls[0][1]) == bound(name, args), lesson
         compared.append(lesson)
     assert sorted(compared) == sorted(checks)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_each_lessons_record_names_the_check_answer_and_images_its_notebook_uses(lesson: Any) -> None:
+    """A lesson's record (swarmlab.lessons.LESSONS) says what its notebook calls: its check,
+    its answer key, the roles of the images its services run; the lessons reach each of them
+    as ``ex.NAME`` (swarmlab.exercises)."""
+    text = "".join("".join(c["source"]) for c in _cells(lesson.notebook))
+    checks = set(re.findall(r"\bex\.(check_\w+)\(", text))
+    answers = set(re.findall(r"\bex\.(answer_\w+)\(", text))
+    assert (lesson.check.__name__ in checks) if lesson.check else not checks, (lesson.name, checks)
+    assert answers == ({lesson.answer.__name__} if lesson.answer else set()), (lesson.name, answers)
+    assert set(lesson.images) == set(re.findall(r"\bimages\.(\w+)\b", text)) & set(ROLES), lesson.name
+    for f in (lesson.check, lesson.answer):
+        assert f is None or getattr(ex, f.__name__) is f

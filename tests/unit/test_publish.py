@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import swarmlab as sl
-from swarmlab.commands.spec import parse_publish, port_keys, publish_flags
+from swarmlab.commands.service_parts import Publish, port_keys
 
 
 def port(published: int | None, target: int, protocol: str = "tcp", mode: str = "ingress") -> dict:
@@ -30,10 +30,11 @@ def port(published: int | None, target: int, protocol: str = "tcp", mode: str = 
     (None, None, [], []),
 ])
 def test_publish_specs_parse_as_the_cli_reads_them(spec: object, mode: str | None, ports: list, flags: list) -> None:
-    assert parse_publish(spec, mode) == ports
-    assert publish_flags(ports) == flags
+    publish = Publish.of(spec, mode)
+    assert publish.engine() == ports
+    assert publish.flags() == flags
     # the flags shown read back to the same ports
-    assert port_keys(parse_publish([f.split(" ", 1)[1] for f in flags])) == port_keys(ports)
+    assert port_keys(Publish.of([f.split(" ", 1)[1] for f in flags]).engine()) == port_keys(ports)
 
 
 @pytest.mark.parametrize(("spec", "match"), [
@@ -54,4 +55,4 @@ def test_publish_specs_parse_as_the_cli_reads_them(spec: object, mode: str | Non
 ])
 def test_a_bad_publish_spec_says_what_to_give(spec: object, match: str) -> None:
     with pytest.raises(sl.InvalidArgument, match=match):
-        parse_publish(spec)
+        Publish.of(spec)
