@@ -1,19 +1,19 @@
 """Running lessons in class order on a lab of their own and reading the swarm after each, as
 the lessons tier does (tests/notebooks/test_lessons.py, test_lessons_after.py): after each
 notebook the swarm is read directly through docker inside the manager machine's container
-(not through swarmlab). The executed notebooks are kept in tests/artifacts/notebooks/ for a
-look after a failure."""
+(not through swarmlab), and the outputs of its cells tagged ``nbval-check-output`` are
+compared with its reference copy by nbval's own comparison (sanitize.cfg applied), so one
+execution of each lesson is checked both ways. The executed notebooks are kept in
+tests/artifacts/notebooks/ for a look after a failure."""
 
 from __future__ import annotations
 
+import copy
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,7 @@ import docker
 import nbformat
 import nbtools
 from labtest import destroy_and_check, labelled
-
-import swarmlab as sl
+from nbval import plugin as nbval
 
 ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
 #: lessons run a second time straight after the first (the ones whose steps find what exists)
@@ -38,6 +37,9 @@ class Run:
     notebooks: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     engine: dict[str, dict[str, Any]] = field(default_factory=dict)  # after each notebook
     seconds: dict[str, float] = field(default_factory=dict)
+    #: per lesson (first run): how many checked cells were compared, and where they differed
+    checked: dict[str, int] = field(default_factory=dict)
+    differences: dict[str, list[str]] = field(default_factory=dict)
 
     def cell(self, notebook: str, cell_id: str) -> nbformat.NotebookNode:
         for c in self.notebooks[notebook].cells:
@@ -119,15 +121,19 @@ def snapshot(host: docker.DockerClient, lab: str) -> dict[str, Any]:
     return snap
 
 
-def run_in_sequence(host: docker.DockerClient, paths: list[Path]) -> Iterator[Run]:
-    """Execute lessons in class order on one lab of their own, each in RUN_TWICE twice."""
+def run_in_sequence(host: docker.DockerClient, paths: list[Path], *, timeout: int = 300) -> Iterator[Run]:
+    """Execute lessons in class order on one lab of their own, each in RUN_TWICE twice, each
+    cell given ``timeout`` seconds; each first run's checked outputs are compared with its
+    reference copy (:func:`differences`). The lab is destroyed at the end, nothing left."""
     r = Run(nbtools.new_lab_name())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         for path in paths:
             t = time.monotonic()
-            r.notebooks[path.stem] = nbtools.execute(path, ARTIFACTS / path.name, r.lab)
+            r.notebooks[path.stem] = nbtools.execute(path, ARTIFACTS / path.name, r.lab, timeout)
             r.seconds[path.stem] = time.monotonic() - t
+            reference = nbformat.read(nbtools.reference_of(path), as_version=4)
+            r.checked[path.stem], r.differences[path.stem] = differences(r.notebooks[path.stem], reference)
             r.engine[path.stem] = snapshot(host, r.lab)
             if path.stem in RUN_TWICE:  # a class runs a lesson again: same end state, no error
                 again = f"{path.stem}-again"
@@ -136,8 +142,7 @@ def run_in_sequence(host: docker.DockerClient, paths: list[Path]) -> Iterator[Ru
         print("lesson times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.seconds.items()))
         yield r
     finally:
-        sl.Lab(r.lab, provider="dind", progress=False).destroy()
-        assert labelled(host, r.lab) == {"containers": 0, "volumes": 0, "networks": 0}
+        destroy_and_check(host, r.lab)
 
 
 #: The classic lab (00 to 06) and what comes after it (07 on, which starts a lab of its own):
@@ -164,41 +169,59 @@ def no_full_token(run: Run) -> None:
         assert not FULL_TOKEN.search(nbformat.writes(nb)), f"{name} shows a full join token"
 
 
-# -- nbval over reference copies (test_nbval.py, test_nbval_after.py) ---------------------------
+# -- nbval's comparison, on the one execution -------------------------------------------------
+#: the output keys nbval leaves out of its comparison (nbval.plugin.IPyNbFile, nbdime off)
+NBVAL_SKIPS = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+               "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
 
 
-def nbval(paths: list[Path], cwd: Path, cell_timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-           f"--nbval-cell-timeout={cell_timeout}", f"--nbval-sanitize-with={SANITIZE}", "-p", "no:cacheprovider",
-           "-p", "no:randomly", "-q", "-rA", f"--rootdir={cwd}", *map(str, paths)]
-    env = {**os.environ, "SWARMLAB_PROGRESS": "0"}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200 + 3 * cell_timeout)
+class _NbvalCell:
+    """What nbval's ``IPyNbCell.compare_outputs`` reads of its pytest item, so that its own
+    comparison (streams coalesced, outputs keyed by MIME type, sanitize.cfg applied) judges
+    the outputs of a papermill run: the lessons are executed once, and checked both ways."""
+
+    compare_outputs = nbval.IPyNbCell.compare_outputs
+    format_output_compare = nbval.IPyNbCell.format_output_compare
+    sanitize = nbval.IPyNbCell.sanitize
+    colors = nbval.nocolors
+
+    def __init__(self) -> None:
+        patterns = OrderedDict(nbval.get_sanitize_patterns(SANITIZE.read_text()))
+        self.parent = type("File", (), {"skip_compare": NBVAL_SKIPS, "sanitize_patterns": patterns})()
+        self.ihook = type("Hooks", (), {"pytest_assertrepr_compare": staticmethod(lambda **_: [])})()
+        self.config = None
+        self.comparison_traceback: list[str] = []
 
 
-def checked_cells(path: Path) -> list[nbformat.NotebookNode]:
-    nb = nbformat.read(path, as_version=4)
-    return [c for c in nb.cells if nbtools.CHECK_TAG in c.get("metadata", {}).get("tags", [])]
+def differences(executed: nbformat.NotebookNode, reference: nbformat.NotebookNode) -> tuple[int, list[str]]:
+    """How many cells tagged ``nbval-check-output`` the reference copy has, and, for each whose
+    executed outputs differ from the copy's (as ``pytest --nbval-lax --nbval-sanitize-with
+    sanitize.cfg`` judges them), the cell's id with nbval's account of the difference."""
+    ran = {c.get("id"): c for c in executed.cells}
+    found = []
+    checked = [c for c in reference.cells if nbtools.CHECK_TAG in c.get("metadata", {}).get("tags", [])]
+    for cell in checked:
+        mine = ran.get(cell.get("id"))
+        if mine is None or mine.get("execution_count") is None:
+            found.append(f"cell {cell.get('id')}: not run")
+            continue
+        judge = _NbvalCell()
+        ours = nbval.coalesce_streams(copy.deepcopy(mine.get("outputs", [])))
+        theirs = nbval.coalesce_streams(copy.deepcopy(cell.get("outputs", [])))
+        if not judge.compare_outputs(ours, theirs):
+            found.append(f"cell {cell.get('id')}:\n" + "\n".join(judge.comparison_traceback))
+    return len(checked), found
 
 
-def nbval_in_sequence(paths: list[Path], host: docker.DockerClient, tmp_path: Path, *,
-                      cell_timeout: int = 300, before_destroy: Callable[[str], None] | None = None) -> None:
-    """nbval over the reference copies of these lessons, in order, on one lab of their own;
-    ``before_destroy(lab)`` reads that lab after nbval, before it is removed."""
-    lab = nbtools.new_lab_name()
-    for folder in (p for p in nbtools.NOTEBOOK_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        shutil.copytree(folder, tmp_path / folder.name)  # the lessons' own files (app/), beside them
-    copies = []
+def same_as_reference(run: Run, paths: list[Path]) -> None:
+    """Every lesson's checked cells carry outputs in its reference copy and the first run gave
+    the same (what nbval over the reference copies asserts)."""
+    assert sorted(run.checked) == sorted(p.stem for p in paths)
+    assert sum(run.checked.values()) >= 5, run.checked  # checked cells to compare, as nbval had
     for path in paths:
-        nbtools.prepare(path, tmp_path / path.name, lab)
-        copies.append(tmp_path / path.name)
-    checked = [c for p in copies for c in checked_cells(p)]
-    assert len(checked) >= 5 and all(c.outputs for c in checked), "checked cells must carry outputs"
-    try:
-        result = nbval(copies, tmp_path, cell_timeout)
-        if before_destroy is not None and result.returncode == 0:
-            before_destroy(lab)
-    finally:
-        destroy_and_check(host, lab)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert " failed" not in result.stdout and " passed" in result.stdout
+        ref = nbformat.read(nbtools.reference_of(path), as_version=4)
+        assert all(c.outputs for c in ref.cells if nbtools.CHECK_TAG in c.get("metadata", {}).get("tags", [])), \
+            f"{path.name}: a checked cell of the reference copy has no output"
+    differ = {k: v for k, v in run.differences.items() if v}
+    assert not differ, "\n".join(f"{k}: {x}" for k, v in differ.items() for x in v)[-6000:]

@@ -1,8 +1,9 @@
 """The classic lab's lessons (00 to 06) executed with papermill, in class order, on one real
 DinD swarm (CI parameters: offline images, answer keys on, 1 s update delay), then checked for
 what a learner sees and, through docker inside the machines, for what the swarm really is.
-The lessons after the lab are in test_lessons_after.py, on a lab of their own, so the two
-parts can run side by side."""
+The outputs of the cells tagged ``nbval-check-output`` are compared with the reference copies
+by nbval's comparison, on this same execution. The lessons after the lab are in
+test_lessons_after.py, on a lab of their own, so the two parts can run side by side."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import re
 from collections.abc import Iterator
 
 import docker
+import nbformat
 import nbtools
 import pytest
-from lessonrun import Run, no_error_outputs, no_full_token, run_in_sequence
+from lessonrun import Run, differences, no_error_outputs, no_full_token, run_in_sequence, same_as_reference
 
 #: the part's lessons run in its module fixture, timed with the first test that asks for it
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -32,6 +34,22 @@ def test_every_lesson_ran_without_an_error_output(run: Run) -> None:
 
 def test_join_tokens_are_never_shown_in_full(run: Run) -> None:
     no_full_token(run)
+
+
+def test_checked_outputs_are_those_of_the_reference_copies(run: Run) -> None:
+    same_as_reference(run, CLASSIC)
+
+
+def test_a_changed_checked_output_is_caught(run: Run) -> None:
+    """The same comparison fails when a checked output of the reference copy differs."""
+    reference = nbformat.read(nbtools.reference_of(nbtools.NOTEBOOK_DIR / "06-cleanup.ipynb"), as_version=4)
+    assert differences(run.notebooks["06-cleanup"], reference) == (2, [])
+    (cell,) = [c for c in reference.cells if c.get("id") == "check-clean"]
+    for o in cell.outputs:
+        for mime in ("text/plain", "text/html"):
+            o["data"][mime] = o["data"][mime].replace("✓ 0 volumes", "✓ 7 volumes")
+    checked, found = differences(run.notebooks["06-cleanup"], reference)
+    assert checked == 2 and len(found) == 1 and found[0].startswith("cell check-clean:") and "7 volumes" in found[0]
 
 
 def test_00_setup_check_says_ready_and_the_probe_machine_is_gone(run: Run) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import docker
 import nbtools
 import pytest
-from lessonrun import Run, managers_up, no_error_outputs, no_full_token, run_in_sequence
+from lessonrun import Run, managers_up, no_error_outputs, no_full_token, run_in_sequence, same_as_reference
 
 #: the part's lessons run in its module fixture, timed with the first test that asks for it
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -31,6 +31,10 @@ def test_every_lesson_ran_without_an_error_output(after: Run) -> None:
 
 def test_join_tokens_are_never_shown_in_full(after: Run) -> None:
     no_full_token(after)
+
+
+def test_checked_outputs_are_those_of_the_reference_copies(after: Run) -> None:
+    same_as_reference(after, AFTER)
 
 
 def test_07_the_leader_killed_a_new_one_elected_the_old_one_back_as_a_follower(after: Run) -> None:

@@ -12,7 +12,15 @@ import docker
 import nbtools
 import pytest
 import requests
-from lessonrun import Run, in_machine, machine_container, no_error_outputs, no_full_token, run_in_sequence
+from lessonrun import (
+    Run,
+    in_machine,
+    machine_container,
+    no_error_outputs,
+    no_full_token,
+    run_in_sequence,
+    same_as_reference,
+)
 
 #: the part's lessons run in its module fixture, timed with the first test that asks for it
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -66,6 +74,10 @@ def test_every_lesson_ran_without_an_error_output(beyond: Run) -> None:
 
 def test_join_tokens_are_never_shown_in_full(beyond: Run) -> None:
     no_full_token(beyond)
+
+
+def test_checked_outputs_are_those_of_the_reference_copies(beyond: Run) -> None:
+    same_as_reference(beyond, BEYOND)
 
 
 def test_10_services_find_each_other_by_name_on_the_overlay_network(host: docker.DockerClient,

@@ -1,8 +1,8 @@
-"""Lesson 14 (scale) at its full size: nbval over its reference copy on a lab of its own (50
-machines, 500 tasks, a rack of 10 workers drained by the answer key), then the swarm read
-through docker inside manager1, not through swarmlab: every node Ready, crowd's 500 tasks
-running, none on the drained rack, the 40 other nodes even. Then the lab is destroyed and
-nothing of it is left.
+"""Lesson 14 (scale) at its full size, on a lab of its own (50 machines, 500 tasks, a rack of 10
+workers drained by the answer key): executed once with papermill, its checked outputs compared
+with its reference copy by nbval's comparison, then the swarm read through docker inside
+manager1, not through swarmlab: every node Ready, crowd's 500 tasks running, none on the drained
+rack, the 40 other nodes even. Then the lab is destroyed and nothing of it is left.
 
 At this size the lesson fills both cores of a small computer for minutes, which would starve
 the timing of the tests beside it: scripts/test runs this module alone, after the others."""
@@ -10,13 +10,12 @@ the timing of the tests beside it: scripts/test runs this module alone, after th
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import docker
 import nbtools
 import pytest
-from lessonrun import nbval_in_sequence, snapshot
+from lessonrun import Run, no_error_outputs, run_in_sequence, same_as_reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
@@ -24,12 +23,15 @@ LESSON = nbtools.NOTEBOOK_DIR / "14-scale.ipynb"
 RACK = {f"worker{i}" for i in range(38, 48)}
 
 
-def test_lesson_14_passes_nbval_at_full_size_and_the_swarm_is_what_it_shows(
-        host: docker.DockerClient, tmp_path: Path) -> None:
-    seen: dict[str, Any] = {}
-    nbval_in_sequence([LESSON], host, tmp_path, cell_timeout=1200,
-                      before_destroy=lambda lab: seen.update(snapshot(host, lab)))
+@pytest.fixture(scope="module")
+def scale(host: docker.DockerClient) -> Iterator[Run]:
+    yield from run_in_sequence(host, [LESSON], timeout=1200)  # the lab is destroyed after the test
 
+
+def test_lesson_14_passes_nbval_at_full_size_and_the_swarm_is_what_it_shows(scale: Run) -> None:
+    no_error_outputs(scale, [LESSON])
+    same_as_reference(scale, [LESSON])
+    seen = scale.engine[LESSON.stem]
     nodes = seen["nodes"]
     assert len(nodes) == 50 and seen["labelled"]["containers"] == 50
     assert sorted(h for h, n in nodes.items() if n["ManagerStatus"]) == ["manager1", "manager2", "manager3"]
