@@ -28,26 +28,37 @@ def test_joins_while_the_manager_is_unreachable_are_tried_again_until_they_land(
     lab.machine.create("manager1", "worker1", "worker2")
     lab.swarm.init("manager1")
     lab.machine.disconnect("manager1")  # its engine still answers swarmlab on its socket
-    back: list[float] = []
+    away: list[tuple[list[str], str]] = []  # the manager's own engine, read just before it is back
+    back: list[tuple[float, float]] = []  # when it was put back: monotonic, wall clock
     errors: list[BaseException] = []
 
     def reconnect() -> None:
         try:
+            listed = lab.ssh("manager1", "docker node ls --format '{{.Hostname}}'")
+            counted = lab.ssh("manager1", "docker info --format '{{.Swarm.Nodes}}'")
+            assert listed.ok and counted.ok, (listed, counted)
+            away.append((listed.splitlines(), counted.strip()))
+            back.append((time.monotonic(), time.time()))
             lab.machine.reconnect("manager1")
-            back.append(time.monotonic())
         except BaseException as e:  # noqa: BLE001 - reported by the test below
             errors.append(e)
 
     timer = threading.Timer(AWAY, reconnect)
-    t0 = time.monotonic()
     timer.start()
     try:
         joined = lab.swarm.join("worker1", "worker2", timeout=180)
+        landed = time.monotonic()
     finally:
         timer.join()
     assert not errors, errors
-    assert time.monotonic() - t0 >= AWAY  # nothing could join before the manager was back
+    # while the manager was away, its swarm had one node: no join got through
+    assert away == [(["manager1"], "1")], away
+    # the join landed after the manager came back, and so did the workers' nodes, as its engine says
+    assert back and landed > back[0][0], (landed, back)
     assert joined.data["joined"] == ["worker1", "worker2"]
+    created = lab.ssh("manager1", "docker node inspect worker1 worker2 --format '{{.CreatedAt.Unix}}'")
+    assert created.ok, created
+    assert all(int(t) >= int(back[0][1]) for t in created.split()) and len(created.split()) == 2, (created, back)
     # one node per machine, all Ready: a failed attempt left no node behind in the swarm
     assert node_rows(lab) == [("manager1", "Ready"), ("worker1", "Ready"), ("worker2", "Ready")]
     for m in ("worker1", "worker2"):
