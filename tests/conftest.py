@@ -12,6 +12,9 @@ from labtest import OFFLINE_IMAGES, WEB_V1, WEB_V2, WORKLOAD, labelled, unique_l
 
 import swarmlab as sl
 
+#: the longest modules first on the workers, and each module's time recorded (tests/ordering.py)
+pytest_plugins = ["ordering"]
+
 
 @pytest.fixture(scope="session")
 def host() -> docker.DockerClient:
