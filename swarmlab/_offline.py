@@ -60,7 +60,7 @@ def asked() -> bool | None:
 
 def probe_url() -> str:
     """The registry whose answer means online: ``SWARMLAB_ONLINE_PROBE``, else Docker Hub."""
-    from .providers.dind.mirror import check_url
+    from .providers import check_url
 
     value = os.environ.get(PROBE_ENV, "")
     return check_url(value, PROBE_ENV) if value else DOCKER_HUB
@@ -76,7 +76,7 @@ def check(offline: object) -> bool | None:
 def decide(offline: bool | None = None, mirror: str | None = None) -> Choice:
     """Offline or online (see the module): ``offline`` when given, else ``SWARMLAB_OFFLINE``,
     else chosen. ``mirror``: the lab's registry mirror (None: ``SWARMLAB_REGISTRY_MIRROR``)."""
-    from .providers.dind.mirror import lab_mirror
+    from .providers import lab_mirror
 
     if check(offline) is not None:
         return Choice(bool(offline))
@@ -114,14 +114,12 @@ def _look(mirror: str, registry: str) -> Choice:
 def _mirror_url(mirror: str) -> tuple[str, str]:
     """Where this computer reaches ``mirror``: swarmlab's own mirror through its port on
     127.0.0.1 (its name answers only on the labs' networks); ('', why) when it is not running."""
-    from .providers.dind import mirror as m
+    from .providers import is_local, mirror_here
 
-    if not m.is_local(mirror):
+    if not is_local(mirror):
         return mirror, ""
     try:
-        from ._engine import host_client
-
-        status = m.Mirror(host_client()).status()
+        status = mirror_here().status()
     except Exception as e:  # noqa: BLE001 - no engine: the mirror cannot run
         return "", f"not reachable: {str(e)[:100]}"
     return (status.local_url, "") if status.running and status.local_url else ("", "not running")

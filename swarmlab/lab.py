@@ -58,7 +58,7 @@ from .commands.service import Services
 from .commands.stack import Stacks
 from .commands.swarm import Swarm, has_leader
 from .commands.validate import check_lab_name, check_machine_name
-from .providers import Provider, get_provider
+from .providers import DEFAULT_PROVIDER, Provider, get_provider
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
 
@@ -101,7 +101,7 @@ class Lab:
         **provider_options: Any,
     ) -> None:
         self.name = check_lab_name(name)
-        self.provider_name = provider or os.environ.get("SWARMLAB_PROVIDER") or "dind"
+        self.provider_name = provider or os.environ.get("SWARMLAB_PROVIDER") or DEFAULT_PROVIDER
         self.provider: Provider = get_provider(self.provider_name, self.name, **provider_options)
         self.progress = progress_enabled(progress)
         self._offline = _offline.check(offline)
@@ -126,7 +126,7 @@ class Lab:
         choose (:mod:`swarmlab._offline`: online when this lab's registry mirror or Docker Hub
         answers), on first use."""
         if self._offline is None:
-            self._offline = _offline.decide(None, getattr(self.provider, "registry_mirror", None)).offline
+            self._offline = _offline.decide(None, self.provider.capabilities.registry_mirror).offline
         return self._offline
 
     # -- finding labs ------------------------------------------------------------------
@@ -210,7 +210,7 @@ class Lab:
         host = f"[{where}]" if ":" in where else where
         url = f"http://{host}:{to}{path}"
         cmd = f"curl http://$(docker-machine ip {machine}):{port}{path}"
-        if getattr(self.provider, "rootless", False):
+        if self.provider.capabilities.rootless:
             from . import _inside
 
             with engine_errors(f"reach port {port} of {machine} from inside the lab's network"):

@@ -264,7 +264,7 @@ def rootless_learner(prefix: str, logs: Path, images: list[str]) -> Iterator[dic
     may be left, and the account goes with its home."""
     import pwd
 
-    from swarmlab import rootless
+    from swarmlab.classroom import rootless
 
     name = f"{prefix}{uuid.uuid4().hex[:6]}"
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)

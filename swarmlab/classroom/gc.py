@@ -1,5 +1,6 @@
-"""``swarmlab gc --idle 2h``: the dind labs nobody used for that long (see :mod:`.activity`),
-and the remains of labs whose machines are gone (a network or volume a destroy left).
+"""``swarmlab gc --idle 2h``: the labs nobody used for that long (see :mod:`.activity`), and
+the remains of labs whose machines are gone (a network or volume a destroy left), on every
+engine of a provider whose labs share one (:attr:`~swarmlab.providers.base.Capabilities.shared_engine`).
 
 Every read of a machine's engine has a deadline (:data:`.activity.READ_DEADLINE`): a lab whose
 engines do not answer in time (a learner's dockerd stopped, a ``docker`` that never ends) is
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import docker
 
-from ... import _deadline, _home
-from ..._errors import DockerError, SwarmlabError, WaitTimeout
-from ..._util import parallel_map
-from ..base import LABEL_LAB, LABEL_MACHINE, LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab
+from .. import _deadline, _home
+from .._errors import DockerError, SwarmlabError, WaitTimeout
+from .._util import parallel_map
+from ..providers import FoundLab, Provider, shared_engine_providers
 from . import activity
 
 #: how long one engine's labs may take to be listed and read (each machine's read within
@@ -40,6 +41,7 @@ class IdleLab:
     machines: int
     idle: float  # seconds; for a lab with no machine left, how long its remains stayed (unknown: 0)
     why: str  # what the last use was, or "no machine left"; for a lab not read, why not
+    provider: str  # the provider it was found on, as Lab(provider=...) takes it
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Scan:
 
 
 def idle_labs(host: docker.DockerClient, idle: float, owners: Sequence[str] | None) -> list[IdleLab]:
-    """Every dind lab of ``owners`` (None: every user's) that nobody used for ``idle``
+    """Every lab of ``owners`` (None: every user's) on the engine that nobody used for ``idle``
     seconds, and every lab of theirs with remains but no machine; sorted by owner and name.
     A lab whose engines could not be read is not among them. With ``idle`` 0 no engine of a
     machine is asked anything: every lab is. Within :data:`SCAN_DEADLINE` (:func:`scan_within`)."""
@@ -77,51 +79,40 @@ def scan_within(host: docker.DockerClient, idle: float, owners: Sequence[str] | 
 
 def scan(host: docker.DockerClient, idle: float, owners: Sequence[str] | None, lab: str | None = None,
          whose: str = "") -> Scan:
-    """Every dind lab of ``owners`` (None: every user's; ``lab``: that lab only), sorted into
-    idle for ``idle`` seconds, in use, and could not be read. ``whose``: the engine is user
-    ``whose``'s rootless engine, an API that user controls: only their labs count, and the
-    other owners it reports are listed in :attr:`Scan.others`, never acted on."""
+    """Every lab of ``owners`` on the engine (None: every user's; ``lab``: that lab only), of
+    each provider whose labs share an engine, sorted into idle for ``idle`` seconds, in use,
+    and could not be read. ``whose``: the engine is user ``whose``'s rootless engine, an API
+    that user controls: only their labs count, and the other owners it reports are listed in
+    :attr:`Scan.others`, never acted on."""
     out = Scan()
-    if whose:
-        owners = [whose]
-    flt = [f"{LABEL_PROVIDER}=dind"]
-    if owners is not None and len(owners) == 1 and not whose:
-        flt.append(f"{LABEL_OWNER}={owners[0]}")
-    if lab is not None:
-        flt.append(f"{LABEL_LAB}={lab}")
-    labs: dict[tuple[str, str], list] = {}
+    now = time.time()
+    found: list[tuple[type[Provider], FoundLab]] = []
     others: set[str] = set()
-    for c in host.containers.list(all=True, filters={"label": [*flt, f"{LABEL_ROLE}=machine"]}, ignore_removed=True):
-        key = labelled_lab(c.labels if isinstance(c.labels, dict) else None)
-        if whose and (key is None or key[1] != whose):
-            others.add(key[1] if key else "(labels swarmlab does not give)")
-        elif key and (owners is None or key[1] in owners) and is_name(c.labels.get(LABEL_MACHINE), "machine"):
-            labs.setdefault(key, []).append(c)
+    for cls in shared_engine_providers():
+        listing = cls.list_labs(owners, engine=host, whose=whose, lab=lab, remains=True)
+        others |= {o or "(labels swarmlab does not give)" for o in listing.others}
+        found += [(cls, f) for f in listing.labs]
     out.others = sorted(others)
     # remains: a lab's network or volume with no machine, made longer ago than ``idle`` (a
     # lab being made has its network a moment before its machines)
-    now = time.time()
-    remains: dict[tuple[str, str], float] = {}
-    things = [(n.attrs.get("Labels"), n.attrs.get("Created"))
-              for n in host.networks.list(filters={"label": [*flt, f"{LABEL_ROLE}=network"]})]
-    things += [(v.attrs.get("Labels"), v.attrs.get("CreatedAt"))
-               for v in host.volumes.list(filters={"label": [*flt, f"{LABEL_ROLE}=volume"]})]
-    for labels, created in things:
-        key = labelled_lab(labels)
-        if key and (owners is None or key[1] in owners) and key not in labs:
-            made = activity.stamp(created)
-            remains[key] = max(remains.get(key, 0.0), made if made else now)
-    for (name, who), made in remains.items():
-        (out.idle if now - made >= idle else out.used).append(IdleLab(name, who, 0, now - made, "no machine left"))
+    for _, f in found:
+        if f.machines == 0:
+            x = IdleLab(f.name, f.owner, 0, now - f.made, "no machine left", f.provider)
+            (out.idle if now - f.made >= idle else out.used).append(x)
     # the labs side by side (each machine's engine too): one deadline for all, not one per lab
-    keys = list(labs)
-    found = parallel_map(lambda k: activity.last_used(host, labs[k], idle, lambda c: c.labels[LABEL_MACHINE]),
-                         keys, limit=LABS_AT_ONCE)
-    for (name, who), used in zip(keys, found):
+    labs = [(cls, f) for cls, f in found if f.machines > 0]
+
+    def used(pair: tuple[type[Provider], FoundLab]) -> activity.Activity:
+        cls, f = pair
+        return activity.last_used(
+            lambda since, until: cls.machine_events(f, host, since, until, activity.FORMAT, activity.READ_DEADLINE),
+            idle)
+
+    for (_, f), last in zip(labs, parallel_map(used, labs, limit=LABS_AT_ONCE)):
         # idle as of when the reading began: a lab in use "now" stays in use however long
         # the other labs' engines took to answer
-        x = IdleLab(name, who, len(labs[(name, who)]), used.idle_for(now), used.unread or used.what)
-        (out.unread if used.unread else out.idle if x.idle >= idle else out.used).append(x)
+        x = IdleLab(f.name, f.owner, f.machines, last.idle_for(now), last.unread or last.what, f.provider)
+        (out.unread if last.unread else out.idle if x.idle >= idle else out.used).append(x)
     for part in (out.idle, out.used, out.unread):
         part.sort(key=lambda x: (x.owner, x.lab))
     return out

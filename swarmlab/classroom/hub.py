@@ -3,7 +3,7 @@ student's JupyterLab opening the lessons, each student's kernel making that stud
 
 ``swarmlab class up --students alice,bob`` (as root) makes what is missing and starts the hub;
 ``swarmlab class down`` stops it (and with ``--remove-students`` removes the accounts it made);
-``swarmlab class status`` is the teacher's board (:mod:`swarmlab.classroom`).
+``swarmlab class status`` is the teacher's board (:mod:`swarmlab.classroom.status`).
 
 - Accounts: a system user per student (``useradd``), in the group of the Docker socket, so that
   their kernels reach this computer's engine; labs are told apart by their owner label, so two
@@ -19,7 +19,7 @@ student's JupyterLab opening the lessons, each student's kernel making that stud
   the choice, root does nothing in a student's home (their lessons are copied by a process of
   theirs), the hub's ports are checked to be the hub's before and after it starts (a student's
   listener there would get every password), every student is in ``swarmlab-students``, which
-  sshd is told to refuse (:mod:`swarmlab.hub_guard`).
+  sshd is told to refuse (:mod:`swarmlab.classroom.hub_guard`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _home, hub_guard
-from ._errors import InvalidArgument
+from .. import _home
+from .._errors import InvalidArgument
+from . import hub_guard
 from .hub_guard import HubError
 
 #: names of accounts the hub makes: short, lower case, starting with a letter
@@ -52,7 +53,7 @@ _STUDENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 START_WAIT = 60.0
 DEFAULT_PORT = 8000
 SOCKET = "/var/run/docker.sock"
-LESSONS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSONS = Path(__file__).resolve().parents[2] / "notebooks"
 #: environment a student's server keeps from the hub's (swarmlab's own settings, nothing else)
 _PASSED = ("SWARMLAB_OFFLINE", "SWARMLAB_ONLINE_PROBE", "SWARMLAB_NODE_IMAGE", "SWARMLAB_REGISTRY_MIRROR",
            "SWARMLAB_PROGRESS", "DOCKER_HOST")
@@ -155,7 +156,7 @@ def students_python() -> tuple[str, str]:
     else the system's Python of this version with this environment's packages on its path
     (a Python under /root, as pyenv's, is root's alone)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    paths = [str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["purelib"],
+    paths = [str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"],
              sysconfig.get_paths()["platlib"]]
     for candidate in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
         if _everyone_may_run(Path(candidate)):
@@ -201,7 +202,7 @@ def _config(hub: Path, port: int, students: list[str], python: str, pythonpath: 
         "c.Spawner.notebook_dir = '~'",
         "c.Spawner.default_url = '/lab/tree/lessons'",
         f"c.Spawner.environment = {spawn_env!r}",
-        *(["# rootless: each student's kernels use the student's own engine (swarmlab/rootless.py)",
+        *(["# rootless: each student's kernels use the student's own engine (swarmlab/classroom/rootless.py)",
            "c.Spawner.environment['DOCKER_HOST'] = "
            "lambda spawner: f'unix:///run/user/{pwd.getpwnam(spawner.user.name).pw_uid}/docker.sock'"]
           if rootless else []),
@@ -336,8 +337,8 @@ def _end_group_holders(names: list[str], group: str) -> list[str]:
 def _rootless_engines(hub: Path, names: list[str], group: str) -> list[str]:
     """End what the students still run with the Docker socket's group, then start each one's
     rootless engine; says whose processes ended."""
+    from ..exercises import OFFLINE
     from . import rootless as rl
-    from .exercises import OFFLINE
 
     notes = _end_group_holders(names, group)
     node = os.environ.get("SWARMLAB_NODE_IMAGE") or "swarmlab/node:bookworm"
@@ -352,7 +353,7 @@ def up(students: list[str], port: int = DEFAULT_PORT, rootless: bool = False,
     """Make the accounts that are missing, write the hub's configuration, start the hub (or
     leave the running one, when it already has these students and this port).
 
-    ``rootless``: each student's labs in a rootless engine of their own (:mod:`swarmlab.rootless`),
+    ``rootless``: each student's labs in a rootless engine of their own (:mod:`swarmlab.classroom.rootless`),
     started now with the offline images copied in; students are then not in the Docker
     socket's group, and one who is is refused (the group would make them root here).
     ``students_are_root``: students in the Docker socket's group, root here; one of the two

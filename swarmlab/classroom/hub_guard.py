@@ -1,5 +1,5 @@
 """What keeps a classroom's students from using the hub's root against the computer or each
-other (:mod:`swarmlab.hub`):
+other (:mod:`swarmlab.classroom.hub`):
 
 - who listens on the hub's ports (``/proc/net/tcp``, ``tcp6``: a socket's inode, then the
   processes holding it in ``/proc/PID/fd``), so that a student's listener is never taken for
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ._errors import SwarmlabError
+from .._errors import SwarmlabError
 
 #: the group of every student of a classroom; sshd refuses it
 STUDENTS_GROUP = "swarmlab-students"
@@ -304,17 +304,17 @@ def remove_student(hub: Path, name: str, made_uid: int | None, done: dict[str, A
 
 
 def remove_labs(uid: str) -> list[str]:
-    """Every dind lab of user ``uid``, on this computer's engine and on their rootless one,
+    """Every lab of user ``uid``, on this computer's engine and on their rootless one,
     destroyed as ``swarmlab gc`` does; their names."""
-    from .lab import Lab
-    from .providers.dind.gc import idle_labs
+    from ..lab import Lab
+    from .gc import idle_labs
     from .rootless import clients
 
     removed = []
     for _, client in clients([uid]):
         try:
             for x in idle_labs(client, 0, [uid]):
-                Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
+                Lab(x.lab, provider=x.provider, progress=False, owner_of=x.owner, host=client).destroy()
                 removed.append(f"{x.lab} (user {uid})")
         finally:
             client.close()

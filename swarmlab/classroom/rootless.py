@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _peer
-from ._errors import SwarmlabError
+from .. import _peer
+from .._errors import SwarmlabError
 
 #: where Debian's docker.io keeps the script that starts a rootless dockerd
 _SCRIPT_PLACES = ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "/usr/bin/dockerd-rootless.sh")
@@ -160,7 +160,7 @@ def _capped_log(path: Path) -> int:
     (then ``path.1``: :mod:`swarmlab._logcap`, a process of its own that ends with the engine)."""
     read, write = os.pipe()
     try:
-        subprocess.Popen([sys.executable, "-I", str(Path(__file__).with_name("_logcap.py")), str(path),
+        subprocess.Popen([sys.executable, "-I", str(Path(__file__).resolve().parents[1] / "_logcap.py"), str(path),
                           str(LOG_LIMIT)], stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     finally:
@@ -173,7 +173,7 @@ def _copy_images(uid: int, images: Sequence[str]) -> None:
     image the user's engine lacks (by ID)."""
     import docker
 
-    from ._engine import host_client
+    from .._engine import host_client
 
     if not images:
         return
@@ -305,7 +305,7 @@ def clients(owners: Sequence[str] | None = None) -> list[tuple[str, Any]]:
     ``owners`` (whose: the user id it belongs to): every engine a classroom's labs may be on.
     A rootless engine is an API its user controls: what it reports is that user's word only,
     so only labs whose owner label is that user id count there."""
-    from ._engine import host_client
+    from .._engine import host_client
 
     out: list[tuple[str, Any]] = [("", host_client())]
     if os.geteuid() == 0:

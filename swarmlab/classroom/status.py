@@ -1,6 +1,7 @@
 """A teacher's board: every learner's labs on this computer, at a glance.
 
-One row per lab (dind, on this computer's engine): whose it is, its machines (running/all),
+One row per lab (of each provider whose labs share an engine: dind, on this computer's engine
+and, for root, each learner's rootless one): whose it is, its machines (running/all),
 its nodes (Ready/all), its services with their tasks (running/asked), and which lessons'
 "now you try" checks pass on it now (:func:`swarmlab.exercises.lesson_checks`)::
 
@@ -24,10 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import _deadline
-from ._errors import InvalidArgument, SwarmlabError
-from ._format import html_result, text_table
-from .providers.base import LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, is_name, labelled_lab, owner
+from .. import _deadline
+from .._errors import InvalidArgument, SwarmlabError
+from .._format import html_result, text_table
+from ..providers import FoundLab, shared_engine_providers
+from ..providers.base import is_name, owner
 
 #: how often the board refreshes itself by default, in seconds: a refresh runs every check on
 #: every lab, which costs the machines more than a dashboard's three API calls
@@ -155,24 +157,20 @@ def _whose(users: Sequence[str | int] | None) -> tuple[list[str] | None, str]:
     return wanted, f"user(s) {', '.join(wanted)}"
 
 
-def _labs_on_engine(host: Any, owners: list[str] | None, whose: str = "") -> tuple[list[tuple[str, str]], list[str]]:
-    """(owner, lab) of every dind lab with a machine on the engine, for these owners (None:
-    all), sorted; labels that are not names swarmlab gives are left out. On user ``whose``'s
+def _labs_on_engine(host: Any, owners: list[str] | None, whose: str = "") -> tuple[list[FoundLab], list[str]]:
+    """Every lab with a machine on the engine, for these owners (None: all), sorted by owner
+    and name (:meth:`~swarmlab.providers.base.Provider.list_labs`). On user ``whose``'s
     rootless engine (an API that user controls) only that user's labs count: the others are
     ignored, and said (the second list)."""
-    flt = [f"{LABEL_PROVIDER}=dind", f"{LABEL_ROLE}=machine"]
-    if owners is not None and len(owners) == 1 and not whose:
-        flt.append(f"{LABEL_OWNER}={owners[0]}")
-    found, ignored = set(), set()
-    for c in host.containers.list(all=True, filters={"label": flt}, sparse=True, ignore_removed=True):
-        labels = c.attrs.get("Labels")
-        key = labelled_lab(labels if isinstance(labels, dict) else None)
-        if whose and (key is None or key[1] != whose):
-            ignored.add(f"user {whose}'s engine reports a lab of user {key[1]}: ignored" if key else
-                        f"user {whose}'s engine reports a machine with labels swarmlab does not give: ignored")
-        elif key and (owners is None or key[1] in owners):
-            found.add((key[1], key[0]))
-    return sorted(found), sorted(ignored)
+    found: list[FoundLab] = []
+    ignored: set[str] = set()
+    for cls in shared_engine_providers():
+        listing = cls.list_labs(owners, engine=host, whose=whose)
+        found += listing.labs
+        ignored |= {f"user {whose}'s engine reports a lab of user {other}: ignored" if other else
+                    f"user {whose}'s engine reports a machine with labels swarmlab does not give: ignored"
+                    for other in listing.others}
+    return sorted(found, key=lambda f: (f.owner, f.name)), sorted(ignored)
 
 
 def _replicas(client: Any) -> list[str]:
@@ -200,19 +198,19 @@ def _passes(check: Callable[[Any], Any], lab: Any) -> bool:
 
 
 def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | None,
-             host: Any = None, whose: str = "") -> LearnerLab:
-    """One learner's lab, as the board shows it, on ``host`` (None: this computer's engine;
-    else user ``whose``'s rootless engine, where only their own labs are read). Never raises:
-    what could not be read is in ``error`` (a lab being made or removed right now must not
-    hide the others)."""
-    from .lab import Lab
+             host: Any, whose: str, provider: str) -> LearnerLab:
+    """One learner's lab of ``provider``, as the board shows it, on ``host`` (this computer's
+    engine, or user ``whose``'s rootless engine, where only their own labs are read). Never
+    raises: what could not be read is in ``error`` (a lab being made or removed right now must
+    not hide the others)."""
+    from ..lab import Lab
 
     row = LearnerLab(_user_name(uid), uid, lab_name, "-", "-")
     if whose and uid != whose:  # that engine's word about another user: never acted on
         row.error = f"user {whose}'s engine reports a lab of user {uid}: ignored"
         return row
     try:
-        lab = Lab(lab_name, provider="dind", progress=False, owner_of=None if uid == owner() else uid, host=host)
+        lab = Lab(lab_name, provider=provider, progress=False, owner_of=None if uid == owner() else uid, host=host)
     except SwarmlabError as e:
         row.error = str(e)[:300]
         return row
@@ -238,19 +236,19 @@ def read_lab(uid: str, lab_name: str, checks: dict[str, Callable[[Any], Any]] | 
 
 def class_status(users: Sequence[str | int] | None = None, *, checks: bool = True,
                  offline: bool | None = None, deadline: float = LAB_DEADLINE) -> ClassStatus:
-    """Every learner's dind labs on this computer (root; others see their own), read now.
+    """Every learner's labs on this computer's engines (root; others see their own), read now.
     ``users``: only these user ids. ``checks=False`` leaves the lessons' checks out (quicker).
     ``offline``: which images the lessons' checks expect (None: ``SWARMLAB_OFFLINE``).
     ``deadline``: seconds each lab may take to be read (each engine has :data:`ENGINE_DEADLINE`)."""
-    from . import exercises
+    from .. import exercises
 
     start = time.monotonic()
     owners, scope = _whose(users)
     which = exercises.lesson_checks(exercises.lesson_images(offline)) if checks else None
     engines, notes = _engines(owners)
     try:
-        jobs = [((whose, uid, lab), _reader(uid, lab, which, client, whose))
-                for whose, client, labs in engines for uid, lab in labs]
+        jobs = [((whose, f.owner, f.name), _reader(f, which, client, whose))
+                for whose, client, labs in engines for f in labs]
         outcomes = _deadline.run_all(jobs, deadline)
         rows = []
         for (_, uid, lab), got in outcomes.items():
@@ -269,18 +267,18 @@ def class_status(users: Sequence[str | int] | None = None, *, checks: bool = Tru
                        time.monotonic() - start, notes)
 
 
-def _reader(uid: str, lab: str, which: Any, client: Any, whose: str) -> Callable[[], LearnerLab]:
-    return lambda: read_lab(uid, lab, which, client, whose)
+def _reader(f: FoundLab, which: Any, client: Any, whose: str) -> Callable[[], LearnerLab]:
+    return lambda: read_lab(f.owner, f.name, which, client, whose, f.provider)
 
 
-def _engines(owners: list[str] | None) -> tuple[list[tuple[str, Any, list[tuple[str, str]]]], list[str]]:
+def _engines(owners: list[str] | None) -> tuple[list[tuple[str, Any, list[FoundLab]]], list[str]]:
     """(whose, client, labs) of this computer's engine and (root) each learner's rootless
     engine, each asked within :data:`ENGINE_DEADLINE`; and notes on what was not used."""
+    from .._engine import host_client
     from . import rootless
-    from ._engine import host_client
 
-    def listed(whose: str) -> Callable[[], tuple[Any, list[tuple[str, str]], list[str]]]:
-        def read() -> tuple[Any, list[tuple[str, str]], list[str]]:
+    def listed(whose: str) -> Callable[[], tuple[Any, list[FoundLab], list[str]]]:
+        def read() -> tuple[Any, list[FoundLab], list[str]]:
             client = rootless.client(int(whose), timeout=int(ENGINE_DEADLINE)) if whose else host_client()
             try:
                 return (client, *_labs_on_engine(client, owners, whose))
@@ -316,7 +314,7 @@ class _Board:
     def __init__(self, read: Callable[[], ClassStatus], refresh: float) -> None:
         import ipywidgets as widgets
 
-        from .views._dashboard import Refresher
+        from ..views._dashboard import Refresher
 
         self.widget = widgets.HTML(value=read()._repr_html_())
         self.error = ""
@@ -345,7 +343,7 @@ def board(refresh: float = DEFAULT_REFRESH, *, users: Sequence[str | int] | None
     """The teacher's board. In a notebook it refreshes itself every ``refresh`` seconds (at
     least 5) in the background, unless ``live=False`` or ``$SWARMLAB_LIVE=0``; elsewhere it
     is :func:`class_status` once."""
-    from .views._dashboard import in_kernel, live_default
+    from ..views._dashboard import in_kernel, live_default
 
     _whose(users)  # a bad user refused now, not on the refresher's thread
 

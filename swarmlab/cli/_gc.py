@@ -1,5 +1,5 @@
 """``swarmlab gc``: what it prints and its exit code (1: something could not be read or
-removed; 3: another gc is running). The choice of labs is :mod:`swarmlab.providers.dind.gc`'s."""
+removed; 3: another gc is running). The choice of labs is :mod:`swarmlab.classroom.gc`'s."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class NotInTime(Exception):
 
 def run(args: argparse.Namespace, owners: list[str] | None, idle: float, emit: Any) -> int:
     """Read every engine's labs, then remove the idle ones, each read again right before."""
-    from ..providers.dind import gc
-    from ..rootless import clients
+    from ..classroom import gc
+    from ..classroom.rootless import clients
 
     try:
         with gc.only_one():
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, owners: list[str] | None, idle: float, emit: A
 
 def _collect(args: argparse.Namespace, owners: list[str] | None, idle: float, emit: Any,
              engines: list[tuple[str, Any]]) -> int:
-    from ..providers.dind import gc
+    from ..classroom import gc
     from ._labs import _age
 
     done: list[dict[str, Any]] = []
@@ -79,8 +79,8 @@ def _collect(args: argparse.Namespace, owners: list[str] | None, idle: float, em
 
 def _remove(args: argparse.Namespace, client: Any, x: Any, idle: float, age: Any) -> tuple[dict[str, Any], bool]:
     """Remove one idle lab (read again first); its entry and whether all went well."""
+    from ..classroom import gc
     from ..lab import Lab
-    from ..providers.dind import gc
 
     unused = f"unused for {age(x.idle)} (last: {x.why})" if x.machines else "no machine left"
     entry: dict[str, Any] = {"lab": x.lab, "user": x.owner, "machines": x.machines,
@@ -96,7 +96,7 @@ def _remove(args: argparse.Namespace, client: Any, x: Any, idle: float, age: Any
             kept = f"could not be read again before removal ({type(e).__name__})"
         if kept:
             return kept, None
-        return "", Lab(x.lab, provider="dind", progress=False, owner_of=x.owner, host=client).destroy()
+        return "", Lab(x.lab, provider=x.provider, progress=False, owner_of=x.owner, host=client).destroy()
 
     try:  # one lab the engine will not let go of (or that never ends) must not keep the others
         kept, result = _deadline.within(("gc-remove", x.owner, x.lab), REMOVE_DEADLINE, remove, NotInTime)

@@ -1,7 +1,7 @@
-"""The labs on this computer, for ``swarmlab ls``: each lab's folder in swarmlab's home
-(``labs/<provider>/<lab>``, made by every provider), and the dind labs whose machines carry
-this user's labels on the local engine. Names read back from folders and labels are checked
-before they become a lab."""
+"""The labs on this computer, for ``swarmlab ls``: what each provider finds of this user's
+(:meth:`~swarmlab.providers.base.Provider.list_labs`: each lab's folder in swarmlab's home,
+and the labs whose machines carry this user's labels on an engine), each read for its row.
+Names read back from folders and labels are checked before they become a lab."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from .. import _home
 from .._errors import SwarmlabError
 from .._util import parallel_map
 from ..lab import Lab
-from ..providers import PROVIDERS
-from ..providers.base import LABEL_LAB, LABEL_OWNER, LABEL_PROVIDER, check_lab_name, owner
+from ..providers import list_labs
 
 
 @dataclass
@@ -40,45 +39,10 @@ class LabSummary:
         return asdict(self)
 
 
-def _valid(name: str) -> bool:
-    try:
-        check_lab_name(name)
-        return True
-    except SwarmlabError:
-        return False
-
-
 def found_labs() -> list[tuple[str, str]]:
-    """(provider, lab) for every lab this user has here, sorted; names that are not valid lab
-    names (a folder someone else made) are left out."""
-    found: set[tuple[str, str]] = set()
-    root = _home.home_path() / "labs"
-    if root.is_dir():
-        _home.home(create=False)  # checked: private, not a link
-        for provider in sorted(PROVIDERS):
-            folder = root / provider
-            if folder.is_dir() and not folder.is_symlink():
-                found |= {(provider, p.name) for p in folder.iterdir()
-                          if p.is_dir() and not p.is_symlink() and _valid(p.name)}
-    found |= {("dind", name) for name in _dind_labels() if _valid(name)}
-    return sorted(found, key=lambda pl: (pl[1], pl[0]))
-
-
-def _dind_labels() -> set[str]:
-    """Lab names on this user's dind machines (their containers' labels) on the local engine."""
-    try:
-        import docker
-
-        client = docker.from_env(version="auto", timeout=20)
-        try:
-            mine = {"label": [f"{LABEL_PROVIDER}=dind", f"{LABEL_OWNER}={owner()}"]}
-            # sparse: the list's own fields (a container removed meanwhile is no error)
-            found = client.containers.list(all=True, filters=mine, sparse=True)
-            return {str((c.attrs.get("Labels") or {}).get(LABEL_LAB, "")) for c in found}
-        finally:
-            client.close()
-    except Exception:  # noqa: BLE001 - no engine here: the folders still say which labs exist
-        return set()
+    """(provider, lab) for every lab this user has here (:func:`swarmlab.providers.list_labs`),
+    sorted by lab, then provider."""
+    return [(f.provider, f.name) for f in list_labs()]
 
 
 def _age(seconds: float) -> str:

@@ -1,118 +1,138 @@
-"""The provider contract: where a lab's machines come from.
+"""The provider contract: where a lab's machines come from, and what they can do.
 
 A provider knows machines only: create, list, remove, stop/start, the address a machine
 advertises, a docker-py client for its engine, a shell command on it, its logs, and this
 computer's engine (where images are saved from). No Swarm logic lives here: every Swarm step
 is written once, over docker-py, in :mod:`swarmlab.commands`, so every provider gets it.
 
+What a provider's machines can do is data, :class:`Capabilities` (``provider.capabilities``):
+the core asks ``provider.capabilities.rootless``, never the provider's name. Which labs exist
+here, and whose, is one question, :meth:`Provider.list_labs`, that ``swarmlab ls``, the
+teacher's board and ``swarmlab gc`` all ask.
+
 A provider instance is bound to one lab (``Provider(lab_name, **options)``). Everything it
-creates carries the labels from :func:`lab_labels`, which are the only state: listing,
-re-attaching and cleanup are label queries. Code shared by several providers (the client
-cache) is in :mod:`swarmlab.providers.common`.
+creates carries the labels from :func:`~swarmlab.providers.labels.lab_labels`, which are the
+only state: listing, re-attaching and cleanup are label queries. Code shared by several
+providers (the client cache) is in :mod:`swarmlab.providers.common`.
 """
 
 from __future__ import annotations
 
 import abc
-import getpass
-import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
+from .. import _home
 from .._engine import host_client
-from .._errors import InvalidArgument, ProviderUnavailable
+from .._errors import ProviderUnavailable
 from .common import ClientCache
+from .labels import (
+    LABEL_LAB,
+    LABEL_MACHINE,
+    LABEL_OWNER,
+    LABEL_PROVIDER,
+    LABEL_ROLE,
+    check_lab_name,
+    check_machine_name,
+    check_machine_names,
+    is_name,
+    lab_labels,
+    labelled_lab,
+    owner,
+    owner_tag,
+)
 
 if TYPE_CHECKING:
     import docker
 
-LABEL_LAB = "io.swarmlab.lab"
-LABEL_ROLE = "io.swarmlab.role"
-LABEL_MACHINE = "io.swarmlab.machine"
-LABEL_PROVIDER = "io.swarmlab.provider"
-#: who made it: the user id (``os.getuid()``), or the user name where there are no user ids.
-#: Two users of one engine who both call their lab ``tutorial`` each see only their own.
-LABEL_OWNER = "io.swarmlab.owner"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-_LAB_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
-_OWNER_RE = re.compile(r"^[a-z0-9]{1,32}$")
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider's machines can do, as data (kind's ``ProviderInfo``): asked as
+    ``provider.capabilities.routing_mesh``, never read from the provider's name."""
 
-
-_PATTERNS = {"lab": _LAB_RE, "machine": _NAME_RE, "owner": _OWNER_RE}
-
-
-def _check_name(name: object, what: str, rule: str) -> str:
-    """``name`` if it is a ``what`` name swarmlab gives (:func:`is_name`)."""
-    if not is_name(name, what):
-        raise InvalidArgument(f"invalid {what} name {name!r}: {rule}")
-    return name  # type: ignore[return-value]
-
-
-def check_machine_name(name: object) -> str:
-    """Validate a machine name (a hostname label, as docker-machine requires)."""
-    return _check_name(name, "machine", "use letters, digits and '-' (start with a letter "
-                       "or digit, at most 63 characters), e.g. 'manager1'")
-
-
-def check_machine_names(names: Sequence[object]) -> list[str]:
-    """Validate a list of machine names: each valid, none twice."""
-    checked = [check_machine_name(n) for n in names]
-    seen: set[str] = set()
-    twice = sorted({n for n in checked if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
-    if twice:
-        raise InvalidArgument(
-            f"machine name given twice: {', '.join(twice)}; give each machine once"
-        )
-    return checked
+    #: the machines are containers on this computer's kernel (False: each runs its own)
+    shares_host_kernel: bool
+    #: the routing mesh and virtual IPs (IPVS) work on the machines: True, False, or None when
+    #: it depends on a kernel the provider does not choose (this computer's, when the machines
+    #: share it: :meth:`Provider.readiness` says which)
+    routing_mesh: bool | None
+    #: a machine's memory and CPUs can be limited (``Lab(..., memory=...)``, a classroom's limits)
+    memory_limits: bool
+    #: about how many seconds a new machine takes until its engine answers, here
+    boot_seconds: float
+    #: how many times slower than a dind machine every step is (timeouts are stretched by it)
+    slowness: float = 1.0
+    #: swarmlab makes and removes the machines (False: it adopts existing hosts and releases them)
+    makes_machines: bool = True
+    #: the labs live on a Docker engine several users share, told apart by their owner label:
+    #: the teacher's board and ``swarmlab gc`` read them there (:meth:`Provider.list_labs` with
+    #: an engine, :meth:`Provider.machine_events`)
+    shared_engine: bool = False
+    #: the machines' engine runs rootless: their addresses are out of this computer's reach
+    #: (``lab.http`` asks from inside the lab's network)
+    rootless: bool = False
+    #: the registry mirror the machines pull through ("" none); None when the provider takes
+    #: no mirror setting (the lessons' online check then asks ``$SWARMLAB_REGISTRY_MIRROR``)
+    registry_mirror: str | None = None
 
 
-def check_lab_name(name: object) -> str:
-    """Validate a lab name: lower-case letters, digits and '-', at most 30 characters."""
-    return _check_name(name, "lab", "use lower-case letters, digits and '-' (start with a "
-                       "letter or digit, at most 30 characters), e.g. 'tutorial'")
+@dataclass(frozen=True)
+class FoundLab:
+    """One lab :meth:`Provider.list_labs` found, and whose it is."""
+
+    name: str
+    owner: str  #: the owner label's value: a user id, or a user name where there are none
+    provider: str
+    #: how many machines it has on the engine that was read (-1: not counted, a folder only);
+    #: 0: none left, only remains (a network or a volume a destroy left)
+    machines: int = -1
+    #: for remains, when the newest of them was made (seconds since the epoch)
+    made: float = 0.0
 
 
-def is_name(text: object, kind: str) -> bool:
-    """Whether a name read back from an engine or a folder (a label's value, never trusted as
-    it comes) is one swarmlab gives: ``kind`` is "lab", "machine" or "owner"."""
-    pattern = _PATTERNS[kind]
-    return isinstance(text, str) and bool(pattern.fullmatch(text)) and not text.endswith("-")
+@dataclass
+class LabListing:
+    """What :meth:`Provider.list_labs` found: the labs, sorted by owner and name, and what an
+    engine reported that does not count (on user X's own engine, labs of other owners: the
+    owner ids, "" for machines whose labels are not names swarmlab gives)."""
+
+    labs: list[FoundLab] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
 
 
-def labelled_lab(labels: dict[str, str] | None) -> tuple[str, str] | None:
-    """(lab, owner) from labels read back from an engine, when both are names swarmlab gives."""
-    labels = labels or {}
-    lab, who = labels.get(LABEL_LAB), labels.get(LABEL_OWNER)
-    return (lab, who) if is_name(lab, "lab") and is_name(who, "owner") else None  # type: ignore[return-value]
+@dataclass(frozen=True)
+class MachineEvents:
+    """One machine of a lab, as :meth:`Provider.machine_events` read it. Nothing in it is
+    trusted: ``lines`` are what the machine's engine said."""
+
+    machine: str
+    #: when the machine was made or last started (seconds since the epoch; 0: not known)
+    started: float
+    running: bool
+    #: its engine's ``docker events`` lines in the window asked, in the format asked
+    lines: tuple[str, ...] = ()
+    #: more was said than is read (the read stopped at its limit)
+    cut: bool = False
+    #: why its engine could not be read ("" when it was, or was not asked)
+    unread: str = ""
 
 
-def owner() -> str:
-    """This user, as the owner label says it: the user id, else the user name in lower-case
-    letters and digits (``user`` when there is none)."""
-    if hasattr(os, "getuid"):
-        return str(os.getuid())
-    try:
-        name = getpass.getuser()
-    except (OSError, KeyError, ImportError):  # no user name in the environment or database
-        name = ""
-    return re.sub(r"[^a-z0-9]", "", name.lower())[:32] or "user"
-
-
-def owner_tag(who: str) -> str:
-    """The owner as a part of a name (no '-' or '.', so names split back unambiguously):
-    ``u1000`` for user id 1000, else the user name as :func:`owner` gives it."""
-    return f"u{who}" if who.isdigit() else who
-
-
-def lab_labels(lab: str, role: str, provider: str, machine: str | None = None) -> dict[str, str]:
-    """The labels on everything a provider makes for a lab (a machine's also name it)."""
-    labels = {LABEL_LAB: lab, LABEL_ROLE: role, LABEL_PROVIDER: provider}
-    if machine is not None:
-        labels[LABEL_MACHINE] = machine
-    return labels
+def folder_labs(provider: str) -> list[FoundLab]:
+    """This user's labs of ``provider`` by their folders in swarmlab's home
+    (``labs/<provider>/<lab>``, which every provider makes), sorted; names that are not lab
+    names swarmlab gives (a folder someone else made) are left out."""
+    root = _home.home_path() / "labs"
+    if not root.is_dir():
+        return []
+    _home.home(create=False)  # checked: private, not a link
+    folder = root / provider
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    me = owner()
+    return sorted((FoundLab(p.name, me, provider) for p in folder.iterdir()
+                   if p.is_dir() and not p.is_symlink() and is_name(p.name, "lab")), key=lambda f: f.name)
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,9 @@ class Provider(abc.ABC):
     #: how many times slower than a dind machine these machines are (every step's timeout
     #: is stretched by it): 1 for engines on real CPUs, more under software emulation
     slowness: float = 1.0
+    #: what every lab's machines of this provider can do (:attr:`capabilities` gives one
+    #: lab's, where it depends on the engine or the options)
+    CAPABILITIES: ClassVar[Capabilities]
 
     def __init__(self, lab: str) -> None:
         """Bind the provider to lab ``lab`` (checked); nothing is made or connected yet."""
@@ -177,6 +200,43 @@ class Provider(abc.ABC):
         self.lab = check_lab_name(lab)
         self._local = ClientCache()  # this computer's engine, for host_engine()
         self._clients = ClientCache()  # a client per machine, made by connect()
+
+    # -- what it can do, which labs exist ----------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this lab's machines can do (:class:`Capabilities`): the provider's, with this
+        lab's ``slowness``."""
+        caps = type(self).CAPABILITIES
+        return caps if caps.slowness == self.slowness else replace(caps, slowness=self.slowness)
+
+    @classmethod
+    def list_labs(cls, owners: Sequence[str] | None = None, *, engine: docker.DockerClient | None = None,
+                  whose: str = "", lab: str | None = None, remains: bool = False) -> LabListing:
+        """Which labs of this provider exist here, and whose (``swarmlab ls``, the teacher's
+        board and ``swarmlab gc`` ask this, and nothing else). Without ``engine``: this user's
+        labs on this computer. With ``engine`` (a provider whose :attr:`Capabilities.shared_engine`):
+        the labs whose machines are on that engine, of ``owners`` (None: every user's), only
+        ``lab`` when given, and with ``remains`` also the labs with no machine left whose
+        network or volume is still there; on user ``whose``'s own engine (an API that user
+        controls) only that user's labs count, the other owners it reports are in
+        :attr:`LabListing.others`. Errors of ``engine`` are raised as they come. Default: the
+        lab folders in this user's swarmlab home."""
+        return LabListing([] if engine is not None else folder_labs(cls.name))
+
+    @classmethod
+    def machine_events(cls, found: FoundLab, engine: docker.DockerClient, since: float | None, until: float,
+                       fmt: str, deadline: float) -> list[MachineEvents]:
+        """Each machine of a lab that :meth:`list_labs` found on ``engine``: when it started
+        and, on a running one when ``since`` is given, its engine's ``docker events --since
+        --until --format fmt``, each machine read within ``deadline`` seconds (one that does
+        not answer by then says so in ``unread``). Default: not possible."""
+        raise ProviderUnavailable(f"the {cls.name} provider cannot read its machines' events")
+
+    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool, str]]:
+        """What this computer has and lacks for these machines, beyond a Docker engine and the
+        node image (``swarmlab doctor``, the setup check): one (ok, sentence) each, a missing
+        piece said with what to do. ``engine``: this computer's. Default: nothing more."""
+        return []
 
     # -- machines -------------------------------------------------------------------
     @abc.abstractmethod
@@ -343,14 +403,21 @@ __all__ = [
     "LABEL_OWNER",
     "LABEL_PROVIDER",
     "LABEL_ROLE",
+    "Capabilities",
     "CreateOutcome",
+    "FoundLab",
+    "LabListing",
+    "MachineEvents",
     "MachineInfo",
     "Provider",
     "RunOutput",
     "check_lab_name",
     "check_machine_name",
     "check_machine_names",
+    "folder_labs",
+    "is_name",
     "lab_labels",
+    "labelled_lab",
     "owner",
     "owner_tag",
 ]

@@ -19,7 +19,7 @@ import docker
 import pytest
 from labtest import WORKLOAD, labelled, python_for, run_as, unique_lab_name, user_home
 
-from swarmlab import classroom
+from swarmlab.classroom import status as classroom
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -23,8 +23,7 @@ import pytest
 from labtest import labelled, python_for, remove_labelled, run_as, unique_lab_name, user_home
 
 import swarmlab as sl
-from swarmlab import rootless
-from swarmlab.providers.dind import activity, gc
+from swarmlab.classroom import activity, gc, rootless
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from labtest import three_free_ports
 
-from swarmlab import hub, hub_guard
+from swarmlab.classroom import hub, hub_guard
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -1,4 +1,4 @@
-"""A learner's own rootless engine, for real (swarmlab/rootless.py): a new account, its
+"""A learner's own rootless engine, for real (swarmlab/classroom/rootless.py): a new account, its
 dockerd started by root through RootlessKit and slirp4netns, the learner's lab made in it by
 the learner's own process, which has no access to this computer's engine. Read through the
 engines: the machines are in the learner's engine and not in this computer's, each runs its
@@ -18,8 +18,8 @@ import docker
 import pytest
 from labtest import WORKLOAD, rootless_learner, user_env
 
-from swarmlab import rootless
-from swarmlab.hub import students_python
+from swarmlab.classroom import rootless
+from swarmlab.classroom.hub import students_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

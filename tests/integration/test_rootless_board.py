@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from swarmlab import classroom, rootless
+from swarmlab.classroom import rootless
+from swarmlab.classroom import status as classroom
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import swarmlab as sl
-from swarmlab.providers.dind.activity import is_use, parse_duration
+from swarmlab.classroom.activity import is_use, parse_duration
 
 
 @pytest.mark.parametrize("line, use", [

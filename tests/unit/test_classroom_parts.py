@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import swarmlab as sl
-from swarmlab import classroom
 from swarmlab._errors import InsecurePath
+from swarmlab.classroom import status as classroom
 from swarmlab.exercises import lesson_checks
 from swarmlab.lessons import LESSONS
 from swarmlab.providers.base import is_name, labelled_lab

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from swarmlab.classroom import gc
 from swarmlab.providers.base import owner
-from swarmlab.providers.dind import gc
-from swarmlab.providers.dind.activity import _demux
+from swarmlab.providers.dind.labs import _demux
 from swarmlab.providers.dind.names import LabNames
 
 

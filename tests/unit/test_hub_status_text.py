@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swarmlab.hub import HubStatus
+from swarmlab.classroom.hub import HubStatus
 
 
 def test_students_in_the_docker_group_are_said_to_be_root_in_text_and_json() -> None:

@@ -171,3 +171,23 @@ def remember_security(host: docker.DockerClient, mode: str) -> None:
     key = engine_id(host)
     with _security_lock:
         _security_by_engine[key] = mode
+
+
+def readiness(host: docker.DockerClient) -> list[tuple[bool, str]]:
+    """What the machines need of this computer's kernel, which they share (the setup check):
+    IPVS for the routing mesh, and a neighbour table big enough for the labs."""
+    from . import neighbours
+
+    ipvs = os.path.isdir("/proc/sys/net/ipv4/vs")
+    out = [(True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)" if ipvs else
+            "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
+            "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
+            "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")]
+    limit = neighbours.read_limit()
+    if limit is not None and neighbours.same_kernel(host.info().get("KernelVersion")):
+        biggest = neighbours.largest_lab(limit)
+        out.append((True, f"the kernel's neighbour table holds {limit} entries: labs of up to "
+                          f"{biggest} machines" + ("" if biggest >= 100 else
+                                                   f" (for 100: {neighbours.advice(100 * 99)})")))
+    return out
+

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,11 @@ from ..base import (
     LABEL_OWNER,
     LABEL_PROVIDER,
     LABEL_ROLE,
+    Capabilities,
     CreateOutcome,
+    FoundLab,
+    LabListing,
+    MachineEvents,
     MachineInfo,
     Provider,
     RunOutput,
@@ -36,7 +41,7 @@ from ..base import (
     is_name,
     owner,
 )
-from . import engine, limits, machine, mirror, neighbours, network
+from . import engine, labs, limits, machine, mirror, neighbours, network
 from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
 from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
 from .names import (
@@ -113,6 +118,8 @@ class DindProvider(Provider):
     """Machines as Docker-in-Docker containers on the local engine."""
 
     name = "dind"
+    CAPABILITIES = Capabilities(shares_host_kernel=True, routing_mesh=None, memory_limits=True, boot_seconds=5.0,
+                                shared_engine=True, registry_mirror="")
 
     def __init__(
         self,
@@ -151,6 +158,7 @@ class DindProvider(Provider):
         self.node_image = node_image or engine.default_node_image(self.host)
         self._security = security
         self._rootless: bool | None = None
+        self._capabilities: Capabilities | None = None
         #: the registry mirror each new machine's dockerd uses (``--registry-mirror``), or ""
         self.registry_mirror = mirror.lab_mirror(registry_mirror)
         # each new machine's memory and CPUs (docker run --memory --cpus): what was asked,
@@ -171,6 +179,29 @@ class DindProvider(Provider):
         if self._rootless is None:  # read once: asked for each machine made
             self._rootless = engine.is_rootless(self.host.info())
         return self._rootless
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """On a rootless engine: rootless, and memory limits only where it applies them (cgroup v2)."""
+        if self._capabilities is None:  # read once, as :attr:`rootless`
+            info = self.host.info() if self.rootless else {}
+            limited = not self.rootless or bool(info.get("MemoryLimit") and info.get("CpuCfsQuota"))
+            self._capabilities = replace(self.CAPABILITIES, rootless=self.rootless, memory_limits=limited,
+                                         registry_mirror=self.registry_mirror)
+        return self._capabilities
+
+    def readiness(self, host: docker.DockerClient) -> list[tuple[bool, str]]:
+        return engine.readiness(host)
+
+    @classmethod
+    def list_labs(cls, owners: Sequence[str] | None = None, *, engine: docker.DockerClient | None = None,
+                  whose: str = "", lab: str | None = None, remains: bool = False) -> LabListing:
+        return labs.list_labs(owners, engine=engine, whose=whose, lab=lab, remains=remains)
+
+    @classmethod
+    def machine_events(cls, found: FoundLab, engine: docker.DockerClient, since: float | None, until: float,
+                       fmt: str, deadline: float) -> list[MachineEvents]:
+        return labs.machine_events(found, engine, since, until, fmt, deadline)
 
     # -- names and places (see LabNames) --------------------------------------------------
     @property

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import _home
-from ..._errors import InvalidArgument, ProviderUnavailable
+from ..._errors import InvalidArgument, ProviderUnavailable, SwarmlabError
 
 #: the base image's recipe this swarmlab boots (scripts/build-vm-image's ``recipe``)
 IMAGE_RECIPE = "1"
@@ -135,3 +135,22 @@ def qemu_version(qemu: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.splitlines()[0].strip() if out else ""
+
+
+def readiness(acceleration: str) -> list[tuple[bool, str]]:
+    """What real VMs need here (the setup check): QEMU, how fast the VMs will be
+    (``acceleration``, as the provider chose it), and the VM image."""
+    out: list[tuple[bool, str]] = []
+    try:
+        found = tools()
+        out.append((True, f"QEMU is installed: {qemu_version(found.qemu) or found.qemu}"))
+    except SwarmlabError as e:
+        out.append((False, str(e)))
+    out.append((True, f"acceleration: {acceleration}"))
+    try:
+        out.append((True, f"the VM image is built ({base_image()}); the machines' own kernel "
+                          "has IPVS: the routing mesh works on them"))
+    except SwarmlabError as e:
+        out.append((False, str(e)))
+    return out
+

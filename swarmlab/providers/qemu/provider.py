@@ -38,7 +38,15 @@ from ... import _tls as tls
 from ..._engine import engine_client
 from ..._errors import DockerError, EngineUnavailable, InvalidArgument, MachineNotFound, ProviderUnavailable
 from ..._util import env_flag, error_text, parallel_map
-from ..base import CreateOutcome, MachineInfo, Provider, RunOutput, check_machine_name, check_machine_names
+from ..base import (
+    Capabilities,
+    CreateOutcome,
+    MachineInfo,
+    Provider,
+    RunOutput,
+    check_machine_name,
+    check_machine_names,
+)
 from . import guest, host
 from .vm import VM, QemuFailed, QMPError, cmdline, free_port, qmp, read_pid
 
@@ -59,6 +67,7 @@ class QemuProvider(Provider):
     """Machines as QEMU virtual machines on this computer."""
 
     name = "qemu"
+    CAPABILITIES = Capabilities(shares_host_kernel=False, routing_mesh=True, memory_limits=True, boot_seconds=30.0)
 
     def __init__(self, lab: str, memory: int = 1024, cpus: int = 1, accel: str | None = None,
                  internet: bool | None = None) -> None:
@@ -79,6 +88,9 @@ class QemuProvider(Provider):
         self.slowness = SLOWNESS[self.accel]
         self._forwards: dict[tuple[str, int], int] = {}  # (machine, port) -> port of 127.0.0.1
         self._key_lock = threading.Lock()
+
+    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool, str]]:
+        return host.readiness(self.acceleration)
 
     # -- places ------------------------------------------------------------------------
     def lab_dir(self, create: bool = False) -> Path:

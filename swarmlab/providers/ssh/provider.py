@@ -32,6 +32,7 @@ from ..base import (
     LABEL_LAB,
     LABEL_MACHINE,
     LABEL_ROLE,
+    Capabilities,
     CreateOutcome,
     MachineInfo,
     Provider,
@@ -63,6 +64,8 @@ class SSHProvider(Provider):
     """Existing Docker hosts, adopted over SSH. See :mod:`swarmlab.providers.ssh`."""
 
     name = "ssh"
+    CAPABILITIES = Capabilities(shares_host_kernel=False, routing_mesh=None, memory_limits=False, boot_seconds=0.0,
+                                makes_machines=False)
 
     def __init__(
         self,

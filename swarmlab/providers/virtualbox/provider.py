@@ -28,6 +28,7 @@ from ..._util import error_text, parallel_map
 from ..._wait import Progress, wait_for
 from ..base import (
     LABEL_LAB,
+    Capabilities,
     CreateOutcome,
     MachineInfo,
     Provider,
@@ -54,6 +55,7 @@ class VirtualBoxProvider(Provider):
     """Machines as VirtualBox VMs, through docker-machine."""
 
     name = "virtualbox"
+    CAPABILITIES = Capabilities(shares_host_kernel=False, routing_mesh=True, memory_limits=True, boot_seconds=60.0)
 
     def __init__(
         self,
