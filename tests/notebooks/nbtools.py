@@ -86,14 +86,12 @@ def parameters_for(path: Path, lab_name: str, **overrides: Any) -> dict[str, Any
 
 def execute(path: Path, out: Path, lab_name: str, timeout: int = 300,
             **overrides: Any) -> nbformat.NotebookNode:
-    """Execute one lesson with papermill (CI parameters); returns the executed notebook."""
-    import papermill as pm
+    """Execute one lesson as the lesson runner does (swarmlab.lessons.run, papermill) with the
+    CI parameters; returns the executed notebook."""
+    from swarmlab.lessons.run import execute_lesson
 
-    return pm.execute_notebook(
-        str(path), str(out), parameters=parameters_for(path, lab_name, **overrides),
-        kernel_name="python3", cwd=str(NOTEBOOK_DIR), progress_bar=False,
-        execution_timeout=timeout, start_timeout=60,
-    )
+    return execute_lesson(path, out, parameters_for(path, lab_name, **overrides), cwd=NOTEBOOK_DIR,
+                          timeout=timeout)
 
 
 def prepare(path: Path, out: Path, lab_name: str) -> None:
