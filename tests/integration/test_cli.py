@@ -184,6 +184,25 @@ def test_a_lab_is_found_on_its_provider_without_provider(lab: str, host: docker.
     assert cli("status", lab, "--provider", "dind", "-o", "json", env=env).returncode == 0
 
 
+def _swarm_of(host: docker.DockerClient, lab: str) -> tuple[int, str]:
+    """How many machines the lab has on the engine, and what manager1's own engine says of its
+    swarm (``docker info`` inside its machine container): state and node count, or why not."""
+    made = host.containers.list(all=True, filters={"label": f"io.swarmlab.lab={lab}"})
+    managers = [c for c in made if c.labels.get("io.swarmlab.machine") == "manager1"]
+    if not managers:
+        return len(made), "no manager1"
+    said = managers[0].exec_run(["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.Nodes}}"])
+    return len(made), said.output.decode(errors="replace").strip()
+
+
+def _nodes_on(host: docker.DockerClient, lab: str) -> list[tuple[str, str]]:
+    """``docker node ls`` run inside manager1's machine container: hostname and status of each node."""
+    [manager] = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab}", "io.swarmlab.machine=manager1"]})
+    listed = manager.exec_run(["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"])
+    assert listed.exit_code == 0, listed.output
+    return sorted(tuple(line.split()) for line in listed.output.decode().splitlines())  # type: ignore[misc]
+
+
 def test_ctrl_c_during_up_then_up_completes_and_down_removes_all(host: docker.DockerClient) -> None:
     name = unique_lab_name("cli")
     try:
@@ -193,16 +212,21 @@ def test_ctrl_c_during_up_then_up_completes_and_down_removes_all(host: docker.Do
         deadline = time.monotonic() + 120
         while labelled(host, name)["containers"] < 1 and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert proc.poll() is None, "swarmlab up ended before its first machine was made"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-        assert proc.returncode in (0, 130), err  # 0: it had finished already
-        if proc.returncode == 130:
-            assert "interrupted" in err and "Traceback" not in err
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err, err
+        # the engine shows the lab as the interrupt left it: short of a swarm of three nodes
+        machines, swarm = _swarm_of(host, name)
+        assert machines < 3 or swarm != "active 3", (machines, swarm)
         again = cli("up", name, "--workers", "2", "-o", "json")
         assert again.returncode == 0, again.stderr
         nodes = json.loads(again.stdout)["nodes"]
         assert sorted((n["HOSTNAME"], n["STATUS"]) for n in nodes) == [
             ("manager1", "Ready"), ("worker1", "Ready"), ("worker2", "Ready")]
+        assert _nodes_on(host, name) == [("manager1", "Ready"), ("worker1", "Ready"), ("worker2", "Ready")]
+        assert labelled(host, name)["containers"] == 3
     finally:
         down = cli("down", name)
         assert down.returncode == 0, down.stderr
