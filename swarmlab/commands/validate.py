@@ -88,7 +88,7 @@ def check_names(what: str, value: object, example: str) -> tuple[str, ...]:
 def check_create_options(env: object, labels: object, constraints: object,
                          networks: object = ()) -> None:
     """Validate the shapes of create's optional arguments before anything happens (the
-    published ports: :func:`swarmlab.commands.spec.parse_publish`)."""
+    published ports: :meth:`swarmlab.commands.service_parts.Publish.of`)."""
     for what, value in (("env", env), ("labels", labels)):
         if value is not None and (not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
