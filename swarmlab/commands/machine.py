@@ -161,6 +161,19 @@ class Machines(Command):
         reach = "leader" if status.get("Leader") else status.get("Reachability", "unknown")
         return Progress(reach not in ("leader", "reachable"), state=f"the managers list {name} as {reach}")
 
+    def _no_stopped_manager_reachable(self, nodes: list[dict[str, Any]]) -> Progress:
+        """A leader elected when a lost majority came back starts from the Raft group's last
+        word, in which the managers still stopped were reachable: until its heartbeats to them
+        fail, ``docker node ls`` shows them Reachable and a quorum count says "3 of 3". Wait
+        until no stopped machine's manager is listed reachable, so what comes next sees the
+        swarm as it is."""
+        stopped = {m.name for m in self._lab.provider.list() if not m.running}
+        stale = sorted(n["Description"]["Hostname"] for n in nodes
+                       if (n.get("ManagerStatus") or {}).get("Reachability") == "reachable"
+                       and n.get("Description", {}).get("Hostname") in stopped)
+        return Progress(not stale, state=f"the managers still list {', '.join(stale)} as reachable, though stopped"
+                        if stale else "the managers list every stopped manager unreachable")
+
     def disconnect(self, name: str) -> Text:
         """Cut a machine off the lab's network, leaving it running: a network partition.
         On dind, ``docker network disconnect <lab network> <machine's container>``; the other
@@ -194,7 +207,8 @@ class Machines(Command):
             ready = nodes_ready(nodes, [node_id])
             if not ready.done or role == "worker":
                 return ready
-            return roles_settled(Snapshot([], [], list(nodes)), [node_id], "manager")
+            settled = roles_settled(Snapshot([], [], list(nodes)), [node_id], "manager")
+            return settled if not settled.done else self._no_stopped_manager_reachable(nodes)
 
         self._wait_for(back, what=f"{name} back in the swarm", timeout=timeout, progress=lab.progress,
                  logs=lambda: lab.engine_logs([name]))

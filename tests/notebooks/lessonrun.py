@@ -102,10 +102,10 @@ def _services(mgr: Any, settle: float) -> tuple[list[dict[str, Any]], float | No
 
 
 def snapshot(host: docker.DockerClient, lab: str, settle: float = 0.0) -> dict[str, Any]:
-    """The swarm as the engine sees it, read with docker inside the manager machine; with
-    ``converged_after``, the seconds it took its services to run the tasks they ask for (0:
-    they already did; None: not within ``settle`` seconds)."""
-    snap: dict[str, Any] = {"labelled": labelled(host, lab), "converged_after": 0.0}
+    """The swarm as the engine sees it, read with docker inside the manager machine; where a
+    swarm runs, with ``converged_after``, the seconds it took its services to run the tasks
+    they ask for (about 0: they already did; None: not within ``settle`` seconds)."""
+    snap: dict[str, Any] = {"labelled": labelled(host, lab)}
     if machine_container(host, lab, "manager1") is None:
         return snap
     mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
@@ -170,7 +170,8 @@ def no_error_outputs(run: Run, paths: list[Path]) -> None:
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     # and each left its services running the tasks they ask for (lessons 08 and 09: soon after)
-    late = {name: eng.get("services") for name, eng in run.engine.items() if eng["converged_after"] is None}
+    late = {name: eng["services"] for name, eng in run.engine.items()
+            if "services" in eng and eng["converged_after"] is None}
     assert not late, f"services not converged when the lesson ended: {late}"
 
 
