@@ -55,8 +55,13 @@ def _pool_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_the_host_engine_answers_many_threads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="urllib3")
     plain = docker.from_env(version="auto")  # what docker-py does left to itself
-    assert _hammer(plain) == []
-    assert any("Connection pool is full" in w for w in _pool_warnings(caplog))
+    try:
+        failed = _hammer(plain)
+    finally:
+        plain.close()
+    # the load is enough to show the problem on docker-py's own client: the warning, or under
+    # more load (a busy computer) urllib3's failure inside; only swarmlab's client must be free of it
+    assert any("Connection pool is full" in w for w in _pool_warnings(caplog)) or failed, failed
     caplog.clear()
     assert _hammer(host_client()) == []
     assert _pool_warnings(caplog) == []
