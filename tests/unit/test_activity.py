@@ -31,7 +31,8 @@ from swarmlab.classroom.activity import is_use, parse_duration
 def test_what_is_use(line: str, use: bool) -> None:
     assert (is_use(line) is not None) == use
     if use:
-        assert is_use(line) == pytest.approx(int(line.rsplit(" ", 1)[1]) / 1e9)
+        # to the microsecond: approx's default (relative 1e-6) allows half an hour on an epoch time
+        assert is_use(line) == pytest.approx(int(line.rsplit(" ", 1)[1]) / 1e9, abs=1e-6)
 
 
 @pytest.mark.parametrize("text, seconds", [("2h", 7200), ("90m", 5400), ("1h30m", 5400), ("45s", 45),
