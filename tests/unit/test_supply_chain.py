@@ -26,3 +26,18 @@ def test_the_workflow_reads_only_and_keeps_no_credentials() -> None:
             for step in job["steps"]:
                 if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert step.get("with", {}).get("persist-credentials") is False, wf.name
+
+
+def test_the_workflow_runs_lesson_14_alone() -> None:
+    """Lesson 14 at its full size (50 machines) fills a computer: a step that runs lessons runs
+    it alone, as scripts/test does, never beside the other lesson modules."""
+    scale = "tests/notebooks/test_scale_lesson.py"
+    runs = [str(step.get("run", "")) for wf in (ROOT / ".github" / "workflows").glob("*.yml")
+            for job in yaml.safe_load(wf.read_text())["jobs"].values() for step in job["steps"]]
+    lessons = [r for r in runs if "scripts/test" in r and "tests/notebooks" in r]
+    assert lessons, runs
+    for run in lessons:
+        words = run.split()
+        alone = scale in words and not [w for w in words if w.startswith("tests/") and w != scale]
+        assert alone or f"--ignore={scale}" in words, run
+    assert any(scale in r.split() for r in lessons), lessons
