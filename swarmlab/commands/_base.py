@@ -3,9 +3,9 @@ docker-py's errors become swarmlab's ("failed to <verb> <object>: <why>")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import docker.errors
 import requests
@@ -15,7 +15,8 @@ from .._swarm import NO_LEADER
 from .._wait import Progress, wait_for
 
 if TYPE_CHECKING:
-    from ..lab import Lab
+    from .._results import Output
+    from ..providers.base import Provider
 
 
 QUORUM_ADVICE = (
@@ -63,10 +64,85 @@ def engine_errors(what: str) -> Iterator[None]:
 UNREACHABLE = (docker.errors.DockerException, requests.exceptions.RequestException, SwarmlabError)
 
 
+class ObjectCommands(Protocol):
+    """``lab.secret`` or ``lab.config``, as a service's references look their objects up."""
+
+    def _get(self, name: str, client: docker.DockerClient | None = None) -> dict[str, Any]: ...
+
+
+class ServiceCommands(Protocol):
+    """``lab.service``, as a stack and the rollout view use it."""
+
+    last_rollout: Any
+
+    def scale(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def update(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def _image_check(self, image: str) -> list[str]: ...
+
+    def _containers_gone(self, names: list[str], seen: list[int]) -> Progress: ...
+
+
+class NodeCommands(Protocol):
+    """``lab.node``, as the rollout view uses it."""
+
+    def update(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class LabParts(Protocol):
+    """What a command may touch of its lab: the public API of :class:`swarmlab.Lab`, which sits
+    above the commands and satisfies this (the commands never import it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def provider(self) -> Provider: ...
+
+    @property
+    def progress(self) -> bool: ...
+
+    @property
+    def offline(self) -> bool: ...
+
+    @property
+    def service(self) -> ServiceCommands: ...
+
+    @property
+    def node(self) -> NodeCommands: ...
+
+    @property
+    def secret(self) -> ObjectCommands: ...
+
+    @property
+    def config(self) -> ObjectCommands: ...
+
+    def client(self, machine: str) -> docker.DockerClient: ...
+
+    def machines(self, running: bool = True) -> list[str]: ...
+
+    def manager(self) -> str: ...
+
+    def manager_client(self) -> docker.DockerClient: ...
+
+    def swarm_info(self, machine: str) -> dict[str, Any] | None: ...
+
+    def swarm_infos(self) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def use_manager(self, machine: str) -> None: ...
+
+    def forget_manager(self, machine: str | None = None) -> None: ...
+
+    def engine_logs(self, machines: Sequence[str] | None = None, tail: int = 15) -> str: ...
+
+    def ssh(self, machine: str, command: str) -> Output: ...
+
+
 class Command:
     """The commands of one CLI noun (``lab.service``, ``lab.node``, ...) on one lab."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: LabParts) -> None:
         self._lab = lab
 
     def _wait_for(self, check: Callable[[], Progress], *, timeout: float, interval: float = 0.2,

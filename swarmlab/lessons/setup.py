@@ -37,7 +37,7 @@ def check_setup(provider: str = "dind", offline: bool | None = None) -> Check:
         return check
     lab, node_image = found
     _node_image(check, host, node_image, images)
-    _provider_findings(check, provider, lab, host)
+    _provider_findings(check, lab, host)
     if images.offline:
         _offline_images(check, host, images)
     else:
@@ -115,48 +115,12 @@ def _node_image(check: Check, host: Any, node_image: str | None, images: LessonI
                      else "; it is pulled when the first machine is created"))
 
 
-def _provider_findings(check: Check, provider: str, lab: Lab, host: Any) -> None:
-    """What only some providers need checked: real VMs (their tools and image), or machines
-    that share this computer's kernel (its IPVS and neighbour table)."""
-    if provider == "qemu":
-        _vm_host(check, lab)
-    if provider == "dind":
-        _shared_kernel(check, host)
-
-
-def _vm_host(check: Check, lab: Lab) -> None:
-    """Real VMs: QEMU, the VM image, and how fast they will be."""
-    from ..providers.qemu import host as vm_host
-
-    try:
-        tools = vm_host.tools()
-        check.add(True, f"QEMU is installed: {vm_host.qemu_version(tools.qemu) or tools.qemu}")
-    except SwarmlabError as e:
-        check.add(False, str(e))
-    check.add(True, f"acceleration: {lab.provider.acceleration}")  # type: ignore[attr-defined]
-    try:
-        check.add(True, f"the VM image is built ({vm_host.base_image()}); the machines' own kernel "
-                        "has IPVS: the routing mesh works on them")
-    except SwarmlabError as e:
-        check.add(False, str(e))
-
-
-def _shared_kernel(check: Check, host: Any) -> None:
-    """Machines that share this computer's kernel: IPVS (the routing mesh) and the size of its
-    neighbour table (how many machines a lab can have)."""
-    from ..providers.dind import neighbours
-
-    ipvs = os.path.isdir("/proc/sys/net/ipv4/vs")
-    check.add(True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)" if ipvs else
-              "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
-              "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
-              "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")
-    limit = neighbours.read_limit()
-    if limit is not None and neighbours.same_kernel(host.info().get("KernelVersion")):
-        biggest = neighbours.largest_lab(limit)
-        check.add(True, f"the kernel's neighbour table holds {limit} entries: labs of up to "
-                        f"{biggest} machines" + ("" if biggest >= 100 else
-                                                 f" (for 100: {neighbours.advice(100 * 99)})"))
+def _provider_findings(check: Check, lab: Lab, host: Any) -> None:
+    """What only some providers need checked, as the provider says it
+    (:meth:`~swarmlab.providers.base.Provider.readiness`): real VMs (their tools and image), or
+    machines that share this computer's kernel (its IPVS and neighbour table)."""
+    for ok, said in lab.provider.readiness(host):
+        check.add(ok, said)
 
 
 def _offline_images(check: Check, host: Any, images: LessonImages) -> None:

@@ -9,10 +9,11 @@ shown in a kernel (``swarmlab.views._widget``).
 - :func:`build_picture`, :func:`picture_html`, :func:`picture_text` — the pure parts.
 """
 
-from ._dashboard import Refresher, Snapshot, dashboard, live_default
+from ._dashboard import Refresher, Snapshot, live_default
 from ._model import Card, Column, Picture, ServiceSummary, build_picture, service_colour
 from ._render import picture_html, picture_text, rollout_html, rollout_svg, rollout_text
 from ._rollout import Rollout, RolloutWatch
+from ._show import dashboard
 from ._source import SwarmSource
 
 __all__ = [

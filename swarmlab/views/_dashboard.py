@@ -1,4 +1,6 @@
-"""``lab.dashboard()``: the live picture of a swarm, and its static snapshot.
+"""The dashboard's parts shared by its two forms (``lab.dashboard()`` picks one in
+:mod:`swarmlab.views._show`): the static snapshot, the background refresher, and what the
+picture says when the swarm cannot be read.
 
 In a Jupyter kernel with ipywidgets, the dashboard is a widget whose picture a background
 thread refreshes every ``refresh`` seconds by setting traits only (never printing), so the
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -22,7 +23,6 @@ from .._swarm import NO_LEADER
 from ._model import Picture
 from ._protocol import LabView
 from ._render import picture_html, picture_text
-from ._source import SwarmSource
 
 T = TypeVar("T")
 
@@ -144,33 +144,3 @@ class Refresher(Generic[T]):
                 self.refreshes += 1
             except Exception:  # noqa: BLE001 - the widget was closed under us
                 break
-
-
-# one live dashboard per lab name: showing it again replaces (and stops) the old one
-_live: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-
-
-def dashboard(lab: LabView, refresh: float = DEFAULT_REFRESH, *, history: bool = False,
-              live: bool | None = None, widget: bool | None = None) -> Any:
-    """The dashboard of ``lab`` (see :meth:`swarmlab.Lab.dashboard`)."""
-    source = SwarmSource(lab)
-    use_widget = in_kernel() if widget is None else widget
-    if use_widget:
-        try:
-            from ._widget import DashboardWidget
-        except ImportError:
-            use_widget = False
-    if not use_widget:
-        try:
-            picture = source.fetch(history=history)
-        except Exception as e:  # noqa: BLE001
-            picture = (Picture([], [], note=gone_note(lab)) if lab_gone(lab)
-                       else Picture([], [], error=unreadable(e)))
-        return Snapshot(picture, title_for(lab))
-    old = _live.get(lab.name)
-    if old is not None:
-        old.stop()
-    board = DashboardWidget(lab, source, refresh=refresh, history=history,
-                            live=live_default(live))
-    _live[lab.name] = board
-    return board

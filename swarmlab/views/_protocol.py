@@ -25,7 +25,8 @@ class NodeCommands(Protocol):
 class LabView(Protocol):
     """The part of a lab the dashboard, the rollout view and the swarm source use."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def service(self) -> ServiceCommands: ...

@@ -127,12 +127,10 @@ def test_nothing_outside_providers_imports_a_single_provider() -> None:
     package = Path(providers.__file__).resolve().parents[1]
     single = ("swarmlab.providers.dind", "swarmlab.providers.qemu", "swarmlab.providers.ssh",
               "swarmlab.providers.virtualbox")
-    # the lessons' setup check still asks the qemu and dind packages: Provider.readiness replaces it
-    pending = {"exercises.py", "lessons/setup.py"}
     wrong = []
     for path in sorted(package.rglob("*.py")):
         where = path.relative_to(package).as_posix()
-        if where.startswith("providers/") or where in pending:
+        if where.startswith("providers/"):
             continue
         parts = ["swarmlab", *where[:-3].split("/")]
         for node in ast.walk(ast.parse(path.read_text())):

@@ -1,10 +1,15 @@
-"""The house rules, checked: ruff (lint) over the code and tests, mypy over the package."""
+"""The house rules, checked: ruff (lint) over the code and tests, mypy over the package, the
+import contracts (lint-imports), and no import circles."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,3 +29,94 @@ def test_mypy_finds_nothing_in_the_package() -> None:
     cache = ROOT / ".mypy_cache" / f"py{sys.version_info[0]}.{sys.version_info[1]}"
     done = run("mypy", "--cache-dir", str(cache), "swarmlab")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- the layers and sizes DESIGN.md states ("Layers"), checked --------------------------------
+PACKAGE = ROOT / "swarmlab"
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` on the contracts in ``root``/pyproject.toml, its ``swarmlab`` first on
+    the path."""
+    exe = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([str(exe), "--no-cache", "--no-logo"], cwd=root, env=env, capture_output=True,
+                          text=True)
+
+
+def test_import_contracts_hold() -> None:
+    """The layers, a single provider imported only inside providers/, no circles between
+    sibling modules or packages (pyproject.toml, [tool.importlinter])."""
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout and "BROKEN" not in done.stdout
+
+
+def test_import_contracts_catch_a_provider_imported_from_the_lab(tmp_path: Path) -> None:
+    shutil.copytree(PACKAGE, tmp_path / "swarmlab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    lab = tmp_path / "swarmlab" / "lab.py"
+    lab.write_text(lab.read_text() + "\nfrom swarmlab.providers.dind import provider  # noqa: E402,F401\n")
+    done = lint_imports(tmp_path)
+    assert done.returncode != 0, done.stdout
+    said = " ".join(done.stdout.split())
+    assert "a single provider is imported only inside providers/ (elsewhere: the contract and the registry) BROKEN" \
+        in said, said
+    assert "swarmlab.lab -> swarmlab.providers.dind.provider" in said, said
+
+
+def import_circles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Every circle of imports among the graph's modules (function-level and TYPE_CHECKING
+    imports too): the strongly connected components of more than one module, each sorted."""
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+    for start in edges:  # Tarjan's algorithm, without recursion
+        if start in order:
+            continue
+        work = [(start, iter(edges[start]))]
+        order[start] = low[start] = len(order)
+        stack.append(start)
+        while work:
+            node, todo = work[-1]
+            nxt = next((m for m in todo if m not in order or m in stack), None)
+            if nxt is not None and nxt not in order:
+                order[nxt] = low[nxt] = len(order)
+                stack.append(nxt)
+                work.append((nxt, iter(edges[nxt])))
+                continue
+            if nxt is not None:
+                low[node] = min(low[node], order[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == order[node]:
+                part = stack[stack.index(node):]
+                del stack[stack.index(node):]
+                if len(part) > 1:
+                    circles.append(sorted(part))
+    return circles
+
+
+def test_no_import_circles_between_modules() -> None:
+    graph = grimp.build_graph("swarmlab", cache_dir=None)
+    found = []
+    for circle in import_circles(graph):
+        found.append(" ".join(circle))
+        for m in circle:
+            for n in graph.find_modules_directly_imported_by(m):
+                if n in circle:
+                    lines = [d["line_number"] for d in graph.get_import_details(importer=m, imported=n)]
+                    found.append(f"  {m} -> {n} (line {', '.join(map(str, lines))})")
+    assert found == [], "\n".join(found)
+
+
+def test_the_circle_finder_finds_a_circle() -> None:
+    graph = grimp.ImportGraph()
+    for a, b in (("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d"), ("p.d", "p.e"), ("p.e", "p.d")):
+        graph.add_import(importer=a, imported=b)
+    graph.add_module("p.f")
+    assert sorted(import_circles(graph)) == [["p.a", "p.b", "p.c"], ["p.d", "p.e"]]
