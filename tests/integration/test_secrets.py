@@ -116,7 +116,11 @@ def test_service_logs_say_which_task_and_node_each_line_came_from(lab: sl.Lab) -
 
 
 def unchanged(lab: sl.Lab) -> tuple[str, ...]:
-    return tuple(cli(lab, f"docker {what} ls -q | sort") for what in ("service", "secret", "config"))
+    """Each service, secret and config on the manager with its version: an update of any of
+    them (a spec changed in place, same ID) shows as a new Version.Index."""
+    return tuple(cli(lab, f"docker {what} ls -q | sort | xargs -r docker {what} inspect "
+                          f"--format '{{{{.ID}}}} {{{{.Version.Index}}}}'")
+                 for what in ("service", "secret", "config"))
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [
