@@ -169,14 +169,24 @@ def test_a_stopped_machine_shows_down_and_steps_still_converge(swarm3: sl.Lab) -
     assert swarm3.ssh("worker2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
 
 
+#: the TCP ports a swarm node listens on: cluster management (managers) and the nodes' gossip
+SWARM_PORTS = {2377, 7946}
+#: 127.0.0.11 as /proc/net/tcp writes it: where Docker's embedded DNS server listens in a container
+EMBEDDED_DNS = "0B00007F"
+
+
 def test_nothing_is_exposed(swarm3: sl.Lab, host: docker.DockerClient) -> None:
     for c in host.containers.list(filters={"label": f"io.swarmlab.lab={swarm3.name}"}):
         assert c.attrs["HostConfig"]["PortBindings"] in (None, {})  # no port published at all
         listening = swarm3.ssh(c.labels["io.swarmlab.machine"], "cat /proc/net/tcp /proc/net/tcp6")
-        # dockerd listens on no TCP port of its own (2376/2375): only swarm's 2377/7946
-        ports = {int(line.split()[1].split(":")[1], 16) for line in listening.splitlines()[1:]
-                 if line.split() and line.split()[3] == "0A"}
-        assert not ports & {2375, 2376}, ports
+        # dockerd listens on no TCP port of its own (2376/2375, or any other): only swarm's
+        # 2377 (a manager's) and 7946; besides them only the host engine's DNS server for the
+        # machine's network, at 127.0.0.11 inside the machine
+        assert listening.ok, listening
+        sockets = {(line.split()[1].split(":")[0], int(line.split()[1].split(":")[1], 16))
+                   for line in listening.splitlines() if line.split() and line.split()[3] == "0A"}
+        ports = {port for address, port in sockets if address != EMBEDDED_DNS}
+        assert 7946 in ports and ports <= SWARM_PORTS, (c.name, sockets)
     # the machines' sockets are private to this user
     import os
     import stat

@@ -7,6 +7,7 @@ tests/vms boots them."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,8 @@ def test_an_accelerator_that_is_not_there_or_unknown(home: Path) -> None:
     with pytest.raises(sl.InvalidArgument, match="accel='fast'"):
         sl.Lab("vmkvm", provider="qemu", accel="fast")
     for bad in ({"memory": 100}, {"memory": "1G"}, {"cpus": 0}, {"internet": "yes"}):
-        with pytest.raises(sl.InvalidArgument):
+        [(field, value)] = bad.items()
+        with pytest.raises(sl.InvalidArgument, match=re.escape(f"{field}={value!r}: ")):
             sl.Lab("vmkvm", provider="qemu", **bad)  # type: ignore[arg-type]
     assert nothing_made(home)
 

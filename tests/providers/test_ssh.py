@@ -5,6 +5,7 @@ swarmlab/node-sshd:bookworm, built by tests/providers/build-sshd-image), reached
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import shutil
 import stat
@@ -48,9 +49,13 @@ def test_inventory_forms(tmp_path: Path) -> None:
     (tmp_path / "lab.toml").write_text('trust_new_hosts = true\nhosts = ["a@10.0.0.1", "a@10.0.0.2:2222"]\n')
     hosts, opts = sshp.load_inventory(tmp_path / "lab.toml")
     assert [h.port for h in hosts] == [22, 2222] and opts == {"trust_new_hosts": True}
-    for bad in (["10.0.0.5"], ["a@h:99999"], ["a@h", "b@h"], [], {"bad name!": "a@h"},
-                [{"target": "a@h", "adress": "1.2.3.4"}], str(tmp_path / "nope.yaml")):
-        with pytest.raises(InvalidArgument):
+    for bad, says in ((["10.0.0.5"], "host '10.0.0.5': write it as user@host"),
+                      (["a@h:99999"], "host 'a@h:99999': the port must be a number from 1 to 65535"),
+                      (["a@h", "b@h"], "host listed twice: ['h:22']"), ([], "the inventory is empty"),
+                      ({"bad name!": "a@h"}, "invalid machine name 'bad name!'"),
+                      ([{"target": "a@h", "adress": "1.2.3.4"}], "unknown: ['adress']"),
+                      (str(tmp_path / "nope.yaml"), f"inventory file '{tmp_path / 'nope.yaml'}' does not exist")):
+        with pytest.raises(InvalidArgument, match=re.escape(says)):
             sshp.load_inventory(bad)
 
 
