@@ -1,7 +1,7 @@
 """Lessons 10 on (overlay networks, published ports, stacks, secrets) for a learner whose labs
 are in a rootless engine of their own, for real: a new account, its engine started by root
-(swarmlab/rootless.py), the lessons executed with papermill by a process of the learner's
-(their ids only, not in the Docker socket's group, DOCKER_HOST their engine). The machines'
+(swarmlab/classroom/rootless.py), the lessons executed with papermill by a process of the
+learner's (their ids only, not in the Docker socket's group, DOCKER_HOST their engine). The machines'
 addresses are inside the engine's network namespace, so ``lab.http`` asks from inside the
 lab's network: lesson 11's published ports must answer on every machine. Then the swarm is
 read through the learner's engine (root's client of it, checked to be served by them).
@@ -24,9 +24,9 @@ import nbtools
 import pytest
 from labtest import rootless_learner, user_env
 
-from swarmlab import rootless
+from swarmlab.classroom import rootless
+from swarmlab.classroom.hub import students_python
 from swarmlab.exercises import OFFLINE
-from swarmlab.hub import students_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
