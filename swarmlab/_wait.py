@@ -66,6 +66,22 @@ class Bar:
             self._bar.close()
 
 
+def until(ready: Callable[[], bool], timeout: float | None, interval: float) -> bool:
+    """The one polling loop: ask ``ready`` every ``interval`` seconds until it says True
+    (True), or until ``timeout`` seconds have passed (False; None: as long as it takes).
+    ``ready`` is asked at once, and once more after the deadline has passed; what it raises
+    ends the wait. :func:`wait_for` is this with progress, transient errors and a timeout
+    that explains itself; the other waits (a process gone, a port answering, a lock free)
+    call it directly."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if ready():
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
 # a manager electing a leader, an engine restarting, a slow answer: "not yet", until the deadline
 TRANSIENT = (docker.errors.APIError, requests.exceptions.RequestException, ConnectionError,
              DockerError, EngineUnavailable)
@@ -86,24 +102,24 @@ def wait_for(
 
     ``observe`` (a view, e.g. the rollout view) is called with each state seen; its errors
     are ignored."""
-    deadline = time.monotonic() + timeout
     bar = Bar(progress, what)
     last = Progress(False, state="not checked yet")
+
+    def done() -> bool:
+        nonlocal last
+        try:
+            last = check()
+        except TRANSIENT as e:
+            last = Progress(False, last.n, last.total, f"engine busy: {_short(e)}")
+        bar.update(last)
+        if observe is not None:
+            with contextlib.suppress(Exception):  # a view never fails the step it watches
+                observe(last)
+        return last.done
+
     try:
-        while True:
-            try:
-                last = check()
-            except TRANSIENT as e:
-                last = Progress(False, last.n, last.total, f"engine busy: {_short(e)}")
-            bar.update(last)
-            if observe is not None:
-                with contextlib.suppress(Exception):  # a view never fails the step it watches
-                    observe(last)
-            if last.done:
-                return last
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(interval)
+        if until(done, timeout, interval):
+            return last
     finally:
         bar.close()
     text = logs() if logs else ""

@@ -276,6 +276,32 @@ class Swarm(Command):
         Waits until the manager lists every one of them Ready. A machine that is already a
         member is reported, not joined twice."""
         lab = self._lab
+        names, manager = self._check_joiners(machines, role)
+        tok = self.join_token(role)
+        todo, notes, node_ids = self._joiners(names, manager, tok, timeout)
+        # many machines joining share the CPU with this process: each is asked less often
+        poll = 0.2 if len(todo) <= 10 else 1.0
+        bar = Bar(lab.progress and len(todo) > 1, f"{role}s joined")
+        try:
+            node_ids += paced_map(
+                lambda m: self._join_one(m, tok, timeout, poll), todo, start=JOIN_WINDOW[0], most=JOIN_WINDOW[1],
+                attempts=None, patience=timeout * lab.provider.slowness, backoff=2.0 * lab.provider.slowness,
+                observe=lambda t: bar.update(Progress(False, t.done, t.total, _join_state(t))))
+        finally:
+            bar.close()
+        for m in todo:
+            notes.append(f"{m}: This node joined a swarm as a {role}.")
+        if wait:
+            self._wait_for(lambda: self._nodes_ready(node_ids), what="swarm join", timeout=timeout,
+                     progress=lab.progress, interval=poll, logs=lambda: lab.engine_logs(names),
+                     advice="Are the machines' engines running (lab.machine.ls())?")
+        return Text(command=tok.join_command(), body="\n".join(notes),
+                    data={"joined": todo, "found": [m for m in names if m not in todo]})
+
+    def _check_joiners(self, machines: Sequence[str], role: str) -> tuple[list[str], str]:
+        """The machines to join, checked (named, in the lab, a known role), and the manager
+        of the swarm they join."""
+        lab = self._lab
         if not machines:
             raise InvalidArgument("name at least one machine, e.g. lab.swarm.join('worker1')")
         names = check_machine_names(machines)
@@ -295,10 +321,16 @@ class Swarm(Command):
                 f"there is no swarm to join yet: run lab.swarm.init({first!r}) on the manager "
                 f"first, then lab.swarm.join({', '.join(map(repr, names))})"
             ) from None
-        tok = self.join_token(role)
+        return names, manager
+
+    def _joiners(self, names: Sequence[str], manager: str, tok: JoinToken,
+                 timeout: float) -> tuple[list[str], list[str], list[str]]:
+        """Which machines still have to join (``todo``), what was found of the others
+        (``notes``), and the node IDs of those already members or still joining."""
+        lab = self._lab
         with engine_errors("read the swarm"):
             members = {n["ID"] for n in lab.client(manager).api.nodes()}
-        infos = parallel_map(lambda m: lab.client(m).info()["Swarm"], names)
+        infos = parallel_map(lambda m: lab.client(m).info()["Swarm"], list(names))
         todo, notes, node_ids = [], [], []
         for m, info in zip(names, infos):
             state = info.get("LocalNodeState")
@@ -316,55 +348,38 @@ class Swarm(Command):
                 )
             else:
                 todo.append(m)
+        return todo, notes, node_ids
 
-        # many machines joining share the CPU with this process: each is asked less often
-        poll = 0.2 if len(todo) <= 10 else 1.0
-
-        def join_one(m: str) -> str:
-            try:
-                with engine_errors(f"join {m} to the swarm"):
-                    lab.client(m).swarm.join(
-                        remote_addrs=[tok.manager_addr], join_token=tok.reveal(),
-                        advertise_addr=lab.provider.address(m), listen_addr=listen_addr(lab, m),
-                    )
-            except DockerError as e:
-                said = str(e)
-                # a busy engine gives up waiting after a while but keeps joining in the
-                # background; another kernel may have joined the same machine a moment ago;
-                # a manager too busy to answer in time may answer the next attempt
-                if JOIN_CONTINUES not in said and ALREADY_IN_SWARM not in said and not may_pass(e):
-                    raise
-                info = self._settled_info(m, timeout, poll)
-                if info.get("LocalNodeState") != "active":
-                    self._forget_failed_join(m)
-                    why = str(info.get("Error") or "")[:300]
-                    said += f" ({why})" if why else ""
-                    hint = lab.provider.unreachable_hint(said)
-                    raise Retry(DockerError(f"{m} did not join the swarm: {said}"
-                                            + (f"\n{hint}" if hint else ""))) from None
-                remotes = {r.get("Addr") for r in info.get("RemoteManagers") or []}
-                if remotes and tok.manager_addr not in remotes:
-                    raise SwarmStateError(
-                        f"{m} is already part of another swarm; run lab.swarm.leave({m!r}, "
-                        f"force=True) first.") from None
-            return self._joined_node_id(m, timeout, poll)
-
-        bar = Bar(lab.progress and len(todo) > 1, f"{role}s joined")
+    def _join_one(self, m: str, tok: JoinToken, timeout: float, poll: float) -> str:
+        """``docker swarm join`` on one machine; its node ID once its engine says it joined."""
+        lab = self._lab
         try:
-            node_ids += paced_map(
-                join_one, todo, start=JOIN_WINDOW[0], most=JOIN_WINDOW[1],
-                attempts=None, patience=timeout * lab.provider.slowness, backoff=2.0 * lab.provider.slowness,
-                observe=lambda t: bar.update(Progress(False, t.done, t.total, _join_state(t))))
-        finally:
-            bar.close()
-        for m in todo:
-            notes.append(f"{m}: This node joined a swarm as a {role}.")
-        if wait:
-            self._wait_for(lambda: self._nodes_ready(node_ids), what="swarm join", timeout=timeout,
-                     progress=lab.progress, interval=poll, logs=lambda: lab.engine_logs(names),
-                     advice="Are the machines' engines running (lab.machine.ls())?")
-        return Text(command=tok.join_command(), body="\n".join(notes),
-                    data={"joined": todo, "found": [m for m in names if m not in todo]})
+            with engine_errors(f"join {m} to the swarm"):
+                lab.client(m).swarm.join(
+                    remote_addrs=[tok.manager_addr], join_token=tok.reveal(),
+                    advertise_addr=lab.provider.address(m), listen_addr=listen_addr(lab, m),
+                )
+        except DockerError as e:
+            said = str(e)
+            # a busy engine gives up waiting after a while but keeps joining in the
+            # background; another kernel may have joined the same machine a moment ago;
+            # a manager too busy to answer in time may answer the next attempt
+            if JOIN_CONTINUES not in said and ALREADY_IN_SWARM not in said and not may_pass(e):
+                raise
+            info = self._settled_info(m, timeout, poll)
+            if info.get("LocalNodeState") != "active":
+                self._forget_failed_join(m)
+                why = str(info.get("Error") or "")[:300]
+                said += f" ({why})" if why else ""
+                hint = lab.provider.unreachable_hint(said)
+                raise Retry(DockerError(f"{m} did not join the swarm: {said}"
+                                        + (f"\n{hint}" if hint else ""))) from None
+            remotes = {r.get("Addr") for r in info.get("RemoteManagers") or []}
+            if remotes and tok.manager_addr not in remotes:
+                raise SwarmStateError(
+                    f"{m} is already part of another swarm; run lab.swarm.leave({m!r}, "
+                    f"force=True) first.") from None
+        return self._joined_node_id(m, timeout, poll)
 
     def _joined_node_id(self, machine: str, timeout: float, interval: float = 0.2) -> str:
         """The node ID of a machine once its engine says it is in the swarm."""

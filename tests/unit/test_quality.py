@@ -1,8 +1,9 @@
 """The house rules, checked: ruff (lint) over the code and tests, mypy over the package, the
-import contracts (lint-imports), and no import circles."""
+import contracts (lint-imports), no import circles, and the sizes of modules and functions."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -33,6 +34,8 @@ def test_mypy_finds_nothing_in_the_package() -> None:
 
 # -- the layers and sizes DESIGN.md states ("Layers"), checked --------------------------------
 PACKAGE = ROOT / "swarmlab"
+#: the most lines a module, and a function, may have
+MODULE_LINES, FUNCTION_LINES = 500, 80
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -120,3 +123,30 @@ def test_the_circle_finder_finds_a_circle() -> None:
         graph.add_import(importer=a, imported=b)
     graph.add_module("p.f")
     assert sorted(import_circles(graph)) == [["p.a", "p.b", "p.c"], ["p.d", "p.e"]]
+
+
+def too_long(source: str, where: str) -> list[str]:
+    """The module (over MODULE_LINES lines) and its functions (over FUNCTION_LINES, from the
+    ``def`` line to the last line) that are too long."""
+    out = []
+    lines = len(source.splitlines())
+    if lines > MODULE_LINES:
+        out.append(f"{where}: {lines} lines")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > FUNCTION_LINES:
+                out.append(f"{where}:{node.lineno} {node.name}: {length} lines")
+    return out
+
+
+def test_no_module_over_500_lines_and_no_function_over_80() -> None:
+    found = [hit for path in sorted(PACKAGE.rglob("*.py"))
+             for hit in too_long(path.read_text(), path.relative_to(ROOT).as_posix())]
+    assert found == [], "\n".join(found)
+
+
+def test_the_size_check_counts_modules_and_functions() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
+    source = f"def long():\n{body}\n\n\ndef short():\n    pass\n" + "\n" * MODULE_LINES
+    assert too_long(source, "m.py") == ["m.py: 585 lines", "m.py:1 long: 81 lines"]

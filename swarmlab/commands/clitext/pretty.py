@@ -94,13 +94,9 @@ def _config_lines(title: str, c: Mapping[str, Any], order_label: str) -> list[st
     return out
 
 
-def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | None = None,
-                          now: _dt.datetime | None = None) -> str:
-    """``docker service inspect --pretty``, line for line the CLI's template. ``networks``
-    maps network IDs to names (the CLI looks them up; an ID it cannot find stays an ID)."""
+def _service_head(svc: Mapping[str, Any], now: _dt.datetime | None) -> list[str]:
+    """ID, name, labels, mode and the update's status."""
     spec = svc["Spec"]
-    tt = spec.get("TaskTemplate") or {}
-    cs = tt.get("ContainerSpec") or {}
     mode = spec.get("Mode") or {}
     out = [f"ID:\t\t{svc['ID']}", f"Name:\t\t{spec.get('Name', '')}"]
     if spec.get("Labels"):
@@ -122,8 +118,13 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
         if us["State"] == "completed" and us.get("CompletedAt"):
             out.append(f" Completed:\t{fmt.ago(us['CompletedAt'], now)}")
         out.append(f" Message:\t{us.get('Message', '')}")
+    return out
+
+
+def _placement_lines(spec: Mapping[str, Any], tt: Mapping[str, Any]) -> list[str]:
+    """Placement, and the update and rollback configs."""
     placement = tt.get("Placement") or {}
-    out.append("Placement:")
+    out = ["Placement:"]
     if placement.get("Constraints"):
         out.append(f" Constraints:\t[{' '.join(placement['Constraints'])}]")
     prefs = [f"spread={p['Spread'].get('SpreadDescriptor', '')}"
@@ -136,7 +137,12 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
         out += _config_lines("UpdateConfig", spec["UpdateConfig"], "Update order:     ")
     if spec.get("RollbackConfig") is not None:
         out += _config_lines("RollbackConfig", spec["RollbackConfig"], "Rollback order:   ")
-    out += ["ContainerSpec:", f" Image:\t\t{cs.get('Image', '')}"]
+    return out
+
+
+def _container_lines(cs: Mapping[str, Any]) -> list[str]:
+    """The container spec: image, arguments, environment, capabilities, limits, mounts, configs, secrets."""
+    out = ["ContainerSpec:", f" Image:\t\t{cs.get('Image', '')}"]
     if cs.get("Args"):
         out.append(" Args:\t\t" + "".join(f"{a} " for a in cs["Args"]))
     if cs.get("Env"):
@@ -173,6 +179,12 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
         out.append("Secrets:")
         for c in cs["Secrets"]:
             out += [f" Target:\t{(c.get('File') or {}).get('Name', '')}", f"  Source:\t{c.get('SecretName', '')}"]
+    return out
+
+
+def _resource_lines(tt: Mapping[str, Any]) -> list[str]:
+    """The log driver and the resources."""
+    out: list[str] = []
     log = tt.get("LogDriver")
     if log is not None:
         out.append("Log Driver:")
@@ -197,7 +209,14 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
         pids = (res.get("Limits") or {}).get("Pids", 0)
         if pids > 0:
             out.append(f"  PIDs:\t\t{pids}")
+    return out
+
+
+def _endpoint_lines(svc: Mapping[str, Any], tt: Mapping[str, Any], networks: Mapping[str, str] | None) -> list[str]:
+    """Networks, endpoint mode and published ports."""
+    spec = svc["Spec"]
     nets = [(networks or {}).get(n.get("Target", ""), n.get("Target", "")) for n in tt.get("Networks") or []]
+    out: list[str] = []
     if nets:
         out.append("Networks:" + "".join(f" {n}" for n in nets) + " ")
     ep = spec.get("EndpointSpec")
@@ -209,6 +228,12 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
             out += [f" PublishedPort = {p.get('PublishedPort', 0)}", f"  Protocol = {p.get('Protocol', '')}",
                     f"  TargetPort = {p.get('TargetPort', 0)}", f"  PublishMode = {p.get('PublishMode', '')}"]
         out[-1] += " "
+    return out
+
+
+def _health_lines(cs: Mapping[str, Any]) -> list[str]:
+    """The healthcheck."""
+    out: list[str] = []
     hc = cs.get("Healthcheck")
     if hc is not None:
         out += [" Healthcheck:", f"  Interval = {fmt.go_duration(hc.get('Interval', 0))}",
@@ -219,6 +244,18 @@ def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | Non
             out.append("  Tests:")
             out += [f"\t Test = {t}" for t in hc["Test"]]
             out[-1] += " "
+    return out
+
+
+def format_service_pretty(svc: dict[str, Any], networks: Mapping[str, str] | None = None,
+                          now: _dt.datetime | None = None) -> str:
+    """``docker service inspect --pretty``, line for line the CLI's template. ``networks``
+    maps network IDs to names (the CLI looks them up; an ID it cannot find stays an ID)."""
+    spec = svc["Spec"]
+    tt = spec.get("TaskTemplate") or {}
+    cs = tt.get("ContainerSpec") or {}
+    out = [*_service_head(svc, now), *_placement_lines(spec, tt), *_container_lines(cs), *_resource_lines(tt),
+           *_endpoint_lines(svc, tt, networks), *_health_lines(cs)]
     return "\n".join(out).expandtabs(8)
 
 

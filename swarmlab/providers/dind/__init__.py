@@ -48,6 +48,11 @@ The modules, by concern:
   found by the lab's labels is used only when it is what swarmlab made.
 - :mod:`.machine`: making one machine (its container, started with the security fallback),
   its readiness gate, and how its engine is reached.
+- :mod:`.network`: the lab's network (made with its subnet, so machines keep their
+  addresses), a machine cut off it and back.
+- :mod:`.room`: room for a lab, checked before anything is made (the classroom's
+  :mod:`.limits`, the kernel's :mod:`.neighbours` table).
+- :mod:`.teardown`: destroy, and undoing a create that failed.
 - :mod:`.provider`: :class:`DindProvider`, the steps (create, list, remove, destroy, ...).
 """
 

@@ -14,7 +14,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from ..._errors import ProviderUnavailable
+from ..._errors import ImageNotAvailable, ProviderUnavailable
+from ..._util import error_text
 
 ONLINE_NODE_IMAGE = "docker:dind"
 OFFLINE_NODE_IMAGE = "swarmlab/node:bookworm"
@@ -191,3 +192,21 @@ def readiness(host: docker.DockerClient) -> list[tuple[bool, str]]:
                                                    f" (for 100: {neighbours.advice(100 * 99)})")))
     return out
 
+
+def ensure_node_image(host: docker.DockerClient, image: str) -> None:
+    """The node image on the engine: there already, or pulled; else :class:`ImageNotAvailable`
+    saying how to build the offline one."""
+    try:
+        host.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        host.images.pull(image)
+    except docker.errors.DockerException as e:
+        raise ImageNotAvailable(
+            f"the node image {image!r} is not on this computer and cannot be "
+            f"pulled ({error_text(e)}). Offline? Build the offline node image with "
+            f"'scripts/build-images' and use node_image={OFFLINE_NODE_IMAGE!r} "
+            f"(or set SWARMLAB_NODE_IMAGE)."
+        ) from None

@@ -9,6 +9,7 @@ import ipaddress
 import os
 import stat
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,12 +24,15 @@ from ..._errors import DockerError, InsecurePath, MachineNotFound
 from ..._util import error_text
 from ..._wait import Progress, wait_for
 from ..base import owner
-from .engine import CAPABILITY_MODE, privileged_refused, remember_security
+from .engine import CAPABILITY_FLAGS, CAPABILITY_MODE, privileged_refused, remember_security
+from .limits import show_size
 from .names import LABEL_API, LABEL_SECURITY, LABEL_SOCKET, LabNames, found_containers, the_container
 
 SOCKET_DIR_IN_MACHINE = "/run/swarmlab"
 TLS_DIR_IN_MACHINE = "/etc/swarmlab/tls"
 TLS_PORT = 2376
+#: How many machines are started (and waited for) at once.
+START_AT_ONCE = 32
 
 
 class Site(Protocol):
@@ -352,3 +356,31 @@ def ip(value: object) -> str:
         return str(ipaddress.ip_address(str(value))) if value else ""
     except ValueError:
         return ""
+
+
+def run_commands(site: Site, names: Sequence[str], mode: str) -> list[str]:
+    """The ``docker run`` that makes each machine, with the flags actually used (``mode``:
+    "privileged" or "capabilities"): what ``docker-machine create`` stands for here."""
+    flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
+    if site.machine_memory:
+        size = show_size(site.machine_memory)
+        flags += f" --memory {size} --memory-swap {size}"
+    if site.machine_cpus:
+        flags += f" --cpus {site.machine_cpus:g}"
+    out = []
+    for n in names:
+        where = (f"-p 127.0.0.1::{TLS_PORT} " if site.api == "tls"
+                 else f"-v {site.names.socket_path(n).parent}:{SOCKET_DIR_IN_MACHINE} ")
+        daemon = ("dockerd -H unix:///var/run/docker.sock "
+                  + (f"-H tcp://0.0.0.0:{TLS_PORT} --tlsverify ..." if site.api == "tls"
+                     else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
+        if site.registry_mirror:
+            daemon += f" --registry-mirror={site.registry_mirror}"
+        if site.rootless:
+            daemon += " --rootless"
+        out.append(
+            f"docker run -d --init {flags} --name {site.names.container(n)} --hostname {n} "
+            f"--network {site.names.network} -v {site.names.volume(n)}:/var/lib/docker "
+            f"{where}{site.node_image} {daemon}"
+        )
+    return out

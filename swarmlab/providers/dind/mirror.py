@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +33,7 @@ import docker.errors
 
 from ..._errors import DockerError, InvalidArgument, SwarmlabError
 from ..._util import error_text
+from ..._wait import until
 from ..base import LABEL_OWNER, LABEL_PROVIDER, LABEL_ROLE, owner, owner_tag
 from ..mirror_url import ALIAS, DOCKER_HUB, ENV, MIRROR_URL, PORT, check_url
 from ..mirror_url import is_local as is_local  # the provider asks these of its mirror here
@@ -179,8 +179,7 @@ class Mirror:
                               f"remove it ('docker network rm {self.network}')")
 
     def _wait_answering(self, c: Any, upstream: str) -> None:
-        deadline = time.monotonic() + START_WAIT
-        while True:
+        def answering() -> bool:
             c.reload()
             if c.status in ("exited", "dead"):
                 said = self._last_words(c)
@@ -192,11 +191,12 @@ class Mirror:
             if url:
                 with suppress(OSError, ValueError), _LOCAL.open(f"{url}/v2/", timeout=2) as r:
                     if r.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                said = self._last_words(c)
-                raise MirrorError(f"the registry mirror does not answer after {START_WAIT:.0f} s: {said}")
-            time.sleep(0.2)
+                        return True
+            return False
+
+        if not until(answering, START_WAIT, 0.2):
+            said = self._last_words(c)
+            raise MirrorError(f"the registry mirror does not answer after {START_WAIT:.0f} s: {said}")
 
     @staticmethod
     def _last_words(c: Any) -> str:

@@ -15,7 +15,10 @@ import docker.errors
 import docker.types
 
 from ... import _home
-from .machine import ip
+from ..._errors import DockerError
+from ..._util import error_text
+from .machine import NO_FIXED_ADDRESS, ip
+from .names import found_networks
 
 #: on the lab's network once it is made with the subnet written in its config (its value is
 #: that subnet): a network of the lab's name and labels without it is the engine's first pick,
@@ -117,3 +120,75 @@ def kept_address(path: Path, net: Any, what: str) -> str:
     addr = ip(path.read_text(errors="replace").strip())
     subnet = subnet_of(net)
     return addr if addr and subnet is not None and ipaddress.ip_address(addr) in subnet else ""
+
+
+def ensure(p: Any) -> bool:
+    """Make the lab's network of provider ``p`` unless it is there; return whether this call
+    made it."""
+    found = found_networks(p.host, p.names)
+    if found and (pinned(found[0]) or p._found()):
+        return False  # an older swarmlab's network, with machines on it, is used as it is
+    if found:  # the engine's first pick, left by an interrupted create: made again
+        remove_unpinned(p.host, p.network_name, p.names.labels("network"))
+        if found_networks(p.host, p.names):
+            return False  # something is on it after all
+    try:
+        p._create_network()
+        return True
+    except docker.errors.APIError as e:
+        if e.status_code != 409:
+            raise DockerError(f"failed to create network {p.network_name}: {error_text(e)}") from None
+    # the engine has a network of that name: another process made it just now, or it is
+    # not swarmlab's at all
+    if not found_networks(p.host, p.names):
+        raise DockerError(
+            f"a network named {p.network_name!r} exists, but swarmlab did not make it "
+            f"(its labels don't match): remove it ('docker network rm {p.network_name}') "
+            f"or use another lab name"
+        )
+    return False
+
+
+# -- a machine cut off and back (provider ``p``: the lab's network, containers and folder) ----
+def disconnect(p: Any, name: str) -> str:
+    """``docker network disconnect``: the machine keeps running but reaches no other
+    machine (with ``api="socket"`` its engine still answers swarmlab on its socket; a TLS
+    engine is reached through the network, so it answers no one); its address is kept in
+    the lab's folder for :func:`reconnect`."""
+    c = p._container(name)
+    net = p._lab_network()
+    cmd = f"docker network disconnect {net.name} {c.name}"
+    addr = ip(p._network_of(c).get("IPAddress"))
+    if not addr:
+        return cmd  # not on the network (disconnected already): nothing to do
+    _home.write_private(p._address_file(name), addr.encode())
+    p._drop_client(name)  # a TLS machine is reached through the network
+    net.disconnect(c)
+    return cmd
+
+
+def reconnect(p: Any, name: str) -> str:
+    """``docker network connect --ip ADDRESS``: back on the lab's network at the address
+    the swarm knows it by (else its node could not rejoin)."""
+    c = p._container(name)
+    net = p._lab_network()
+    if p._network_of(c).get("IPAddress"):
+        return f"docker network connect {net.name} {c.name}"  # connected already
+    addr = p._kept_address(name, net)
+    try:
+        if addr:
+            net.connect(c, ipv4_address=addr)
+        else:  # never disconnected by swarmlab: the engine picks an address
+            net.connect(c)
+    except docker.errors.APIError as e:
+        if not addr or NO_FIXED_ADDRESS not in error_text(e):
+            raise DockerError(f"failed to reconnect machine {name!r} at {addr or 'an address'}: "
+                              f"{error_text(e)}") from None
+        # a lab network made by an older swarmlab takes no --ip: the machine comes back at
+        # another address, which a manager's swarm does not know (lab.destroy() and
+        # lab.up(...) make a network that keeps addresses)
+        addr = ""
+        net.connect(c)
+    p._drop_client(name)
+    _home.remove_inside(p.lab_dir(), p._address_file(name))
+    return f"docker network connect {'--ip ' + addr + ' ' if addr else ''}{net.name} {c.name}"

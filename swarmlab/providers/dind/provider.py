@@ -1,15 +1,14 @@
 """The dind provider: a lab's machines as Docker-in-Docker containers on the local engine.
 What each step does to the engine is here; names and trust are in :mod:`.names`, making one
-machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`."""
+machine in :mod:`.machine`, the host engine's facts in :mod:`.engine`, the network in
+:mod:`.network`, the room for a lab in :mod:`.room`, destroy in :mod:`.teardown`."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,10 @@ import requests
 from ... import _home
 from ... import _tls as tls
 from ..._engine import engine_client, host_client
-from ..._errors import DockerError, ImageNotAvailable, InvalidArgument
+from ..._errors import DockerError, InvalidArgument
 from ..._util import error_text, parallel_map
 from ..base import (
-    LABEL_LAB,
     LABEL_MACHINE,
-    LABEL_OWNER,
-    LABEL_PROVIDER,
-    LABEL_ROLE,
     Capabilities,
     CreateOutcome,
     FoundLab,
@@ -41,9 +36,8 @@ from ..base import (
     is_name,
     owner,
 )
-from . import engine, labs, limits, machine, mirror, neighbours, network
-from .engine import CAPABILITY_FLAGS, OFFLINE_NODE_IMAGE
-from .machine import SOCKET_DIR_IN_MACHINE, TLS_PORT, NotYet
+from . import engine, labs, limits, machine, mirror, neighbours, network, room, teardown
+from .machine import START_AT_ONCE, NotYet
 from .names import (
     LABEL_SECURITY,
     LabNames,
@@ -56,62 +50,6 @@ from .names import (
 
 #: How long ``remove`` and ``destroy`` wait for another process changing the same lab.
 LOCK_WAIT = 300.0
-
-
-#: how long destroy keeps asking the engine to remove one thing it refuses
-REMOVE_ATTEMPTS, REMOVE_PAUSE = 5, 1.0
-
-
-def _removed(remove: Callable[[], None], what: str, clear: str, left: list[str]) -> bool:
-    """Remove one thing, asking again briefly while the engine refuses (a container still
-    stopping, a volume still in use); gone already is removed. When it still refuses, say
-    what is left, why, and the command that clears it, in ``left``."""
-    said = ""
-    for attempt in range(REMOVE_ATTEMPTS):
-        try:
-            remove()
-            return True
-        except docker.errors.NotFound:
-            return True
-        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
-            said = error_text(e)
-            if attempt < REMOVE_ATTEMPTS - 1:
-                time.sleep(REMOVE_PAUSE)
-    left.append(f"{what} is left: the engine said {said[:200]!r}. {clear}")
-    return False
-
-
-def _killed(c: Any, wait: float = 30.0) -> None:
-    """SIGKILL to a machine's container, then wait (a while at most) until the engine says it
-    has stopped. Errors are left to the removal that follows, which reports them."""
-    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
-        if c.status in ("running", "paused", "restarting"):
-            c.kill()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            c.reload()
-            if c.status not in ("running", "paused", "restarting", "removing"):
-                return
-            time.sleep(0.2)
-
-
-#: How many machines are started (and waited for) at once.
-START_AT_ONCE = 32
-
-
-def _network_clear(net: Any) -> str:
-    """The command that frees a network the engine will not remove: its endpoints
-    disconnected (a container someone attached), or, with none listed, the engine
-    restarted (an endpoint the engine itself lost track of)."""
-    with suppress(docker.errors.APIError, requests.exceptions.RequestException):
-        net.reload()
-    attached = sorted(str((v or {}).get("Name", "")) for v in (net.attrs.get("Containers") or {}).values())
-    attached = [a for a in attached if a and all(ch.isalnum() or ch in "._-" for ch in a)]
-    if attached:
-        return ("Clear it: " + " && ".join(f"docker network disconnect -f {net.name} {a}" for a in attached)
-                + ", then destroy the lab again.")
-    return ("The engine keeps an endpoint it no longer shows: restart the Docker engine (e.g. "
-            "sudo systemctl restart docker), then destroy the lab again.")
 
 
 class DindProvider(Provider):
@@ -353,32 +291,11 @@ class DindProvider(Provider):
         lim = limits.read(self.names.owner)
         self.limits_note = lim.note
         self.machine_memory, self.machine_cpus = lim.machine_resources(*self._asked)
-        if lim.machines is None or not new:
-            return False
-        had: dict[str, int] = {}
-        flt = {"label": [f"{LABEL_PROVIDER}={self.name}", f"{LABEL_ROLE}=machine", f"{LABEL_OWNER}={self.names.owner}"]}
-        for c in self.host.containers.list(all=True, filters=flt, ignore_removed=True):
-            # a lab's name here is only counted and shown, checked as a lab name first
-            lab = str(c.labels.get(LABEL_LAB))
-            lab = lab if is_name(lab, "lab") else "(a lab not named as swarmlab names them)"
-            had[lab] = had.get(lab, 0) + 1
-        lim.check_machines(self.lab, len(new), had)
-        return True
+        return room.check_learner(self.host, self.names, lim, new)
 
     def _check_room(self, machines: int) -> None:
-        """Refuse, before anything is made, a lab too big for the kernel's neighbour table
-        (see :mod:`.neighbours`), counting the other labs' running machines on this engine."""
-        others: dict[tuple[str, str], int] = {}
-        flt = {"label": [f"{LABEL_PROVIDER}={self.name}", f"{LABEL_ROLE}=machine"]}
-        for c in self.host.containers.list(filters=flt, ignore_removed=True):
-            # labels are only counted here: no name, path or command is made of them
-            key = (str(c.labels.get(LABEL_LAB)), str(c.labels.get(LABEL_OWNER)))
-            if key != (self.lab, self.names.owner):
-                others[key] = others.get(key, 0) + 1
-        if neighbours.needed([machines, *others.values()]) <= neighbours.HEADROOM * 1024:
-            return  # fits every kernel's default: no need to ask
-        kernel = self.host.info().get("KernelVersion")
-        neighbours.check(machines, others.values(), kernel)
+        """Refuse, before anything is made, a lab too big for the kernel's neighbour table."""
+        room.check_kernel(self.host, self.names, machines)
 
     def unreachable_hint(self, said: str) -> str:
         low = said.lower()
@@ -387,45 +304,11 @@ class DindProvider(Provider):
         return ""
 
     def _ensure_node_image(self) -> None:
-        try:
-            self.host.images.get(self.node_image)
-            return
-        except docker.errors.ImageNotFound:
-            pass
-        try:
-            self.host.images.pull(self.node_image)
-        except docker.errors.DockerException as e:
-            raise ImageNotAvailable(
-                f"the node image {self.node_image!r} is not on this computer and cannot be "
-                f"pulled ({error_text(e)}). Offline? Build the offline node image with "
-                f"'scripts/build-images' and use node_image={OFFLINE_NODE_IMAGE!r} "
-                f"(or set SWARMLAB_NODE_IMAGE)."
-            ) from None
+        engine.ensure_node_image(self.host, self.node_image)
 
     def _ensure_network(self) -> bool:
         """Make the lab's network unless it is there; return whether this call made it."""
-        found = found_networks(self.host, self.names)
-        if found and (network.pinned(found[0]) or self._found()):
-            return False  # an older swarmlab's network, with machines on it, is used as it is
-        if found:  # the engine's first pick, left by an interrupted create: made again
-            network.remove_unpinned(self.host, self.network_name, self.names.labels("network"))
-            if found_networks(self.host, self.names):
-                return False  # something is on it after all
-        try:
-            self._create_network()
-            return True
-        except docker.errors.APIError as e:
-            if e.status_code != 409:
-                raise DockerError(f"failed to create network {self.network_name}: {error_text(e)}") from None
-        # the engine has a network of that name: another process made it just now, or it is
-        # not swarmlab's at all
-        if not found_networks(self.host, self.names):
-            raise DockerError(
-                f"a network named {self.network_name!r} exists, but swarmlab did not make it "
-                f"(its labels don't match): remove it ('docker network rm {self.network_name}') "
-                f"or use another lab name"
-            )
-        return False
+        return network.ensure(self)
 
     def _free_addresses(self, names: Sequence[str]) -> dict[str, str]:
         net = self._lab_network()
@@ -440,23 +323,7 @@ class DindProvider(Provider):
         network.create(self.host, self.network_name, self.names.labels("network"))
 
     def _undo(self, made: dict[str, str | None], made_network: bool) -> None:
-        for name, cid in made.items():
-            self._drop_client(name)
-            if cid is not None:
-                with suppress(docker.errors.NotFound):
-                    self.host.api.remove_container(cid, force=True, v=True)
-            for v in found_volumes(self.host, self.names, name):
-                with suppress(docker.errors.APIError):  # in use: not this call's to take
-                    v.remove(force=True)
-            if self.api == "socket":
-                _home.remove_inside(self.lab_dir(), self.lab_dir() / name)
-        if made_network:
-            mirror.Mirror(self.host, self.names.owner).leave(self.network_name)
-            for net in found_networks(self.host, self.names):
-                net.reload()
-                if not net.attrs.get("Containers"):
-                    with suppress(docker.errors.APIError):  # a machine was connected meanwhile
-                        net.remove()
+        teardown.undo(self, made, made_network)
 
     def list(self) -> list[MachineInfo]:
         out = []
@@ -500,51 +367,15 @@ class DindProvider(Provider):
         _home.remove_inside(folder, self._address_file(name))
 
     def destroy(self) -> dict[str, int]:
-        """Every machine, volume and network of the lab, and its folder. What the engine
-        refuses (a container still stopping, a volume in use, a network with an endpoint) is
-        retried for a few seconds, then left in :attr:`left_behind` with the command that
-        clears it; the rest is removed all the same, and the lab's folder stays so that the
-        lab is still found (``swarmlab ls``) and the next destroy finishes the job."""
-        left: list[str] = []
+        """Every machine, volume and network of the lab, and its folder (:mod:`.teardown`).
+        What the engine refuses (a container still stopping, a volume in use, a network with
+        an endpoint) is retried for a few seconds, then left in :attr:`left_behind` with the
+        command that clears it; the rest is removed all the same, and the lab's folder stays
+        so that the lab is still found (``swarmlab ls``) and the next destroy finishes the job."""
         with self._locked(LOCK_WAIT):
-            found = self._found()
-            machines = [c.labels[LABEL_MACHINE] for c in found]
-            for n in machines:
-                self._drop_client(n)
-            # killed and seen stopped first, then removed: a running container removed with
-            # force races the engine's own clean-up of its exit, and under load (a big lab)
-            # the engine then keeps one of its network endpoints for good
-            parallel_map(_killed, found, limit=START_AT_ONCE)
-            for c in self.host.containers.list(all=True, filters=self.names.filters("probe"), ignore_removed=True):
-                with suppress(docker.errors.APIError):  # a probe a killed process left (engine.probe_security)
-                    c.remove(force=True)
-            for c in found:
-                _removed(partial(c.remove, force=True, v=True), f"machine {c.labels[LABEL_MACHINE]!r} "
-                         f"(container {c.name})", f"docker rm -f {c.name}", left)
-            # only what this provider made for this user: another provider or user may keep
-            # a lab of the same name
-            volumes = found_volumes(self.host, self.names)
-            for v in volumes:
-                _removed(partial(v.remove, force=True), f"volume {v.name}", f"docker volume rm -f {v.name}", left)
-            networks = found_networks(self.host, self.names)
-            if networks:  # the registry mirror, if it joined, is not the lab's: it leaves
-                mirror.Mirror(self.host, self.names.owner).leave(self.network_name)
-            for net in networks:
-                _removed(net.remove, f"network {net.name}", _network_clear(net), left)
-            folder = self.lab_dir()
-            if not left:
-                _home.remove_inside(folder, folder)  # the lock file too: it is held, not needed
-            else:
-                for n in machines:
-                    _home.remove_inside(folder, folder / check_machine_name(n))
-                    _home.remove_inside(folder, self._address_file(n))
+            left, counts = teardown.destroy(self)
         self.left_behind = left
-        def removed(kind: str, found: int) -> int:
-            return found - sum(1 for x in left if x.startswith(f"{kind} "))
-
-        # the machines' own volumes are among the lab's volumes: removed (and counted) there
-        return {"containers": removed("machine", len(machines)), "volumes": removed("volume", len(volumes)),
-                "networks": removed("network", len(networks))}
+        return counts
 
     def remnants(self) -> Sequence[str]:
         return ([f"network {n.name}" for n in found_networks(self.host, self.names)]
@@ -572,46 +403,14 @@ class DindProvider(Provider):
         return f"docker kill {c.name}"
 
     def disconnect(self, name: str) -> str:
-        """``docker network disconnect``: the machine keeps running but reaches no other
-        machine (with ``api="socket"`` its engine still answers swarmlab on its socket; a TLS
-        engine is reached through the network, so it answers no one); its address is kept in
-        the lab's folder for :meth:`reconnect`."""
-        c = self._container(name)
-        net = self._lab_network()
-        cmd = f"docker network disconnect {net.name} {c.name}"
-        addr = machine.ip(self._network_of(c).get("IPAddress"))
-        if not addr:
-            return cmd  # not on the network (disconnected already): nothing to do
-        _home.write_private(self._address_file(name), addr.encode())
-        self._drop_client(name)  # a TLS machine is reached through the network
-        net.disconnect(c)
-        return cmd
+        """``docker network disconnect`` (:func:`.network.disconnect`): the machine keeps
+        running, cut off the other machines; its address is kept for :meth:`reconnect`."""
+        return network.disconnect(self, name)
 
     def reconnect(self, name: str) -> str:
-        """``docker network connect --ip ADDRESS``: back on the lab's network at the address
-        the swarm knows it by (else its node could not rejoin)."""
-        c = self._container(name)
-        net = self._lab_network()
-        if self._network_of(c).get("IPAddress"):
-            return f"docker network connect {net.name} {c.name}"  # connected already
-        addr = self._kept_address(name, net)
-        try:
-            if addr:
-                net.connect(c, ipv4_address=addr)
-            else:  # never disconnected by swarmlab: the engine picks an address
-                net.connect(c)
-        except docker.errors.APIError as e:
-            if not addr or machine.NO_FIXED_ADDRESS not in error_text(e):
-                raise DockerError(f"failed to reconnect machine {name!r} at {addr or 'an address'}: "
-                                  f"{error_text(e)}") from None
-            # a lab network made by an older swarmlab takes no --ip: the machine comes back at
-            # another address, which a manager's swarm does not know (lab.destroy() and
-            # lab.up(...) make a network that keeps addresses)
-            addr = ""
-            net.connect(c)
-        self._drop_client(name)
-        _home.remove_inside(self.lab_dir(), self._address_file(name))
-        return f"docker network connect {'--ip ' + addr + ' ' if addr else ''}{net.name} {c.name}"
+        """``docker network connect --ip ADDRESS`` (:func:`.network.reconnect`): back at the
+        address the swarm knows it by."""
+        return network.reconnect(self, name)
 
     def _lab_network(self) -> Any:
         found = found_networks(self.host, self.names)
@@ -693,28 +492,4 @@ class DindProvider(Provider):
         """The ``docker run`` that makes each machine, with the flags actually used: what
         ``docker-machine create`` stands for here."""
         mode = self._security_mode()
-        mode = self.security() if mode == "auto" else mode
-        flags = CAPABILITY_FLAGS if mode == "capabilities" else "--privileged"
-        if self.machine_memory:
-            size = limits.show_size(self.machine_memory)
-            flags += f" --memory {size} --memory-swap {size}"
-        if self.machine_cpus:
-            flags += f" --cpus {self.machine_cpus:g}"
-        out = []
-        for n in names:
-            where = (f"-p 127.0.0.1::{TLS_PORT} " if self.api == "tls"
-                     else f"-v {self.socket_path(n).parent}:{SOCKET_DIR_IN_MACHINE} ")
-            daemon = ("dockerd -H unix:///var/run/docker.sock "
-                      + (f"-H tcp://0.0.0.0:{TLS_PORT} --tlsverify ..." if self.api == "tls"
-                         else f"-H unix://{SOCKET_DIR_IN_MACHINE}/docker.sock"))
-            if self.registry_mirror:
-                daemon += f" --registry-mirror={self.registry_mirror}"
-            if self.rootless:
-                daemon += " --rootless"
-            out.append(
-                f"docker run -d --init {flags} --name {self.container_name(n)} --hostname {n} "
-                f"--network {self.network_name} -v {self.volume_name(n)}:/var/lib/docker "
-                f"{where}{self.node_image} {daemon}"
-            )
-        return out
-
+        return machine.run_commands(self, names, self.security() if mode == "auto" else mode)

@@ -5,7 +5,8 @@ What it makes, for lab ``tutorial`` (all under the lab's folder, 0700; see :mod:
 
 - a VDE switch on a unix socket (``switch/``): the lab's private network, a plain Ethernet
   switch that exists only on this computer (no host interface, no bridge, no address of this
-  computer on it); machines get fixed addresses on it, ``192.168.56.101`` and up;
+  computer on it); machines get fixed addresses on it, ``192.168.56.101`` and up (see
+  :mod:`.switch`);
 - per machine, a QEMU process with a copy-on-write overlay of the base image, its lab cable on
   the switch, and QEMU's user-mode NAT, through which two ports of ``127.0.0.1`` reach the
   guest: sshd (root, the lab's key; the host key made here, so checked from the first
@@ -23,7 +24,6 @@ import ipaddress
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from ... import _tls as tls
 from ..._engine import engine_client
 from ..._errors import DockerError, EngineUnavailable, InvalidArgument, MachineNotFound, ProviderUnavailable
 from ..._util import env_flag, error_text, parallel_map
+from ..._wait import until
 from ..base import (
     Capabilities,
     CreateOutcome,
@@ -48,12 +49,10 @@ from ..base import (
     check_machine_names,
 )
 from . import guest, host
-from .vm import VM, QemuFailed, QMPError, cmdline, free_port, qmp, read_pid
+from . import switch as net
+from .vm import VM, QemuFailed, QMPError, free_port, qmp
 
 LOCK_WAIT = 600.0
-#: the lab network (the switch's): the same in every lab, as each lab's switch is its own
-LAB_NET = ipaddress.ip_network("192.168.56.0/24")
-FIRST_HOST = 101
 #: how long a machine may take from QEMU's start to an engine that answers (a boot under
 #: software emulation takes 30-60 s, several at once on 2 cores longer)
 BOOT_TIMEOUT = {"kvm": 120.0, "tcg": 420.0}
@@ -99,9 +98,6 @@ class QemuProvider(Provider):
     def tls_dir(self) -> Path:
         return _home.make_private_dir(self.lab_dir(create=True) / "tls")
 
-    def _switch_dir(self) -> Path:
-        return self.lab_dir() / "switch"
-
     def _vm(self, name: str) -> VM:
         return VM(self.lab_dir() / check_machine_name(name), name)
 
@@ -133,54 +129,6 @@ class QemuProvider(Provider):
         with _home.locked(lambda: self.lab_dir(create=True), f"the machines of lab {self.lab!r}", timeout):
             yield
 
-    # -- the lab's network ---------------------------------------------------------------
-    def _switch_pid(self) -> int | None:
-        """The lab's running vde_switch (pid file, command line holding our socket)."""
-        folder = self._switch_dir()
-        pid = read_pid(folder.parent / "switch.pid")
-        return pid if pid is not None and str(folder).encode() in cmdline(pid) else None
-
-    def _ensure_switch(self, tools: host.Tools) -> Path:
-        folder = self._switch_dir()
-        if self._switch_pid() is None:
-            _home.remove_inside(self.lab_dir(), folder)
-            _home.remove_inside(self.lab_dir(), folder.parent / "switch.pid")
-            done = subprocess.run([tools.vde_switch, "--sock", str(folder), "--mode", "0700",
-                                   "--pidfile", str(folder.parent / "switch.pid"), "--daemon"],
-                                  capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-            if done.returncode != 0:
-                raise ProviderUnavailable(f"the lab's network switch (vde_switch) did not start: "
-                                          f"{(done.stderr or done.stdout).strip()}")
-            for _ in range(100):
-                if (folder / "ctl").exists() and self._switch_pid() is not None:
-                    break
-                time.sleep(0.05)
-        _home.check_private_dir(folder, "the lab's network switch")
-        return folder
-
-    def _stop_switch(self) -> None:
-        pid = self._switch_pid()
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 15)
-            for _ in range(50):  # until the process is gone, not only its pid file
-                if str(self._switch_dir()).encode() not in cmdline(pid):
-                    break
-                time.sleep(0.1)
-
-    def _free_addresses(self, names: Sequence[str]) -> dict[str, str]:
-        taken = {self._vm(n).address() for n in self._machines()}
-        free = (str(LAB_NET.network_address + i) for i in range(FIRST_HOST, 255)
-                if str(LAB_NET.network_address + i) not in taken)
-        out = {}
-        for n in names:
-            addr = next(free, None)
-            if addr is None:
-                raise InvalidArgument(f"lab {self.lab!r} has no free address left on {LAB_NET} "
-                                      f"(at most {255 - FIRST_HOST} machines)")
-            out[n] = addr
-        return out
-
     # -- machines ------------------------------------------------------------------------
     def create(self, names: Sequence[str], timeout: float = 60.0) -> list[CreateOutcome]:
         names = check_machine_names(names)
@@ -197,8 +145,8 @@ class QemuProvider(Provider):
                 if n in existing:
                     note = "found it stopped; started it" if n in stopped else "already exists and is running"
                     outcomes[n] = CreateOutcome(n, False, note)
-            switch = self._ensure_switch(tools)
-            addresses = self._free_addresses(todo)
+            switch = net.ensure(self.lab_dir(), tools)
+            addresses = net.free_addresses(self.lab, {self._vm(n).address() for n in self._machines()}, todo)
             made: list[str] = []
             try:
                 for n in todo:
@@ -250,11 +198,11 @@ class QemuProvider(Provider):
         self._drop_client(name)
         _, lab_public = self._lab_key()
         address = vm.address()
-        if not address or ipaddress.ip_address(address) not in LAB_NET:
+        if not address or ipaddress.ip_address(address) not in net.LAB_NET:
             raise DockerError(f"machine {name!r} has no valid address on the lab's network kept in "
                               f"{vm.folder / 'address'}: remove it (lab.machine.rm({name!r})) and create it again")
         _home.write_private(vm.folder / "guest.tar", guest.settings_tar(
-            name=name, address=address, prefix=LAB_NET.prefixlen, host_key=vm.host_key,
+            name=name, address=address, prefix=net.LAB_NET.prefixlen, host_key=vm.host_key,
             lab_public_key=lab_public, tls_dir=self.tls_dir()))
         _home.remove_inside(self.lab_dir(), vm.folder / "unplugged")
         mac = "52:54:00:56:00:" + f"{int(address.rsplit('.', 1)[1]):02x}"
@@ -277,9 +225,10 @@ class QemuProvider(Provider):
     def _wait_ready(self, name: str, timeout: float) -> None:
         """Until the machine's engine answers over TLS and its sshd takes our key."""
         vm = self._vm(name)
-        deadline = time.monotonic() + max(timeout, BOOT_TIMEOUT[self.accel])
         said = "QEMU started"
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
+            nonlocal said
             if not vm.running():
                 raise EngineUnavailable(f"machine {name!r} powered off while booting; its console "
                                         f"said:\n{vm.console_tail(15)}")
@@ -292,12 +241,15 @@ class QemuProvider(Provider):
             try:
                 self.client(name).ping()
                 self.run(name, "true")
-                return
+                return True
             except (docker.errors.DockerException, requests.exceptions.RequestException, OSError,
                     EngineUnavailable, DockerError) as e:
                 said = error_text(e)
                 self._drop_client(name)
-            time.sleep(1.0)
+            return False
+
+        if until(answers, max(timeout, BOOT_TIMEOUT[self.accel]), 1.0):
+            return
         raise EngineUnavailable(
             f"machine {name!r} did not answer within {max(timeout, BOOT_TIMEOUT[self.accel]):.0f} s "
             f"({self.acceleration}; last: {said[:200]}). Its console said:\n{vm.console_tail(15)}")
@@ -335,8 +287,8 @@ class QemuProvider(Provider):
         with self._locked(LOCK_WAIT):
             machines = self._machines()
             parallel_map(self._remove_one, machines)
-            self._stop_switch()
-            still = self._switch_pid()
+            net.stop(self.lab_dir())
+            still = net.running_pid(self.lab_dir())
             if still is not None:
                 left.append(f"the lab's switch (vde_switch, pid {still}) still runs: "
                             f"kill {still}, then destroy the lab again")
@@ -347,7 +299,7 @@ class QemuProvider(Provider):
         return {"machines": len(machines), "networks": 1 if machines else 0}
 
     def remnants(self) -> Sequence[str]:
-        pid = self._switch_pid()
+        pid = net.running_pid(self.lab_dir())
         return [f"network switch (vde_switch, pid {pid})"] if pid else []
 
     def stop(self, name: str) -> None:
@@ -370,7 +322,7 @@ class QemuProvider(Provider):
             host.check_memory(1, self.memory)
             tools = host.tools()
             with self._locked(LOCK_WAIT):
-                self._boot(name, tools, host.base_image(), self._ensure_switch(tools))
+                self._boot(name, tools, host.base_image(), net.ensure(self.lab_dir(), tools))
         self._wait_ready(name, timeout)
 
     # -- failures, for real --------------------------------------------------------------

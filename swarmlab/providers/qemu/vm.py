@@ -18,12 +18,12 @@ import signal
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from ... import _home
 from ..._errors import DockerError, ProviderUnavailable
+from ..._wait import until
 from .guest import API_PORT, FW_CFG_NAME, NAT_ADDRESS, NAT_DNS, NAT_GATEWAY, NAT_NET
 
 QMP_TIMEOUT = 10.0
@@ -241,12 +241,8 @@ class VM:
             self.quit()
 
     def wait_exit(self, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._is_mine(pid):  # gone (QEMU removes its pid file before it ends)
-                return True
-            time.sleep(0.1)
-        return not self._is_mine(pid)
+        # gone (QEMU removes its pid file before it ends)
+        return until(lambda: not self._is_mine(pid), timeout, 0.1)
 
     def set_link(self, up: bool) -> None:
         """Plug the VM's lab-network cable in or out (QMP ``set_link lab``)."""
