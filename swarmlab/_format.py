@@ -312,7 +312,19 @@ def go_duration(ns: int) -> str:
     return sign + out
 
 
-_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+#: the one duration grammar: Go's units as the docker CLI takes them (h, m, s with a
+#: fraction, ms), and days for the spans a teacher gives (``swarmlab gc --idle 1d``)
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+
+
+def duration_seconds(text: object, days: bool = False) -> float | None:
+    """``'1h30m'``, ``'10s'``, ``'1.5s'``, ``'500ms'`` (with ``days`` also ``'1d2h'``) as
+    seconds; None when ``text`` is not such a duration."""
+    m = _DURATION_RE.match(text.strip()) if isinstance(text, str) else None
+    if not m or not any(m.groups()) or (m.group(1) and not days):
+        return None
+    d, h, mi, s, ms = m.groups()
+    return ((int(d or 0) * 24 + int(h or 0)) * 60 + int(mi or 0)) * 60 + float(s or 0) + int(ms or 0) / 1000
 
 
 def parse_duration(value: object, what: str) -> float:
@@ -325,11 +337,9 @@ def parse_duration(value: object, what: str) -> float:
         if value < 0:
             raise InvalidArgument(f"{what}={value!r}: a duration cannot be negative")
         return float(value)
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value.strip())
-        if m and any(m.groups()):
-            h, mi, s, ms = m.groups()
-            return int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0) + int(ms or 0) / 1000
+    seconds = duration_seconds(value)
+    if seconds is not None:
+        return seconds
     raise InvalidArgument(f"{what}={value!r}: give a duration such as '10s' or '1m30s'")
 
 

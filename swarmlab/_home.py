@@ -19,20 +19,18 @@ lab's own folder: :func:`remove_inside` resolves the path and refuses anything e
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ._errors import InsecurePath, InvalidArgument, WaitTimeout
-
-try:
-    import fcntl
-except ImportError:  # Windows: no file locks of this kind; see locked()
-    fcntl = None  # type: ignore[assignment]
+from ._wait import until
 
 #: A name that may become one part of a path: what swarmlab's own names allow (no '/', no
 #: '..', no leading '-', no newline), matched against the whole string.
@@ -156,34 +154,69 @@ def remove_inside(root: Path, path: Path) -> bool:
     return True
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file, opened (made 0600 when missing, never through a symlink)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as e:  # a symlink (ELOOP), a folder, ...
+        raise InsecurePath(f"cannot use the lock file {path} ({e.strerror}): remove it (rm -r {path}) "
+                           f"and let swarmlab make it again") from None
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock on the open file ``fd`` if it is free now (``flock``; on
+    Windows ``msvcrt.locking`` of its first byte)."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    """Let go of the lock on ``fd``, then close it (closing alone releases a ``flock``)."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
-def locked(folder: Callable[[], Path], what: str, timeout: float) -> Iterator[None]:
+def locked(folder: Callable[[], Path], what: str, timeout: float | None) -> Iterator[None]:
     """Hold an exclusive lock on ``.lock`` in the folder ``folder()`` makes (and checks), so
-    that one process at a time changes what the folder stands for (a lab's machines): another
-    process, or another thread with its own lock, waits up to ``timeout`` seconds, then gets
-    :class:`~swarmlab.WaitTimeout` saying who holds it. The lock goes when its holder ends,
-    however it ends. A folder removed while we waited (a lab destroyed) is made again and
-    locked anew. Where there are no such locks (Windows) this does nothing."""
-    if fcntl is None:
-        yield
-        return
-    deadline = time.monotonic() + timeout
+    that one process at a time changes what the folder stands for (a lab's machines, a lab's
+    certificates): another process, or another thread with its own lock, waits up to
+    ``timeout`` seconds (None: as long as it takes), then gets :class:`~swarmlab.WaitTimeout`
+    saying who holds it. The lock goes when its holder ends, however it ends. A folder
+    removed while we waited (a lab destroyed) is made again and locked anew. A lock file
+    that cannot be opened (a symlink, a folder) is refused with :class:`~swarmlab.InsecurePath`.
+    This is swarmlab's one file lock."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         path = folder() / ".lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = _open_lock(path)
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise WaitTimeout(
-                            f"another program is changing {what} right now and did not finish "
-                            f"within {timeout:.0f}s (it holds {path}): wait for it to finish (a "
-                            f"notebook still running a cell?), then run this again",
-                            last_state=f"{path} locked") from None
-                    time.sleep(0.05)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not until(functools.partial(_try_lock, fd), left, 0.05):
+                raise WaitTimeout(
+                    f"another program is changing {what} right now and did not finish "
+                    f"within {timeout:.0f}s (it holds {path}): wait for it to finish (a "
+                    f"notebook still running a cell?), then run this again",
+                    last_state=f"{path} locked")
             try:  # still the file at that path? (not removed, with its folder, meanwhile)
                 same = os.lstat(path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -193,8 +226,8 @@ def locked(folder: Callable[[], Path], what: str, timeout: float) -> Iterator[No
             raise
         if same:
             break
-        os.close(fd)
+        _unlock(fd)
     try:
         yield
     finally:
-        os.close(fd)  # releases the lock
+        _unlock(fd)  # releases the lock

@@ -25,20 +25,16 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import InsecurePath, ProviderUnavailable
-from ._home import check_private_file, make_private_dir, write_private
+from ._errors import ProviderUnavailable
+from ._home import check_private_file, locked, make_private_dir, write_private
 
 #: The files of a lab's TLS folder, each checked before it is read.
 CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY = "ca.pem", "ca-key.pem", "cert.pem", "key.pem"
-LOCK_FILE = ".lock"
 CA_NAME = "swarmlab lab CA"
 
 
@@ -138,47 +134,6 @@ def _load(folder: Path) -> tuple[Any, Any]:
     return cert, key
 
 
-_thread_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """Hold the folder's lock: against other threads of this process, and (where the
-    platform has file locks) against other processes using the same folder."""
-    with _thread_lock:
-        lock = folder / LOCK_FILE
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except OSError as e:  # a symlink (ELOOP), a folder, ...
-            raise InsecurePath(f"cannot use the lock file {lock} ({e.strerror}): remove it (rm -r {lock}) "
-                               f"and let swarmlab make it again") from None
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                while True:  # LK_LOCK itself gives up after 10 attempts
-                    try:
-                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-                try:
-                    yield
-                finally:
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
 def _open_folder(folder: Path) -> None:
     """Make the folder (mode 0700) when missing; refuse it, or any key or certificate in it,
     when it is a symlink, someone else's, or open to other users."""
@@ -193,7 +148,8 @@ def _open_folder(folder: Path) -> None:
 @contextlib.contextmanager
 def _folder_lock_opened(folder: Path) -> Iterator[None]:
     _open_folder(folder)  # checked before the lock file is made in it
-    with _folder_lock(folder):
+    # against other threads and processes using the same folder, as long as it takes
+    with locked(lambda: folder, f"the certificates in {folder}", None):
         _open_folder(folder)  # and again: another process may have written meanwhile
         yield
 

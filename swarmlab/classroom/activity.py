@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._errors import InvalidArgument
+from .._format import duration_seconds
 from ..providers.base import MachineEvents
 
 #: the event types a person's change leaves, and the actions of those that are not changes
@@ -32,7 +33,6 @@ NOT_USE = {("network", "connect"), ("network", "disconnect")}
 #: `docker events --format`: type, action, the swarm task (if any), time in nanoseconds
 FORMAT = '{{.Type}} {{.Action}} {{index .Actor.Attributes "com.docker.swarm.task.id"}}. {{.TimeNano}}'
 _LINE = re.compile(r"^([a-z]+) ([A-Za-z_:. -]+?) ([a-z0-9]*)\. (\d{1,20})$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 #: a dockerd keeps its last 256 events for ``docker events --since`` (moby's eventsLimit):
 #: this many lines that do not reach back to the start of the window may hide older use
@@ -50,15 +50,12 @@ READ_DEADLINE = EXEC_DEADLINE + 5.0
 
 
 def parse_duration(text: object) -> float:
-    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"``, ``"1d"`` as seconds."""
-    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    seconds = 0
-    if m and any(m.groups()):
-        d, h, mi, s = (int(g or 0) for g in m.groups())
-        seconds = ((d * 24 + h) * 60 + mi) * 60 + s
-    if seconds <= 0:
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"``, ``"1d"`` as seconds (the one duration
+    grammar, :func:`swarmlab._format.duration_seconds`, with days)."""
+    seconds = duration_seconds(text, days=True)
+    if seconds is None or seconds <= 0:
         raise InvalidArgument(f"{text!r}: give a duration such as '2h', '90m', '1h30m' or '45s'")
-    return float(seconds)
+    return seconds
 
 
 def is_use(line: str) -> float | None:

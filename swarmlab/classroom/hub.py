@@ -35,7 +35,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from typing import Any
 
 from .. import _home
 from .._errors import InvalidArgument
+from .._wait import until
 from . import hub_guard
 from .hub_guard import HubError
 
@@ -408,21 +408,23 @@ def _start(hub: Path, config_path: Path, ports: tuple[int, int, int]) -> int:
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
     _write_private(hub / "hub.pid", str(proc.pid))
-    deadline = time.monotonic() + START_WAIT
-    while True:
+    answered = [False]
+
+    def started() -> bool:  # answers, or has ended
         found = hub_guard.strangers(ports, proc.pid)
         if found:
             down()
             (hub / "proxy-token").unlink(missing_ok=True)
             raise HubError(_taken(found, "was taken while the hub started"))
-        if _answers(ports[0], proc.pid) and not hub_guard.strangers(ports, proc.pid):
-            return proc.pid
-        if proc.poll() is not None or time.monotonic() > deadline:
-            tail = (hub / "hub.log").read_text(errors="replace")[-1500:]
-            down()
-            raise HubError(f"the hub did not start ({'it exited' if proc.poll() is not None else 'no answer'}); "
-                           f"its log ({hub}/hub.log) ends:\n{tail}")
-        time.sleep(0.5)
+        answered[0] = _answers(ports[0], proc.pid) and not hub_guard.strangers(ports, proc.pid)
+        return answered[0] or proc.poll() is not None
+
+    if until(started, START_WAIT, 0.5) and answered[0]:
+        return proc.pid
+    tail = (hub / "hub.log").read_text(errors="replace")[-1500:]
+    down()
+    raise HubError(f"the hub did not start ({'it exited' if proc.poll() is not None else 'no answer'}); "
+                   f"its log ({hub}/hub.log) ends:\n{tail}")
 
 
 def _stop_hub(hub: Path) -> bool:
@@ -431,10 +433,7 @@ def _stop_hub(hub: Path) -> bool:
     pid = _pid(hub)
     if pid is not None:
         os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _pid(hub) is not None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _pid(hub) is not None:
+        if not until(lambda: _pid(hub) is None, 30, 0.2):
             os.killpg(pid, signal.SIGKILL)
     (hub / "hub.pid").unlink(missing_ok=True)
     try:

@@ -17,12 +17,12 @@ import os
 import pwd
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .._errors import SwarmlabError
+from .._wait import until
 
 #: the group of every student of a classroom; sshd refuses it
 STUDENTS_GROUP = "swarmlab-students"
@@ -198,13 +198,16 @@ def end(find: Callable[[], list[int]], wait: float = 15.0) -> list[int]:
     """Kill what ``find`` returns until it returns nothing (a process that forks anew is
     caught on the next round); the pids killed."""
     killed: list[int] = []
-    deadline = time.monotonic() + wait
-    while (pids := find()) and time.monotonic() < deadline:
+
+    def none_left() -> bool:
+        pids = find()
         for p in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p, signal.SIGKILL)
                 killed.append(p)
-        time.sleep(0.1)
+        return not pids
+
+    until(none_left, wait, 0.1)
     return killed
 
 

@@ -23,13 +23,13 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import _peer
 from .._errors import SwarmlabError
+from .._wait import until
 
 #: where Debian's docker.io keeps the script that starts a rootless dockerd
 _SCRIPT_PLACES = ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "/usr/bin/dockerd-rootless.sh")
@@ -144,13 +144,16 @@ def start(name: str, log_dir: Path, images: Sequence[str] = ()) -> str:
         fd = os.open(log_dir / f"engine-{name}.pid", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(str(proc.pid))
-        deadline = time.monotonic() + START_WAIT
-        while not answers(pw.pw_uid):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (log_dir / f"engine-{name}.log").read_text(errors="replace")[-1200:]
-                stop(name, log_dir)
-                raise RootlessError(f"{name}'s rootless engine did not start; its log ends:\n{tail}")
-            time.sleep(0.3)
+        answered = [False]
+
+        def up() -> bool:  # answers, or has ended
+            answered[0] = answers(pw.pw_uid)
+            return answered[0] or proc.poll() is not None
+
+        if not until(up, START_WAIT, 0.3) or not answered[0]:
+            tail = (log_dir / f"engine-{name}.log").read_text(errors="replace")[-1200:]
+            stop(name, log_dir)
+            raise RootlessError(f"{name}'s rootless engine did not start; its log ends:\n{tail}")
     _copy_images(pw.pw_uid, images)
     return docker_host(pw.pw_uid)
 
@@ -259,15 +262,16 @@ def stop(name: str, log_dir: Path) -> bool:
 
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)  # dockerd stops its containers as it ends
-    deadline = time.monotonic() + 30
-    while any(g == pid for g, _ in _processes().values()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    deadline = time.monotonic() + 15
-    while left() and time.monotonic() < deadline:
+    until(lambda: not any(g == pid for g, _ in _processes().values()), 30, 0.2)
+
+    def killed() -> bool:
         for p in left():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(p, signal.SIGKILL)
-        time.sleep(0.2)
+        return not left()
+
+    if left():
+        until(killed, 15, 0.2)
     pid_file.unlink(missing_ok=True)
     return True
 

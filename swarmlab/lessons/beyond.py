@@ -114,6 +114,7 @@ def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: 
     import time
 
     from .._results import Table
+    from .._wait import until
 
     if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 600:
         raise InvalidArgument(f"settle={settle!r}: give the seconds to wait for the routing mesh, from 0 to 600")
@@ -124,13 +125,18 @@ def ask_every_machine(lab: Lab, port: int, service: str | None = None, timeout: 
     silent = [m for m in machines if answers[m].status is None]
     if service is not None and silent and settle > 0 and _through_the_mesh(lab, service, port):
         waiting = [m for m in silent if lab.network.routing_mesh(m).data["ipvs"]]
-        while waiting and time.monotonic() - start < settle:
-            time.sleep(1.0)
+
+        def all_heard() -> bool:
             for m in list(waiting):
                 answers[m] = lab.http(m, port, timeout=timeout)
                 if answers[m].status is not None:
                     waiting.remove(m)
                     late[m] = time.monotonic() - start
+            return not waiting
+
+        if waiting and time.monotonic() - start < settle:  # asked again a second later, and on
+            time.sleep(1.0)
+            until(all_heard, max(0.0, settle - (time.monotonic() - start)), 1.0)
     rows = []
     for m in machines:
         answer = answers[m]

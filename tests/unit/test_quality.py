@@ -150,3 +150,24 @@ def test_the_size_check_counts_modules_and_functions() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
     source = f"def long():\n{body}\n\n\ndef short():\n    pass\n" + "\n" * MODULE_LINES
     assert too_long(source, "m.py") == ["m.py: 585 lines", "m.py:1 long: 81 lines"]
+
+
+def test_one_polling_loop_and_one_file_lock() -> None:
+    """Timeouts are waited out by swarmlab._wait (``until``, ``wait_for``), never by a loop of
+    its own comparing ``time.monotonic()`` with a deadline; files are locked by
+    swarmlab._home.locked only."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text())
+        for loop in ast.walk(tree):
+            if where != "swarmlab/_wait.py" and isinstance(loop, (ast.While, ast.For)):
+                compares = [c for part in (loop.test if isinstance(loop, ast.While) else loop.iter, *loop.body)
+                            for c in ast.walk(part) if isinstance(c, ast.Compare)]
+                if any("monotonic()" in ast.unparse(c) for c in compares):
+                    found.append(f"{where}:{loop.lineno}: a deadline loop of its own")
+        if where != "swarmlab/_home.py":
+            found += [f"{where}:{n.lineno}: a file lock of its own" for n in ast.walk(tree)
+                      if isinstance(n, (ast.Import, ast.ImportFrom))
+                      and {a.name for a in n.names} & {"fcntl", "msvcrt"}]
+    assert found == [], "\n".join(found)
