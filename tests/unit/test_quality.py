@@ -171,3 +171,27 @@ def test_one_polling_loop_and_one_file_lock() -> None:
                       if isinstance(n, (ast.Import, ast.ImportFrom))
                       and {a.name for a in n.names} & {"fcntl", "msvcrt"}]
     assert found == [], "\n".join(found)
+
+
+def reaches_into_lab(source: str, where: str) -> list[str]:
+    """Each ``lab._x`` or ``self._lab._x`` (an underscored part of a Lab, read from outside it)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            held = node.value
+            name = held.id if isinstance(held, ast.Name) else held.attr if isinstance(held, ast.Attribute) else ""
+            if name in ("lab", "_lab"):
+                out.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    return out
+
+
+def test_nothing_outside_lab_reaches_into_its_underscored_parts() -> None:
+    """DESIGN: the commands, views and front ends use a Lab through its public face only."""
+    found = [hit for path in sorted(PACKAGE.rglob("*.py")) if path != PACKAGE / "lab.py"
+             for hit in reaches_into_lab(path.read_text(), path.relative_to(ROOT).as_posix())]
+    assert found == [], "\n".join(found)
+
+
+def test_the_lab_check_finds_an_underscored_part() -> None:
+    source = "def f(lab, self):\n    lab._manager = 1\n    return self._lab._clients, lab.name, self._lab.swarm\n"
+    assert reaches_into_lab(source, "m.py") == ["m.py:2: lab._manager", "m.py:3: self._lab._clients"]
