@@ -22,13 +22,15 @@ pytestmark = pytest.mark.integration
 LABEL_LAB, LABEL_ROLE = "io.swarmlab.lab", "io.swarmlab.role"
 MACHINES = ("manager1", "worker1", "worker2")
 
-#: one notebook's cell, started when the go-file appears so that both start together
+#: one notebook's cell: swarmlab imported, it says it is ready (its ready-file), then starts
+#: when the go-file appears, so that both start together
 KERNEL = """
 import os, sys, time
-go = sys.argv[2]
+import swarmlab as sl
+go, ready = sys.argv[2], sys.argv[3]
+open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.005)
-import swarmlab as sl
 sl.Lab(sys.argv[1], provider="dind", progress=False).machine.create("manager1", "worker1", "worker2")
 """
 
@@ -36,11 +38,16 @@ sl.Lab(sys.argv[1], provider="dind", progress=False).machine.create("manager1", 
 def test_two_kernels_create_the_same_machines_at_once(host: docker.DockerClient) -> None:
     name = unique_lab_name("c")
     go = Path(tempfile.mkdtemp(prefix="sl-go-")) / "go"
-    kernels = [subprocess.Popen([sys.executable, "-c", KERNEL, name, str(go)], text=True,
+    ready = [go.parent / f"ready{i}" for i in range(2)]
+    kernels = [subprocess.Popen([sys.executable, "-c", KERNEL, name, str(go), str(r)], text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
-               for _ in range(2)]
+               for r in ready]
     try:
-        time.sleep(1.0)  # both are waiting for the go-file, swarmlab imported or not
+        deadline = time.monotonic() + 120  # both are waiting for the go-file, swarmlab imported
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline and all(k.poll() is None for k in kernels), \
+                [k.communicate() if k.poll() is not None else "waiting" for k in kernels]
+            time.sleep(0.05)
         go.touch()
         results = [k.communicate(timeout=300) for k in kernels]
         for k, (out, err) in zip(kernels, results):
@@ -63,7 +70,8 @@ def test_two_kernels_create_the_same_machines_at_once(host: docker.DockerClient)
             if k.poll() is None:
                 k.kill()
                 k.wait()
-        go.unlink(missing_ok=True)
+        for f in (go, *ready):
+            f.unlink(missing_ok=True)
         go.parent.rmdir()
         sl.Lab(name, provider="dind", progress=False).destroy()
     assert labelled(host, name) == {"containers": 0, "volumes": 0, "networks": 0}
