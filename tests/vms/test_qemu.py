@@ -91,6 +91,11 @@ def test_machines_are_virtual_machines_with_their_own_kernel(vm_lab: sl.Lab) -> 
         assert vm_lab.client(m).info()["KernelVersion"] == vm_lab.ssh(m, "uname -r").strip()
         assert vm_lab.ssh(m, "hostname").strip() == m
     assert vm_lab.client("manager1").info()["KernelVersion"] != os.uname().release
+    # each command is a new session on one kept SSH connection, not a new handshake: the
+    # guest's own sshd has one connection, however many commands came before
+    for m in MACHINES:
+        count = vm_lab.ssh(m, "ss -Htn state established '( sport = :22 )' | wc -l")
+        assert count.exit_code == 0 and str(count).strip().splitlines()[-1] == "1", (m, str(count))
     # the engine and sshd are reached on 127.0.0.1 only: QEMU forwards nothing else
     for cmd in procs.values():
         for part in cmd.split(","):

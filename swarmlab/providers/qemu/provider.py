@@ -87,6 +87,10 @@ class QemuProvider(Provider):
         self.slowness = SLOWNESS[self.accel]
         self._forwards: dict[tuple[str, int], int] = {}  # (machine, port) -> port of 127.0.0.1
         self._key_lock = threading.Lock()
+        #: each running machine's SSH connections, kept for the next command (an SSH handshake
+        #: costs seconds of emulated crypto in the guest); forgotten when it stops or boots
+        self._shells: dict[str, Any] = {}
+        self._shells_lock = threading.Lock()
 
     def readiness(self, engine: docker.DockerClient) -> list[tuple[bool, str]]:
         return host.readiness(self.acceleration)
@@ -313,6 +317,7 @@ class QemuProvider(Provider):
             return
         with contextlib.suppress(Exception):  # the connection ends with the guest: no answer
             self.run(name, "systemctl poweroff")
+        self._drop_client(name)
         if not vm.wait_exit(pid, STOP_TIMEOUT * self.slowness / 2):
             vm.powerdown(STOP_TIMEOUT)
 
@@ -363,10 +368,15 @@ class QemuProvider(Provider):
         return str(ipaddress.ip_address(vm.address()))
 
     def _drop_client(self, name: str) -> None:
-        """Forget the machine's client and forwarded ports (it stopped, or starts anew)."""
+        """Forget the machine's client, SSH connections and forwarded ports (it stopped, or
+        starts anew)."""
         self._clients.drop(name)
         for key in [k for k in self._forwards if k[0] == name]:
             del self._forwards[key]
+        with self._shells_lock:
+            shells = self._shells.pop(name, None)
+        if shells is not None:
+            shells.close()
 
     def _tls_config(self) -> docker.tls.TLSConfig:
         certs = tls.client_certs(self.tls_dir())
@@ -405,17 +415,27 @@ class QemuProvider(Provider):
             raise EngineUnavailable(f"cannot reach machine {name!r} over SSH ({e or type(e).__name__})") from None
         return client
 
-    def run(self, name: str, command: str) -> RunOutput:
-        from ..ssh.transport import channel_output
+    def _sessions(self, name: str) -> Any:
+        """The machine's SSH connections (:class:`~swarmlab.providers.ssh.transport.Sessions`),
+        opened on first use and kept while they last (``ControlMaster`` for ``docker-machine
+        ssh``): a command is a new session on them, not a new handshake."""
+        from ..ssh.transport import Sessions
 
-        client = self._ssh(name)
-        try:
-            chan = client.get_transport().open_session(timeout=20)
-            chan.set_combine_stderr(True)
-            chan.exec_command(command)
-            return channel_output(chan, 600)
-        finally:
-            client.close()
+        with self._shells_lock:
+            kept = self._shells.get(name)
+        if kept is not None and kept.active:
+            return kept
+        spare = Sessions(lambda: self._ssh(name))  # connects: outside the lock
+        with self._shells_lock:
+            kept = self._shells.get(name)
+            if kept is None or not kept.active:  # keep the new ones; close the dead ones, if any
+                self._shells[name], kept, spare = spare, spare, kept
+        if spare is not None:
+            spare.close()
+        return kept
+
+    def run(self, name: str, command: str) -> RunOutput:
+        return self._sessions(name).run(command, 600)
 
     def logs(self, name: str, tail: int = 30) -> str:
         """The engine's journal when the machine answers, else its serial console."""
