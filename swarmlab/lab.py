@@ -331,11 +331,32 @@ class Lab:
             return chosen
         if able:  # managers, but no leader: the step gets the engine's own error (NoQuorum)
             return cached if cached in able else able[0]
+        if any(info.get("LocalNodeState") == "active" for _, info in infos):
+            raise SwarmStateError(self._no_manager_answers([m for m, _ in infos]))
         hint = machines[0] if machines else "manager1"
         raise SwarmStateError(
             f"lab {self.name!r} has no swarm yet: run lab.swarm.init({hint!r}) first"
             + ("" if machines else f" (after lab.machine.create({hint!r}, ...))")
         )
+
+    def _no_manager_answers(self, answering: list[str]) -> str:
+        """What to say when machines are members of the lab's swarm but no manager of it
+        answers: the swarm exists (a new init would make a second one); its managers are
+        stopped, silent, or gone."""
+        listed = self.provider.list()
+        stopped = sorted((m.name for m in listed if not m.running), key=lambda n: "manager" not in n)
+        silent = [m.name for m in listed if m.running and m.name not in answering]
+        said = f"lab {self.name!r} has a swarm, but none of its managers answers"
+        if stopped:
+            return (f"{said} (stopped: {', '.join(stopped)}): start its managers again, e.g. "
+                    f"lab.machine.start({stopped[0]!r}); the swarm, its services and tasks are kept")
+        if silent:
+            return (f"{said} (the engine of {', '.join(silent)} does not answer): see why with "
+                    f"print(lab.engine_logs([{silent[0]!r}])), or restart it with "
+                    f"lab.machine.stop({silent[0]!r}), then lab.machine.start({silent[0]!r})")
+        return (f"{said}: its managers are gone, and a swarm is not rebuilt without one. Make its "
+                f"machines leave it (lab.swarm.leave(name, force=True)), then start a new one with "
+                f"lab.swarm.init({answering[0]!r})")
 
     def manager_client(self) -> docker.DockerClient:
         """A client for a manager of the lab's swarm (see :meth:`manager`)."""

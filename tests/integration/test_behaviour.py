@@ -169,6 +169,29 @@ def test_a_stopped_machine_shows_down_and_steps_still_converge(swarm3: sl.Lab) -
     assert swarm3.ssh("worker2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
 
 
+
+def test_with_its_only_manager_down_a_step_says_so_and_how_to_go_on(swarm3: sl.Lab) -> None:
+    """Not "no swarm yet: run init" (a second swarm): the swarm is there, its manager is not."""
+    from swarmlab._wait import Progress, wait_for
+
+    swarm3.machine.kill("manager1")
+    said = (r"^lab '[^']+' has a swarm, but none of its managers answers \(stopped: manager1\): "
+            r"start its managers again, e\.g\. lab\.machine\.start\('manager1'\)")
+    try:
+        # the engines agree: manager1's machine is off, worker1 is still a member of the swarm
+        assert swarm3.machine.ls().df.set_index("NAME").loc["manager1", "STATE"] == "Stopped"
+        assert swarm3.client("worker1").info()["Swarm"]["LocalNodeState"] == "active"
+        with pytest.raises(sl.SwarmStateError, match=said):
+            swarm3.service.ls()
+    finally:
+        swarm3.machine.start("manager1")
+    mgr = swarm3.client("manager1")
+    assert mgr.info()["Swarm"]["ControlAvailable"] is True
+    wait_for(lambda: Progress([n["Status"]["State"] for n in mgr.api.nodes()] == ["ready"] * 3),
+             what="the workers back", timeout=60)
+    swarm3.service.ls()
+
+
 #: the TCP ports a swarm node listens on: cluster management (managers) and the nodes' gossip
 SWARM_PORTS = {2377, 7946}
 #: 127.0.0.11 as /proc/net/tcp writes it: where Docker's embedded DNS server listens in a container
