@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from labtest import WORKLOAD
+from labtest import WORKLOAD, running_tasks
 
 import swarmlab as sl
 from swarmlab import exercises as ex
@@ -32,10 +32,22 @@ def cli_leader(lab: sl.Lab, machine: str) -> str:
     return next(h for h, (_, m) in node_ls(lab, machine).items() if m == "Leader")
 
 
-def containers_of(lab: sl.Lab, machine: str, service: str) -> int:
-    out = lab.ssh(machine, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
+def task_containers(lab: sl.Lab, machine: str, service: str) -> set[str]:
+    """The service's running task containers on the machine, as its own ``docker ps`` lists them."""
+    out = lab.ssh(machine, f"docker ps -q --no-trunc --filter label=com.docker.swarm.service.name={service}")
     assert out.ok, out
-    return len(out.split())
+    return set(out.split())
+
+
+def containers_of(lab: sl.Lab, machine: str, service: str) -> int:
+    return len(task_containers(lab, machine, service))
+
+
+def leader_seen_by(lab: sl.Lab, machine: str) -> str:
+    """The leader the machine's docker CLI names, or "" while it names none (an election)."""
+    out = lab.ssh(machine, "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'")
+    rows = [line.split() for line in out.splitlines()] if out.ok else []
+    return next((row[0] for row in rows if row[1:] == ["Leader"]), "")
 
 
 def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
@@ -58,19 +70,22 @@ def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
     # unknown until each reports to it again (seconds), so only the role is asserted here
     board = repr(lab.dashboard(live=False))
     assert f"{new}  [leader, active, " in board and f"{old}  [leader" not in board, board
-    lab.service.scale(hello=5, wait=False)
+    lab.service.scale(hello=5)
     assert lab.client(new).api.inspect_service("hello")["Spec"]["Mode"]["Replicated"]["Replicas"] == 5
     q = lab.swarm.quorum().data
     assert (q.managers, q.reachable, q.tolerates) == (3, 2, 0)
 
     # 2. a second manager dies: no quorum. The kill returns once the survivor says so; the
     # tasks keep running, nothing can change.
+    staying = ("worker1", "worker2", survivor)
+    running = {m: task_containers(lab, m, "hello") for m in staying}
+    assert sum(map(len, running.values())) >= 1, running
     lab.machine.kill(new)
     with pytest.raises(sl.NoQuorum, match="too few managers are online"):
         lab.service.scale(hello=2, wait=False)
     out = lab.ssh(survivor, "docker node ls")
     assert not out.ok and "does not have a leader" in out
-    assert sum(containers_of(lab, w, "hello") for w in ("worker1", "worker2")) >= 1
+    assert {m: task_containers(lab, m, "hello") for m in staying} == running  # the same containers
     assert lab.swarm.quorum().data.has_quorum is False
     assert "NO QUORUM: the swarm has no leader" in repr(lab.dashboard(live=False))
     lost = ex.check_quorum(lab)  # lesson 08's exercise: its hint starts a lost manager
@@ -80,7 +95,10 @@ def test_leader_lost_then_quorum_lost_then_rebuilt(make_lab) -> None:
     lab.machine.start(new)
     assert ex.check_quorum(lab).ok
     lab.service.scale(hello=3)
-    assert len(lab.service.ps("hello").data) >= 3
+    assert len(running_tasks(lab.client(new), "hello")) == 3
+    # and no more than those run: the task containers on the machines that are up
+    up = ["worker1", "worker2", survivor, new]
+    assert sum(containers_of(lab, m, "hello") for m in up) == 3, {m: task_containers(lab, m, "hello") for m in up}
     lab.machine.start(old)
     rows = node_ls(lab, old)
     assert rows[old] == ("Ready", "Reachable")
@@ -146,13 +164,15 @@ def test_a_node_lost_and_a_partition(make_lab) -> None:
     old = lab.swarm.leader()
     cut = lab.machine.disconnect(old)
     assert cut.command.startswith("docker network disconnect ")
-    # the cut-off leader still answers, and names itself until the others elect a new one
+    # the cut-off leader still answers, and names itself until the others elect a new one:
+    # read with the docker CLI in the managers left
+    left = [m for m in MANAGERS if m != old]
     deadline = time.monotonic() + 120
-    new = lab.swarm.leader(wait=True)
-    while new == old and time.monotonic() < deadline:
+    while leader_seen_by(lab, left[0]) in ("", old) and time.monotonic() < deadline:
         time.sleep(1)
-        new = lab.swarm.leader(wait=True)
-    assert new != old
+    new = leader_seen_by(lab, left[0])
+    assert new in left, (old, new, lab.ssh(left[0], "docker node ls"))
+    assert leader_seen_by(lab, left[1]) == new, lab.ssh(left[1], "docker node ls")
     deadline = time.monotonic() + 60  # and it learns that it leads no one
     while "does not have a leader" not in str(lab.client(old).info()["Swarm"].get("Error")):
         assert time.monotonic() < deadline, lab.client(old).info()["Swarm"]
