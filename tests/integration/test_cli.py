@@ -206,9 +206,12 @@ def _nodes_on(host: docker.DockerClient, lab: str) -> list[tuple[str, str]]:
 def test_ctrl_c_during_up_then_up_completes_and_down_removes_all(host: docker.DockerClient) -> None:
     name = unique_lab_name("cli")
     try:
+        # as a terminal's Ctrl-C finds it: SIGINT not ignored, whatever started this run (a shell
+        # runs a background job with SIGINT ignored, and Python then keeps it ignored)
         proc = subprocess.Popen([*SWARMLAB, "up", name, "--workers", "2"], text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env={**os.environ, "SWARMLAB_PROGRESS": "0"})
+                                env={**os.environ, "SWARMLAB_PROGRESS": "0"},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while labelled(host, name)["containers"] < 1 and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -65,9 +65,18 @@ def machine_container(host: docker.DockerClient, lab: str, machine: str) -> Any:
     return found[0] if found else None
 
 
-def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str) -> str:
-    code, out = machine_container(host, lab, machine).exec_run(["sh", "-c", command])
-    assert code == 0, f"{command} on {machine}: {out.decode()}"
+def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str, prints: bool = False) -> str:
+    """``command``'s output in the machine (docker exec). ``prints``: the command always prints
+    something; an empty answer with exit 0 is read again (twice at most): once in a loaded CI
+    run, `docker service inspect` of a listed service came back empty with exit 0 through
+    docker exec (an exec's output lost between the engines, not understood yet)."""
+    for _ in range(3):
+        code, out = machine_container(host, lab, machine).exec_run(["sh", "-c", command])
+        assert code == 0, f"{command} on {machine}: {out.decode()}"
+        if out.strip() or not prints:
+            break
+        print(f"no output from {command!r} on {machine}: asking again")
+    assert out.strip() or not prints, f"{command} on {machine}: no output, three times"
     return out.decode().strip()
 
 
@@ -108,12 +117,12 @@ def snapshot(host: docker.DockerClient, lab: str, settle: float = 0.0) -> dict[s
     snap: dict[str, Any] = {"labelled": labelled(host, lab)}
     if machine_container(host, lab, "manager1") is None:
         return snap
-    mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
-    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'")
+    mgr = lambda cmd, prints=False: in_machine(host, lab, "manager1", cmd, prints)  # noqa: E731
+    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'", True)
     if snap["swarm"] != "active":
         return snap
-    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'")
-    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'"))}
+    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'", True)
+    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'", True))}
     services, snap["converged_after"] = _services(mgr, settle)
     snap["services"] = {s["Name"]: s for s in services}
     snap["tasks"] = {
@@ -121,10 +130,11 @@ def snapshot(host: docker.DockerClient, lab: str, settle: float = 0.0) -> dict[s
                                   "--format '{{json .}}'"))
         for s in services
     }
-    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}"))[0] for s in services}
+    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}", True))[0]
+                      for s in services}
     count = "docker ps -aq --filter label=com.docker.swarm.service.name=helloworld | wc -l"
     machines = ("manager1", "worker1", "worker2")
-    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count) for m in machines}
+    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count, prints=True) for m in machines}
     return snap
 
 

@@ -234,7 +234,8 @@ def test_workflow_runs_the_lessons_tier() -> None:
     steps = wf["jobs"]["lessons"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "scripts/setup" in runs and "scripts/test tests/notebooks" in runs
-    assert wf["jobs"]["lessons"]["timeout-minutes"] <= 30
+    # a bound a hosted runner meets: the lessons tier, then lesson 14 at full size on its own
+    assert wf["jobs"]["lessons"]["timeout-minutes"] <= 45
 
 
 def test_scripts_lessons_listens_on_loopback_and_never_asks() -> None:
