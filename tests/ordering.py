@@ -4,13 +4,15 @@ modules go first (``--no-loadscope-reorder``, by their times in ``tests/duration
 that no worker starts an eight-minute lesson module while the others run out of work: the
 tier then ends when its work is done, not when its last long module does.
 
-After a run, ``tests/artifacts/durations.json`` holds each module's seconds in that run (setup,
-call and teardown of its tests) and the run prints each worker's busy time and end. Copy the
+After a run, ``tests/artifacts/durations.json`` holds each module's seconds in its latest run
+(setup, call and teardown of its tests; each tier's run adds its modules) and the run prints
+each worker's busy time and end. Copy the
 file over ``tests/durations.json`` when modules were added or changed much in time."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     record = _record
     if record is None or not record.modules:
         return
+    # merged into what earlier runs measured: a whole run is several pytest runs (its tiers)
+    try:
+        measured = json.loads(MEASURED.read_text())
+    except (OSError, ValueError):
+        measured = {}
+    measured.update({k: round(v, 1) for k, v in record.modules.items()})
     MEASURED.parent.mkdir(parents=True, exist_ok=True)
-    MEASURED.write_text(json.dumps({k: round(v, 1) for k, v in sorted(record.modules.items())}, indent=1) + "\n")
+    fresh = MEASURED.with_name(f".{MEASURED.name}.{os.getpid()}")
+    fresh.write_text(json.dumps(dict(sorted(measured.items())), indent=1) + "\n")
+    fresh.replace(MEASURED)
     if len(record.busy) > 1:
         first = min(record.end.values())
         said = ", ".join(f"{w} busy {record.busy[w]:.0f} s, ended {record.end[w] - first:.0f} s after the first"
