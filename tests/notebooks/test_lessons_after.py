@@ -103,7 +103,10 @@ def test_09_a_worker_lost_its_tasks_elsewhere_nothing_back_until_a_rebalance(aft
     assert re.search(r"worker1\s+Shutdown", "\n".join(agent)), agent
     back = after.text(h, "start-worker")
     assert re.search(r"agent\.\S+\s+\S+\s+worker1\s+Running", back), back  # the global task is back
-    assert "worker1" not in after.text(h, "web-per-node-after-start")  # the replicated ones are not
+    # the replicated ones are not: the six running tasks, counted per node, none on worker1
+    counts = after.text(h, "web-per-node-after-start")
+    per_node = {n: int(k) for n, k in re.findall(r"^(manager\d|worker\d)\s+(\d+)$", counts, re.M)}
+    assert sum(per_node.values()) == 6 and per_node and "worker1" not in per_node, counts
     assert after.text(h, "check-rebalanced").startswith("✓ web runs on every node again: done.")
     eng = after.engine[h]
     assert eng["services"]["web"]["Replicas"] == "6/6" and eng["services"]["agent"]["Replicas"] == "5/5"
