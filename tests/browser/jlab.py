@@ -73,6 +73,21 @@ def isolated_env(tmp: Path, every_cell_rendered: bool = True, **extra: str) -> d
     return env
 
 
+#: is the theme's stylesheet applied? The brightness (0-765) of the colour the theme gives the
+#: page's background (``--jp-layout-color0``), resolved by the browser
+THEME_APPLIED = """(light) => {
+  const v = getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim();
+  if (!v) return false;
+  const probe = document.createElement('div');
+  probe.style.color = v;
+  document.body.appendChild(probe);
+  const rgb = getComputedStyle(probe).color.match(/\\d+/g).slice(0, 3).map(Number);
+  probe.remove();
+  const brightness = rgb[0] + rgb[1] + rgb[2];
+  return light ? brightness > 382 : brightness < 382;
+}"""
+
+
 class JupyterLab:
     """``jupyter lab`` on 127.0.0.1:port serving ``root``; ``stop()`` ends it and its kernels.
 
@@ -322,7 +337,9 @@ class Lab:
             "(t) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name)
         self.page.wait_for_function(
             "(l) => document.body.dataset.jpThemeLight === l", arg=light, timeout=30_000)
-        self.page.wait_for_timeout(500)  # the theme's stylesheet applies after the attribute
+        # the theme's stylesheet applies after the attribute: wait until the page's background
+        # colour is the theme's (light: bright, dark: dim)
+        self.page.wait_for_function(THEME_APPLIED, arg=light == "true", timeout=30_000)
 
     def contrast(self, selector: str) -> list[dict[str, Any]]:
         return list(self.page.evaluate(CONTRAST, selector))
