@@ -153,6 +153,11 @@ def probe_security(host: docker.DockerClient, image: str, labels: dict[str, str]
             host_config=host.api.create_host_config(privileged=True, network_mode="none"))["Id"]
     except docker.errors.APIError:
         return "auto"
+    except BaseException:  # Ctrl-C: the engine may have made it before its ID came back
+        with contextlib.suppress(docker.errors.APIError):
+            for c in host.api.containers(all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]}):
+                host.api.remove_container(c["Id"], force=True)
+        raise
     try:
         host.api.start(cid)
         mode = "privileged"
