@@ -60,6 +60,13 @@ def labelled(host: docker.DockerClient, lab: str) -> dict[str, int]:
     }
 
 
+def machine_containers(host: docker.DockerClient, lab: str) -> list[str]:
+    """The machines of the lab that have a container on the engine now (made, running or
+    not), by the containers' labels: the lab's containers of role ``machine`` only."""
+    f = {"label": [f"io.swarmlab.lab={lab}", "io.swarmlab.role=machine"]}
+    return sorted((c["Labels"] or {}).get("io.swarmlab.machine", "") for c in host.api.containers(all=True, filters=f))
+
+
 def remove_labelled(host: docker.DockerClient, lab: str) -> None:
     """Remove, as a test's own cleanup, whatever carries the lab's label (whoever made it)."""
     f = {"label": f"io.swarmlab.lab={lab}"}

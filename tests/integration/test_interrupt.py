@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import docker
 import pytest
-from labtest import WEB_V1, WEB_V2
+from labtest import WEB_V1, WEB_V2, machine_containers, running_tasks
 
 import swarmlab as sl
+from swarmlab.commands import service as service_commands
 from swarmlab.providers.dind import machine, network
 
 pytestmark = pytest.mark.integration
@@ -43,31 +44,45 @@ def interrupt_main_thread() -> None:
     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
 
-def test_a_step_interrupted_is_completed_by_running_it_again(make_lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    lab = make_lab("intr")
-    # Ctrl-C lands while the machines start: once worker1's container runs (a timer could
-    # fire before the first machine, or after the last on a busy computer)
+def _interrupt_create(lab: sl.Lab, host: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``machine create manager1 worker1 worker2`` interrupted once worker1's container runs,
+    while worker2's is not made yet (its start waits for the Ctrl-C: the three start at once,
+    and a timer could fire before the first machine, or after the last on a busy computer).
+    Returns the machines that had a container on the engine when the Ctrl-C was sent."""
     real_start = machine.start_machine
+    sent = threading.Event()
+    seen: list[str] = []
 
     def start_then_interrupt(site: object, name: str, *args: object) -> str:
+        if name == "worker2":
+            sent.wait(120)
         mode = real_start(site, name, *args)
         if name == "worker1":
+            seen.extend(machine_containers(host, lab.name))
             interrupt_main_thread()
+            sent.set()
         return mode
 
     monkeypatch.setattr(machine, "start_machine", start_then_interrupt)
-    interrupted(lambda: lab.machine.create("manager1", "worker1", "worker2"))
-    monkeypatch.undo()
-    lab.machine.create("manager1", "worker1", "worker2")
-    assert [m.state for m in lab.provider.list()] == ["Running"] * 3
+    try:
+        interrupted(lambda: lab.machine.create("manager1", "worker1", "worker2"))
+    finally:
+        sent.set()
+        monkeypatch.undo()
+    return seen
 
-    lab.swarm.init("manager1")
-    # the join is quick: Ctrl-C lands while the workers' engines are being asked to join
-    # (when a worker thread looks up its advertise address), as a tired learner's might
+
+def _interrupt_join(lab: sl.Lab) -> list[list[str]]:
+    """``swarm join worker1 worker2`` interrupted while the workers' engines are being asked to
+    join (when a worker's thread looks up its advertise address, before its join request), as
+    a tired learner's Ctrl-C might land: the join is quick. Returns, for each Ctrl-C sent, the
+    nodes the manager listed at that moment."""
     real_address = lab.provider.address
+    seen: list[list[str]] = []
 
     def address_then_interrupt(machine: str) -> str:
         if threading.get_ident() != threading.main_thread().ident:
+            seen.append(sorted(n["Description"]["Hostname"] for n in lab.client("manager1").api.nodes()))
             interrupt_main_thread()
         return real_address(machine)
 
@@ -76,6 +91,49 @@ def test_a_step_interrupted_is_completed_by_running_it_again(make_lab, monkeypat
         interrupted(lambda: lab.swarm.join("worker1", "worker2"), after=60)
     finally:
         del lab.provider.address
+    return seen
+
+
+def _interrupt_update(lab: sl.Lab, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
+    """``service update --image web:2 web`` interrupted at its first poll of the rolling
+    update (the wait for the rollout judges each state it reads with ``service_progress``).
+    Returns, as the manager's engine had it then, the spec's image and the images of the
+    tasks that ran."""
+    real_progress = service_commands.service_progress
+    seen: list[tuple[str, list[str]]] = []
+
+    def progress_then_interrupt(*args: object, **kw: object) -> object:
+        p = real_progress(*args, **kw)  # type: ignore[arg-type]
+        if not seen:
+            client = lab.client("manager1")
+            spec = client.api.inspect_service("web")["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            tasks = sorted(t["Spec"]["ContainerSpec"]["Image"].split("@")[0] for t in running_tasks(client, "web"))
+            seen.append((spec.split("@")[0], tasks))
+            interrupt_main_thread()
+        return p
+
+    monkeypatch.setattr(service_commands, "service_progress", progress_then_interrupt)
+    try:
+        interrupted(lambda: lab.service.update("web", image=WEB_V2))
+    finally:
+        monkeypatch.undo()
+    return seen
+
+
+def test_a_step_interrupted_is_completed_by_running_it_again(
+        make_lab, host: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step is cut short (the engines say so at the moment of the Ctrl-C: fewer machines,
+    fewer nodes, a rollout half done), then run again to its end."""
+    lab = make_lab("intr")
+    made = _interrupt_create(lab, host, monkeypatch)
+    assert "worker1" in made and "worker2" not in made, made
+    lab.machine.create("manager1", "worker1", "worker2")
+    assert [m.state for m in lab.provider.list()] == ["Running"] * 3
+    assert machine_containers(host, lab.name) == ["manager1", "worker1", "worker2"]
+
+    lab.swarm.init("manager1")
+    nodes_seen = _interrupt_join(lab)
+    assert nodes_seen and all(len(n) < 3 for n in nodes_seen), nodes_seen
     lab.swarm.join("worker1", "worker2")
     nodes = lab.client("manager1").api.nodes()
     assert sorted((n["Description"]["Hostname"], n["Status"]["State"]) for n in nodes) == [
@@ -83,7 +141,8 @@ def test_a_step_interrupted_is_completed_by_running_it_again(make_lab, monkeypat
 
     lab.image.load(WEB_V1, WEB_V2)
     lab.service.create("web", WEB_V1, replicas=3, update_delay="1s")
-    interrupted(lambda: lab.service.update("web", image=WEB_V2), after=1.0)
+    rollout_seen = _interrupt_update(lab, monkeypatch)
+    assert [(image, WEB_V1 in running) for image, running in rollout_seen] == [(WEB_V2, True)], rollout_seen
     lab.service.update("web", image=WEB_V2)
     tasks = [t for t in lab.client("manager1").api.tasks(filters={"service": "web", "desired-state": "running"})]
     assert len(tasks) == 3
