@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import docker
+import docker.errors
+import requests
 
 from . import _format as fmt
 from ._swarm import image_ref, monitor_seconds
@@ -112,6 +114,27 @@ class SwarmReader:
             self._client = None
             raise
 
+    def node_drops(self, since: float) -> dict[str, str]:
+        """Nodes the managers marked not Ready from ``since`` (this computer's clock) until now,
+        from the engine's node events: {node ID: hostname}. Empty when the engine cannot say."""
+        try:
+            client = self._client or self._lab.manager_client()
+            events = client.api.events(since=int(since + self._offset), until=int(time.time() + self._offset) + 1,
+                                       filters={"type": "node"}, decode=True)
+            drops: dict[str, str] = {}
+            for e in events:
+                actor = e.get("Actor") or {}
+                attrs = actor.get("Attributes") or {}
+                if attrs.get("state.new") in _NOT_READY and isinstance(actor.get("ID"), str):
+                    drops.setdefault(actor["ID"], str(attrs.get("name") or actor["ID"][:12])[:64])
+            return drops
+        except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError):
+            # a step's report never fails on this extra
+            return {}
+
+
+_NOT_READY = ("down", "unknown", "disconnected")
+
 
 # -- tasks -------------------------------------------------------------------------------
 def task_running(t: dict[str, Any]) -> bool:
@@ -188,6 +211,41 @@ def service_progress(snap: Snapshot, name: str, want: int | None, image: str | N
     if errors:
         state += f"; task errors: {'; '.join(errors[-2:])}"
     return Progress(counted and not young, len(running) - len(young), want, state, snapshot=snap)
+
+
+class DroppedNodes:
+    """Nodes the managers marked not Ready (Down, Unknown, Disconnected) during a step: they
+    missed heartbeats, or a newly elected leader had not heard from them yet. Meanwhile the
+    scheduler gives new tasks to the other nodes only, so a rolling update or a rebalance
+    leaves the service uneven, whatever the node does later. Read from the engine's own node
+    events (:meth:`SwarmReader.node_drops`), which keep a drop shorter than a poll, and from
+    the snapshots a wait reads anyway."""
+
+    def __init__(self) -> None:
+        self._ready_at_start: set[str] | None = None
+        self._hosts: dict[str, str] = {}  # node ID -> hostname, in the order they dropped out
+
+    def observe(self, snap: Snapshot) -> None:
+        ready = {n["ID"] for n in snap.nodes} - snap.down
+        if self._ready_at_start is None:
+            self._ready_at_start = ready
+        for node_id in sorted(self._ready_at_start - ready):
+            self._hosts.setdefault(node_id, snap.hostnames().get(node_id) or node_id[:12])
+
+    def add(self, drops: dict[str, str]) -> None:
+        for node_id, host in drops.items():
+            self._hosts.setdefault(node_id, host)
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self._hosts.values())
+
+    def note(self, service: str) -> str:
+        """What happened and what to do, for a note or an error."""
+        return (f"{', '.join(self.hosts)} dropped out of the swarm's view during the update (Down or Unknown "
+                f"for a moment: the managers missed heartbeats, or a new leader had not heard from it yet), "
+                f"so the scheduler gave the new tasks to the other nodes. When every node is Ready again "
+                f"(lab.node.ls()), lab.service.update({service!r}, force=True) spreads them.")
 
 
 def rolled_back(snap: Snapshot, name: str, want: int | None, image: str) -> Progress:

@@ -26,7 +26,7 @@ from .._errors import (
 from .._results import Output, Table, Text
 from .._util import parallel_map
 from .._wait import Progress
-from ..converge import SwarmReader, rolled_back, service_progress, unplaceable
+from ..converge import DroppedNodes, SwarmReader, rolled_back, service_progress, unplaceable
 from ._base import engine_errors
 from .clitext import (
     PS_COLUMNS,
@@ -310,13 +310,17 @@ class Services(ServiceLookups):
         image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
         lines = [name]
         if wait:
-            lines += self._wait_rollout(name, spec_replicas(spec), image, spec, timeout, cmd)
+            lines += self._wait_rollout(name, spec_replicas(spec), image, spec, timeout, cmd, notes)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
                     data={"image": image, "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
-                      timeout: float | None, command: str = "") -> list[str]:
+                      timeout: float | None, command: str = "", notes: list[str] | None = None) -> list[str]:
+        """Wait for the rollout. Nodes that dropped out of the managers' view during it
+        (:class:`~swarmlab.converge.DroppedNodes`) are named in ``notes``, or in the
+        :class:`UpdatePaused` error when the update paused."""
         lab = self._lab
+        dropped = DroppedNodes()
         uc = spec.get("UpdateConfig") or {}
         delay = float(uc.get("Delay", 0)) / 1e9
         par = int(uc.get("Parallelism", 1) or 1)
@@ -324,19 +328,22 @@ class Services(ServiceLookups):
         budget = timeout or 90.0 + batches * (delay + 15.0)
 
         reader = SwarmReader(lab)
+        started = time.time()
 
         def check() -> Progress:
             snap = reader.read(name)
+            dropped.observe(snap)
             svc = snap.service(name)
             if svc is None:
                 raise ServiceNotFound(f"service {name} was removed during its rolling update")
             status = svc.get("UpdateStatus") or {}
             state = status.get("State", "")
             if state == "paused":
+                dropped.add(reader.node_drops(started))
                 raise UpdatePaused(
                     f"the update of {name} paused: {status.get('Message', '')}. See which tasks "
                     f"failed with lab.service.ps({name!r}); go back with "
-                    f"lab.service.rollback({name!r})."
+                    f"lab.service.rollback({name!r})." + (f" {dropped.note(name)}" if dropped.hosts else "")
                 )
             if state in ("rollback_started", "rollback_paused", "rollback_completed"):
                 raise UpdatePaused(
@@ -361,6 +368,9 @@ class Services(ServiceLookups):
                             observe=watch.observe)
         finally:
             self.last_rollout = watch.finish()
+        dropped.add(reader.node_drops(started))
+        if dropped.hosts and notes is not None:
+            notes.append(dropped.note(name))
         return [f"overall progress: {done.n} out of {done.total} tasks", "verify: Service converged"]
 
     def rollback(self, name: str, wait: bool = True, timeout: float | None = None) -> Text:

@@ -4,10 +4,13 @@ swarm cells at once both end in the same swarm."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
@@ -16,6 +19,7 @@ from labtest import WEB_V1, WEB_V2, WORKLOAD, running_tasks
 
 import swarmlab as sl
 import swarmlab.commands._base as command_base  # where every command's wait looks wait_for up
+import swarmlab.exercises as ex
 from swarmlab.converge import Snapshot, engine_clock_offset
 
 
@@ -59,6 +63,81 @@ def test_a_healthy_step_waits_out_the_monitor_period(swarm3: sl.Lab) -> None:
     # every task the step reported had been running for the service's monitor period (5 s)
     assert all(snap.age(t) >= 5.0 for t in tasks), [snap.age(t) for t in tasks]
     swarm3.service.rm("steady")
+
+
+def _hosts_running(mgr: docker.DockerClient, service: str) -> list[str]:
+    names = {n["ID"]: n["Description"]["Hostname"] for n in mgr.api.nodes()}
+    return sorted(names[t["NodeID"]] for t in running_tasks(mgr, service))
+
+
+def _node_state(mgr: docker.DockerClient, hostname: str) -> str:
+    return next(n["Status"]["State"] for n in mgr.api.nodes() if n["Description"]["Hostname"] == hostname)
+
+
+def test_a_node_that_drops_out_during_an_update_is_named_and_its_advice_spreads_the_tasks(
+        swarm3: sl.Lab, host: docker.DockerClient) -> None:
+    """A node the managers stop hearing from in the middle of a forced update (its engine
+    frozen: no heartbeats, as on a computer too busy to run it) is Down for a while, so its
+    task's replacement goes elsewhere and the service ends uneven. The update says which node
+    dropped out and what to do, even when the node was back before the next poll; lesson 09's
+    answer key does it, and spreads the tasks even when a node drops out during it too."""
+    lab, mgr = swarm3, swarm3.manager_client()
+    lab.service.create("spread", WORKLOAD, "sleep", "3600", replicas=3)
+    assert _hosts_running(mgr, "spread") == ["manager1", "worker1", "worker2"]
+    plain = lab.service.update("spread", force=True)  # nobody drops out: no such note
+    assert not any("dropped out" in n for n in plain.notes), plain.notes
+    [box] = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab.name}", "io.swarmlab.machine=worker2"]})
+    since = int(time.time())
+    with _frozen_until_down(mgr, box, "worker2") as down_seen:
+        # the engine decides between two outcomes, each named: its default failure action
+        # pauses the update when the task it gave worker2 before the managers saw it gone is
+        # lost; or the update finishes on the other nodes
+        try:
+            rolled = lab.service.update("spread", force=True)
+            [said] = [n for n in rolled.notes if "dropped out" in n]
+            assert "worker2" not in _hosts_running(mgr, "spread")  # finished without it: uneven
+        except sl.UpdatePaused as paused:
+            said = str(paused)
+            assert "update paused due to failure or early termination" in said, said
+            assert "worker2 dropped out" in said, said
+            said = said[said.index("worker2 dropped out"):]
+    assert down_seen.is_set()
+    assert said.startswith("worker2 dropped out") and "lab.service.update('spread', force=True)" in said, said
+    # the engine's own record, read by the docker CLI in the manager: worker2 went Down
+    # during the update
+    events = lab.ssh("manager1", f"docker events --since {since} --until {int(time.time()) + 1} --filter type=node "
+                                 "--format '{{.Actor.Attributes.name}} {{index .Actor.Attributes \"state.new\"}}'")
+    assert "worker2 down" in str(events).splitlines(), str(events)
+    # lesson 09's answer key follows the note, even when the node drops out again during it
+    with _frozen_until_down(mgr, box, "worker2") as down_seen:
+        ex.answer_rebalanced(lab, "spread")
+    assert down_seen.is_set()
+    assert _hosts_running(mgr, "spread") == ["manager1", "worker1", "worker2"]
+    lab.service.rm("spread")
+
+
+@contextlib.contextmanager
+def _frozen_until_down(mgr: docker.DockerClient, box: Any, hostname: str) -> Iterator[threading.Event]:
+    """The machine's container paused (its engine sends no heartbeats) until the manager lists
+    its node Down, then thawed at once: a node gone for a moment, as on a computer too busy."""
+    down_seen = threading.Event()
+
+    def thaw_once_down() -> None:
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline and _node_state(mgr, hostname) != "down":
+                time.sleep(0.2)
+            down_seen.set()
+        finally:
+            box.unpause()
+
+    box.pause()
+    thaw = threading.Thread(target=thaw_once_down)
+    thaw.start()
+    try:
+        yield down_seen
+    finally:
+        thaw.join()
 
 
 def _count_requests(lab: sl.Lab) -> list[str]:
