@@ -58,12 +58,56 @@ def swarmlab_home() -> Path:
     return _home.home()
 
 
+#: What ``swarmlab env`` sets beside a machine's own variables: the ``DOCKER_HOST`` it set, so
+#: that swarmlab knows that ``DOCKER_HOST`` is one of its machines and not this computer's
+#: engine, and the one it replaced ("" for none: the default socket), which ``swarmlab env -u``
+#: puts back.
+ENV_MACHINE_HOST = "SWARMLAB_ENV_HOST"
+ENV_OUTER_HOST = "SWARMLAB_OUTER_DOCKER_HOST"
+#: the variables that point a docker client at an engine (as docker-machine env sets them)
+DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_MACHINE_NAME")
+
+
+def machine_in_env(environ: Any = None) -> str:
+    """The ``DOCKER_HOST`` of the environment when it points at one of swarmlab's machines
+    (``eval $(swarmlab env LAB MACHINE)`` set it, or it is a machine socket in swarmlab's
+    home), else ""."""
+    environ = os.environ if environ is None else environ
+    host = str(environ.get("DOCKER_HOST") or "")
+    if not host:
+        return ""
+    if host == environ.get(ENV_MACHINE_HOST):
+        return host
+    if host.startswith("unix://") and host.endswith("/docker.sock"):
+        labs = os.path.join(os.path.abspath(_home.home_path()), "labs") + os.sep
+        if os.path.abspath(host[len("unix://"):]).startswith(labs):
+            return host
+    return ""
+
+
+def this_computers_env(environ: Any = None) -> dict[str, str]:
+    """The environment that finds this computer's engine: the process's own, except when
+    ``DOCKER_HOST`` points at one of swarmlab's machines (:func:`machine_in_env`): then the
+    ``DOCKER_HOST`` that ``swarmlab env`` replaced (none: the default socket), no TLS settings."""
+    env = dict(os.environ if environ is None else environ)
+    if machine_in_env(env):
+        outer = env.get(ENV_OUTER_HOST, "")
+        for key in DOCKER_VARIABLES:
+            env.pop(key, None)
+        if outer and not machine_in_env({**env, "DOCKER_HOST": outer}):
+            env["DOCKER_HOST"] = outer
+    return env
+
+
 def host_client(timeout: int = 60) -> docker.DockerClient:
-    """A client for the local Docker engine (``DOCKER_HOST`` or the default socket), checked
-    to answer; otherwise :class:`EngineUnavailable` saying what to do."""
-    where = os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
+    """A client for the local Docker engine (``DOCKER_HOST`` or the default socket, as
+    :func:`this_computers_env` finds them), checked to answer; otherwise
+    :class:`EngineUnavailable` saying what to do."""
+    env = this_computers_env()
+    where = env.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
     try:
-        client = one_pool(docker.from_env(version="auto", timeout=timeout, max_pool_size=MAX_CONNECTIONS))
+        client = one_pool(docker.from_env(version="auto", timeout=timeout, max_pool_size=MAX_CONNECTIONS,
+                                          environment=env))
         client.ping()
     except docker.errors.DockerException as e:
         raise EngineUnavailable(

@@ -5,11 +5,13 @@ notebooks do."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
 from typing import Any
 
+from .._engine import DOCKER_VARIABLES, ENV_MACHINE_HOST, ENV_OUTER_HOST, machine_in_env, this_computers_env
 from .._errors import LabNotFound, SwarmlabError
 from ..providers import DEFAULT_PROVIDER
 from ..providers.base import check_machine_name
@@ -56,9 +58,12 @@ def register(command: Command) -> None:
     p.set_defaults(run=cmd_ssh)
 
     p = command("env", "the variables that point this computer's docker CLI at a machine's engine",
-                "eval $(swarmlab env tutorial manager1)   then: docker node ls")
-    p.add_argument("lab", type=lab_name)
-    p.add_argument("machine")
+                "eval $(swarmlab env tutorial manager1)   then: docker node ls;   "
+                "eval $(swarmlab env -u)   back to this computer's engine")
+    p.add_argument("lab", type=lab_name, nargs="?")
+    p.add_argument("machine", nargs="?")
+    p.add_argument("-u", "--unset", action="store_true",
+                   help="print the lines that point the docker CLI back at this computer's engine")
     provider_opt(p, found=True)
     output_opt(p)
     p.set_defaults(run=cmd_env)
@@ -118,6 +123,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     flag = "" if default else f" --provider {lab.provider_name}"
     print(f"\nlab {lab.name!r} is ready ({lab.provider_name}). Use it:\n"
           f"  eval $(swarmlab env {lab.name} {first}{flag})   # then: docker node ls\n"
+          f"  eval $(swarmlab env -u)   # the docker CLI back on this computer's engine\n"
           f"  swarmlab ssh {lab.name} {first}{flag}            # a shell on {first}\n"
           f"  python: lab = swarmlab.Lab.attach({lab.name!r}"
           + ("" if default else f", provider={lab.provider_name!r}") + ")\n"
@@ -196,16 +202,41 @@ def cmd_ssh(args: argparse.Namespace) -> int:
         return int(out.exit_code)
     argv = list(lab.provider.shell_command(machine))
     sys.stdout.flush()
-    return subprocess.call(argv)
+    return subprocess.call(argv, env=this_computers_env())  # `docker exec` on this computer's engine
+
+
+def _shell_lines(env: dict[str, str]) -> list[str]:
+    """``export``/``unset`` lines for ``eval $(...)``: each ends with ``;``, since the shell
+    joins the unquoted output into one line (an ``unset`` after an ``export`` would be read as
+    more names to export)."""
+    return [f"export {key}={shlex.quote(value)};" if value else f"unset {key};" for key, value in env.items()]
 
 
 def cmd_env(args: argparse.Namespace) -> int:
+    if args.unset:
+        if args.lab or args.machine:
+            raise Usage("-u takes no lab or machine: eval $(swarmlab env -u)")
+        outer = os.environ.get(ENV_OUTER_HOST, "") if machine_in_env() else os.environ.get("DOCKER_HOST", "")
+        back = {key: "" for key in DOCKER_VARIABLES} | {"DOCKER_HOST": outer, ENV_MACHINE_HOST: "", ENV_OUTER_HOST: ""}
+        if args.output == "json":
+            print_json({k: v for k, v in back.items() if v})
+            return 0
+        print("\n".join(_shell_lines(back)))
+        print("# Run this command to point your shell's docker CLI back at this computer's engine:\n"
+              "# eval $(swarmlab env -u)")
+        return 0
+    if not args.lab or not args.machine:
+        raise Usage("the following arguments are required: " + ("machine" if args.lab else "lab, machine"))
     lab = _lab(args)
     env = lab.provider.engine_env(_machine(lab, args.machine))
     if args.output == "json":
         print_json({k: v for k, v in env.items() if v})
         return 0
-    for key, value in env.items():
-        print(f"export {key}={shlex.quote(value)}" if value else f"unset {key}")
-    print(f"# Run this command to configure your shell:\n# eval $(swarmlab env {lab.name} {args.machine})")
+    # what the CLI's engine was before this (kept through a second `env`), for `env -u` and
+    # for swarmlab itself, which finds its labs on this computer's engine whatever DOCKER_HOST says
+    outer = os.environ.get(ENV_OUTER_HOST, "") if machine_in_env() else os.environ.get("DOCKER_HOST", "")
+    marks = {"DOCKER_MACHINE_NAME": args.machine, ENV_MACHINE_HOST: env.get("DOCKER_HOST", ""), ENV_OUTER_HOST: outer}
+    print("\n".join(_shell_lines({**env, **marks})))
+    print(f"# Run this command to configure your shell:\n# eval $(swarmlab env {lab.name} {args.machine})\n"
+          f"# and back to this computer's engine: eval $(swarmlab env -u)")
     return 0

@@ -5,8 +5,11 @@ own subcommands: :mod:`.labs`, :mod:`.doctor`, :mod:`.classroom`, :mod:`.lessons
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
+from .._engine import machine_in_env
 from .._errors import InvalidArgument, SwarmlabError
 from . import classroom, doctor, labs, lessons
 from ._common import Parser, Usage
@@ -34,6 +37,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     top = parser()
     args = top.parse_args(argv)  # bad usage: argparse says so, exit 2
+    if args.command != "env" and machine_in_env():
+        name = os.environ.get("DOCKER_MACHINE_NAME") or "a machine"
+        print(f"swarmlab: DOCKER_HOST points at {name} of a lab (swarmlab env); swarmlab finds its labs on "
+              f"this computer's engine all the same. eval $(swarmlab env -u) points the docker CLI back "
+              f"at it too.", file=sys.stderr)
     try:
         return int(args.run(args))
     except Usage as e:

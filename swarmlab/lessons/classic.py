@@ -143,11 +143,12 @@ def check_nothing_left(lab_name: str) -> Check:
     """After ``lab.destroy()``: nothing on this computer's engine carries the lab's label."""
     import docker
 
+    from .._engine import this_computers_env
     from ..providers.base import LABEL_LAB
 
     check = Check(f"nothing of lab {lab_name!r} is left",
                   hint="lab.destroy()   # docker-machine rm -y manager1 worker1 worker2")
-    client = docker.from_env(version="auto")
+    client = docker.from_env(version="auto", environment=this_computers_env())
     flt = {"label": f"{LABEL_LAB}={lab_name}"}
     for kind, items in (("containers (machines)", client.containers.list(all=True, filters=flt)),
                         ("volumes", client.volumes.list(filters=flt)),

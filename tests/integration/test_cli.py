@@ -111,6 +111,45 @@ def test_env_points_this_computers_docker_cli_at_the_machine(lab: str) -> None:
     assert sh.splitlines()[0].startswith("export DOCKER_HOST=") and "eval $(swarmlab env" in sh
 
 
+ROUND_TRIP = r"""
+set -eu
+eval $(swarmlab env "$LAB" manager1)
+echo "cli: $(docker node ls --format '{{.Self}} {{.Hostname}}' | grep '^true ')"
+swarmlab ls -o json > "$OUT/ls.json" 2> "$OUT/ls.err"
+swarmlab status "$LAB" -o json > "$OUT/status.json"
+echo "ssh: $(swarmlab ssh "$LAB" worker1 docker info --format '{{.Swarm.LocalNodeState}}')"
+eval $(swarmlab env "$LAB" worker1)
+echo "cli: $(docker info --format '{{.Name}}')"
+eval $(swarmlab env -u)
+echo "back: ${DOCKER_HOST-unset} ${DOCKER_CERT_PATH-unset} ${SWARMLAB_ENV_HOST-unset}"
+echo "machines: $(docker ps -q --filter "label=io.swarmlab.lab=$LAB" | wc -l)"
+"""
+
+
+def test_env_and_back_in_a_shell_leave_swarmlab_on_this_computers_engine(lab: str, tmp_path: Path) -> None:
+    """``eval $(swarmlab env LAB manager1)`` points the shell's docker CLI at manager1, and
+    swarmlab itself still finds its labs on this computer's engine (ls, status, ssh), saying
+    so; after a second ``env``, ``eval $(swarmlab env -u)`` brings the docker CLI back to this
+    computer's engine, read through it: the lab's machine containers."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "swarmlab").write_text(f'#!/bin/sh\nexec {sys.executable} -m swarmlab "$@"\n')
+    (bin_dir / "swarmlab").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "SWARMLAB_ENV", "SWARMLAB_OUTER"))}
+    env |= {"PATH": f"{bin_dir}:{env['PATH']}", "LAB": lab, "OUT": str(tmp_path), "SWARMLAB_PROGRESS": "0"}
+    done = subprocess.run(["bash", "-c", ROUND_TRIP], capture_output=True, text=True, env=env, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["cli: true manager1", "ssh: active", "cli: worker1",
+                                        "back: unset unset unset", "machines: 2"], done.stdout
+    [mine] = [row for row in json.loads((tmp_path / "ls.json").read_text()) if row["name"] == lab]
+    assert (mine["machines"], mine["nodes"]) == ("2/2", "2/2"), mine
+    said = (tmp_path / "ls.err").read_text()
+    assert "DOCKER_HOST points at manager1 of a lab" in said and "eval $(swarmlab env -u)" in said, said
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert {n["HOSTNAME"]: n["STATUS"] for n in status["nodes"]} == {"manager1": "Ready", "worker1": "Ready"}
+
+
 def test_the_docker_magics_in_a_notebook(lab: str, tmp_path: Path) -> None:
     import papermill as pm
 
@@ -147,6 +186,7 @@ def test_the_docker_magics_in_a_notebook(lab: str, tmp_path: Path) -> None:
     (["down"], 2, "name a lab (swarmlab down tutorial) or give --all"),
     (["down", "--all"], 2, "add --yes to say so"),
     (["env", "{lab}"], 2, "the following arguments are required: machine"),
+    (["env", "-u", "{lab}"], 2, "-u takes no lab or machine"),
 ])
 def test_bad_usage_says_what_in_one_line_and_changes_nothing(lab: str, host: docker.DockerClient,
                                                             args: list[str], code: int, says: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from ..._engine import this_computers_env
 from ..._errors import ImageNotAvailable, ProviderUnavailable
 from ..._util import error_text
 
@@ -88,7 +89,7 @@ def choose_api(host: docker.DockerClient, api: str) -> str:
         raise ProviderUnavailable(
             f"the dind provider publishes each machine's engine on this computer's "
             f"127.0.0.1, but DOCKER_HOST points at another computer "
-            f"({os.environ.get('DOCKER_HOST', base)}). Run swarmlab on the computer that "
+            f"({this_computers_env().get('DOCKER_HOST', base)}). Run swarmlab on the computer that "
             f"runs Docker, or use provider='ssh' for remote hosts."
         )
     if api != "auto":

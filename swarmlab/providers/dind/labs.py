@@ -19,6 +19,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from ..._engine import this_computers_env
 from ..._util import parallel_map
 from ..base import (
     LABEL_LAB,
@@ -114,7 +115,7 @@ def list_labs(owners: Sequence[str] | None = None, *, engine: docker.DockerClien
     if engine is None:
         found = {f.name: f for f in folder_labs("dind")}
         with contextlib.suppress(Exception):  # no engine here: the folders still say which labs exist
-            local = docker.from_env(version="auto", timeout=20)
+            local = docker.from_env(version="auto", timeout=20, environment=this_computers_env())
             try:
                 for f in list_labs([owner()], engine=local).labs:
                     found[f.name] = f
