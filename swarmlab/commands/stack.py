@@ -53,7 +53,11 @@ def _yaml() -> Any:
     return yaml
 
 
-def read_compose(source: str | Path, base: Path) -> tuple[str, str, dict[str, Any], Path]:
+#: one compose file as :func:`read_compose` reads it: (label, text, parsed, folder)
+ComposeFile = tuple[str, str, dict[str, Any], Path]
+
+
+def read_compose(source: str | Path, base: Path) -> ComposeFile:
     """One compose file: ``(label, text, parsed, folder)``. ``source`` is a path, or YAML text
     (anything with a line break), whose relative paths are taken from ``base``."""
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
@@ -76,6 +80,28 @@ def read_compose(source: str | Path, base: Path) -> tuple[str, str, dict[str, An
     if not isinstance(parsed, dict) or not isinstance(parsed.get("services", {}), dict):
         raise InvalidArgument(f"{label} is not a compose file: it needs a 'services:' mapping. Nothing was deployed.")
     return label, text, parsed, folder
+
+
+def versions_alike(files: list[ComposeFile]) -> tuple[list[ComposeFile], list[str]]:
+    """The docker CLI reads a compose file without ``version:`` as the newest version it knows
+    (3.13 for CLI 28) and refuses files of two versions together ("version mismatched between
+    two composefiles : 3.8 and 3.13"): a file without one, given with files that have one, is
+    copied to the manager with the first file's version, and a note says so."""
+    have = [(label, doc["version"]) for label, _, doc, _ in files if doc.get("version") not in (None, "")]
+    if not have:
+        return files, []
+    first, version = have[0]
+    out, notes = [], []
+    for label, text, doc, folder in files:
+        if doc.get("version") in (None, ""):
+            doc = {"version": str(version), **{k: v for k, v in doc.items() if k != "version"}}
+            text = _yaml().safe_dump(doc, sort_keys=False, default_flow_style=False)
+            notes.append(f"{label} has no version: line. The docker CLI reads such a file as the newest compose "
+                         f"version it knows, and refuses files of two versions together ('version mismatched "
+                         f"between two composefiles'), so swarmlab copied it to the manager with version: "
+                         f"'{version}', as {first} has.")
+        out.append((label, text, doc, folder))
+    return out, notes
 
 
 def merged_services(docs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -125,7 +151,7 @@ class Stacks(Command):
                 for k, v in env.items())):
             raise InvalidArgument(f"env={env!r}: give a dict of variable names and strings, e.g. env={{'TAG': '2'}}")
         base = Path.cwd()
-        files = [read_compose(c, base) for c in (compose, *overrides)]
+        files, notes = versions_alike([read_compose(c, base) for c in (compose, *overrides)])
         services = merged_services([doc for _, _, doc, _ in files])
         if not services:
             raise InvalidArgument("the compose files name no service. Nothing was deployed.")
@@ -150,7 +176,6 @@ class Stacks(Command):
         if sum(len(v) for v in upload.values()) > MAX_BYTES:
             raise InvalidArgument(f"the stack's files weigh more than {MAX_BYTES // 1024} KB: keep images' content "
                                   f"in images, not in configs. Nothing was deployed.")
-        notes: list[str] = []
         for image in dict.fromkeys(str(s["image"]) for s in services.values()):
             notes += lab.service._image_check(image)  # offline and on no machine: refused here
         mgr = lab.manager()
@@ -177,7 +202,8 @@ class Stacks(Command):
             out = lab.provider.run(mgr, real)
         said = out.output.strip()
         if out.exit_code != 0:
-            raise DockerError(f"docker stack deploy {name} failed on {mgr}: {said}")
+            mismatch = " Give every file the same version: line." if "version mismatched" in said else ""
+            raise DockerError(f"docker stack deploy {name} failed on {mgr}: {said}{mismatch}")
         lines = [said] if said else []
         if wait:
             lines += self._wait(name, client, before, started, timeout)

@@ -4,6 +4,7 @@ leaving nothing of the stack on the engine."""
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,31 @@ def test_text_over_a_file_changes_it_as_a_rolling_update(lab: sl.Lab, app_dir: P
     finally:
         lab.stack.rm("grow")
     assert of_stack(lab, "grow") == ""
+
+
+def test_text_without_a_version_over_a_file_with_one_is_deployed_and_said(lab: sl.Lab, app_dir: Path) -> None:
+    """Lesson 12's exercise as a learner writes it: YAML text without ``version:`` over the
+    lesson's file. The manager's own CLI refuses that pair; the deploy gives the text the file's
+    version, says so, and the engine runs what the text asks."""
+    more = "services:\n  hello:\n    deploy:\n      replicas: 3\n"
+    pair = (f"mkdir -p /tmp/pair && cd /tmp/pair && printf '%s' {shlex.quote(COMPOSE)} > a.yml && "
+            f"printf '%s' {shlex.quote(more)} > b.yml && echo motd > motd.txt && "
+            f"docker stack deploy --resolve-image never -c a.yml -c b.yml pair")
+    refused = lab.ssh("manager1", pair)
+    assert not refused.ok and "version mismatched between two composefiles : 3.8 and" in str(refused), refused
+    try:
+        done = lab.stack.deploy("bare", app_dir / "docker-compose.yml", more)
+        [said] = [n for n in done.notes if "no version" in n]
+        assert said.startswith("the compose text has no version: line.") and \
+            "with version: '3.8', as docker-compose.yml has." in said, said
+        assert cli(lab, "docker service ls --filter name=bare_hello --format '{{.Replicas}}'") == "3/3"
+        # two versions given, and different: the CLI's refusal, and what to do
+        other = 'version: "3.9"\n' + more
+        with pytest.raises(sl.DockerError, match=r"version mismatched .* Give every file the same version: line"):
+            lab.stack.deploy("bare", app_dir / "docker-compose.yml", other)
+    finally:
+        lab.stack.rm("bare")
+    assert of_stack(lab, "bare") == "" and of_stack(lab, "pair") == ""
 
 
 def nothing_changed(lab: sl.Lab) -> str:
