@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 
 #: Colours by level, for the light and the dark JupyterLab themes: text in these colours keeps
@@ -26,6 +27,23 @@ LEVELS = {
 #: The containers every swarmlab view is drawn in; the theme's variables are set on them.
 VIEW_CLASSES = (".swarmlab-result", ".swarmlab-dash", ".swarmlab-rollout", ".swarmlab-check",
                 ".swarmlab-dashboard")
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a shell command line, as a person types it: bare when plain; in
+    single quotes when it has none; else in double quotes, with ``\\``, ``"``, ``$`` and
+    a backquote escaped (``'{print $2}'`` inside stays readable); with a ``!`` (which double
+    quotes do not protect in an interactive shell), as ``shlex.quote`` writes it."""
+    if _PLAIN_WORD.fullmatch(text):
+        return text
+    if "'" not in text:
+        return f"'{text}'"
+    if "!" not in text:
+        return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+    return shlex.quote(text)
 
 
 def theme_css() -> str:

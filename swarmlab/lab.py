@@ -42,6 +42,7 @@ from typing import Any
 
 import docker
 
+from . import _format as fmt
 from . import _offline
 from ._errors import InvalidArgument, LabNotFound, SwarmStateError
 from ._results import HttpAnswer, Output, Result, Table, Text, mask_token
@@ -71,7 +72,7 @@ def as_typed(command: str) -> str:
         return " ".join(words)
     if not any(c in command for c in '"$`\\!'):
         return f'"{command}"'
-    return shlex.quote(command)
+    return fmt.shell_word(command)
 
 
 #: the Lab made last in this process: what ``%docker`` uses when no ``lab`` variable is a Lab

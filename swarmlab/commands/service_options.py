@@ -24,6 +24,7 @@ from typing import Any
 
 import docker.types
 
+from .. import _format as fmt
 from .._errors import InvalidArgument
 from .._swarm import CLI_UPDATE_DEFAULTS
 from .service_parts import (
@@ -279,7 +280,7 @@ class UpdateOptions:
         if self.replicas is not None:
             flags.append(f"--replicas {self.replicas}")
         if self.args is not None:
-            flags.append("--args " + shlex.quote(shlex.join(self.args)))
+            flags.append("--args " + fmt.shell_word(shlex.join(self.args)))
         if self.force:
             flags.append("--force")
         if self.image is not None:

@@ -81,6 +81,9 @@ def test_02_swarm_of_three_with_the_advertised_address(run: Run) -> None:
     assert "docker swarm join --token SWMTKN-1-" in init and "…(masked)" in init
     networks = run.text("02-swarm", "two-networks")
     assert "docker0" in networks and "eth0" in networks
+    # the command as a person types it (not shlex's '"'"' for the quotes inside)
+    assert networks.startswith("$ docker-machine ssh manager1 \"ip -4 -o addr show scope global | "
+                               "awk '{print \\$2, \\$4}'\"\n"), networks
     info = run.text("02-swarm", "docker-info")
     assert "Swarm: active" in info and " Managers: 1" in info and " Nodes: 3" in info
     assert "This node is not a swarm manager" in run.text("02-swarm", "node-ls-worker")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from swarmlab.commands.validate import did_you_mean
 
 
@@ -22,3 +24,19 @@ def test_a_command_on_a_machine_is_shown_as_a_person_types_it() -> None:
     assert as_typed("docker node ls") == "docker node ls"
     assert as_typed("docker ps --format '{{.Names}}'") == "\"docker ps --format '{{.Names}}'\""
     assert as_typed('echo "$HOME"') == "'echo \"$HOME\"'"
+    # single quotes inside: in double quotes with the shell's specials escaped, not '"'"'
+    assert as_typed("ip -4 -o addr | awk '{print $2, $4}'") == "\"ip -4 -o addr | awk '{print \\$2, \\$4}'\""
+    assert as_typed("echo 'hi!'") == "'echo '\"'\"'hi!'\"'\"''"  # a '!': only shlex's form is safe
+
+
+@pytest.mark.parametrize("text", ["sh -c 'echo broken; exit 1'", "awk '{print $2}' \"a\" `b` \\c", "plain",
+                                  "no quotes here", "it's", "a'b!c", ""])
+def test_a_shell_word_reads_back_as_the_same_text(text: str) -> None:
+    """What fmt.shell_word writes, bash reads back as the same one word."""
+    import subprocess
+
+    from swarmlab import _format as fmt
+
+    word = fmt.shell_word(text)
+    out = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True)
+    assert out.stdout == text, word
