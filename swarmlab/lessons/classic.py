@@ -85,8 +85,9 @@ def check_rollback(lab: Lab, service: str = "redis", old: str = "redis:7.2",
     check.add(state == "rollback_completed",
               f"its last change was {state.replace('_', ' ') or 'no update at all'}"
               + ("" if state == "rollback_completed" else " (not a completed rollback)"), hint)
-    check.add(prev_image == image_ref(new), f"the version it went back from ran {prev_image or 'nothing'}",
-              hint)
+    if state == "rollback_completed":  # before any rollback there is nothing it went back from
+        check.add(prev_image == image_ref(new), f"the version it went back from ran {prev_image or 'nothing'}"
+                  + ("" if prev_image == image_ref(new) else f" (not {new})"), hint)
     want = asked_replicas(svc)
     running = running_tasks(lab, mgr, service)
     on_old = [r for r in running if image_ref(str(r.get("Image", ""))) == image_ref(old)]
@@ -115,8 +116,10 @@ def check_drain(lab: Lab, node: str = "worker2", service: str = "redis", old: st
                   f"lab.machine.create({node!r}), then lab.swarm.join({node!r})")
         return check
     availability = found[0]["Spec"].get("Availability", "")
-    wrong = "" if availability == "drain" else " (not drain)"
-    check.add(availability == "drain", f"{node} is {availability}{wrong}",
+    said = {"drain": f"{node} is drained (availability drain)",
+            "pause": f"{node} is paused, not drained: a paused node keeps the tasks it runs and only gets no "
+                     f"new ones; drain moves them to the other nodes"}
+    check.add(availability == "drain", said.get(availability, f"{node} is {availability}, not drained"),
               f"lab.node.drain({node!r})   # docker node update --availability drain {node}")
     on_node = docker_json(
         lab, mgr,
@@ -128,8 +131,11 @@ def check_drain(lab: Lab, node: str = "worker2", service: str = "redis", old: st
     if svc is not None:
         want = asked_replicas(svc)
         running = running_tasks(lab, mgr, service)
-        check.add(len(running) == want,
-                  f"{service} still has {len(running)} of {want} replicas running, on the other nodes",
+        elsewhere = [t for t in running if t.get("Node") != node]
+        still = len(running) - len(elsewhere)
+        check.add(len(elsewhere) == want == len(running),
+                  f"{service} has {len(elsewhere)} of {want} replicas running on the other nodes"
+                  + (f" ({still} still on {node})" if still else ""),
                   f"{AGAIN} (lab.service.ps({service!r}) shows where its tasks are)")
     return check
 

@@ -67,6 +67,8 @@ def test_check_rollback_needs_a_real_rollback_to_the_old_image(
         never_updated = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
         assert not never_updated
         assert "its last change was no update at all (not a completed rollback)" in failed(never_updated)
+        # nothing said of a rollback that never happened
+        assert not any("went back from" in s for _, s in never_updated.findings), never_updated
         lab.service.update("web-ex", image=WEB_V2)
         updated = ex.check_rollback(lab, "web-ex", WEB_V1, WEB_V2)
         assert not updated
@@ -95,9 +97,14 @@ def test_check_drain_fails_until_the_node_is_drained_and_empty(
         assert "the swarm has no node 'worker9' (docker node inspect worker9 finds nothing)" in failed(
             ex.check_drain(lab, "worker9", "drain-ex"))
         active = ex.check_drain(lab, "worker2", "drain-ex")
-        assert not active and "worker2 is active (not drain)" in failed(active)
+        assert not active and "worker2 is active, not drained" in failed(active)
         lab.node.pause("worker2")  # no new tasks, but its tasks stay: not a drain
-        assert not ex.check_drain(lab, "worker2", "drain-ex")
+        paused = ex.check_drain(lab, "worker2", "drain-ex")
+        assert not paused and failed(paused)[0].startswith("worker2 is paused, not drained: a paused node keeps")
+        on_worker2 = int(engine(host, lab, "docker node ps worker2 --filter desired-state=running -q | wc -l"))
+        assert on_worker2 >= 1  # the engine: its task stayed
+        assert (f"drain-ex has {3 - on_worker2} of 3 replicas running on the other nodes "
+                f"({on_worker2} still on worker2)") in failed(paused), paused
         lab.node.drain("worker2")  # waits until the moved tasks run elsewhere
         done = ex.check_drain(lab, "worker2", "drain-ex")
         assert done.ok, repr(done)
