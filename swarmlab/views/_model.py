@@ -7,7 +7,7 @@ Built from what the Engine API returns for ``GET /nodes`` and ``GET /tasks``, an
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,15 +16,56 @@ from typing import Any
 LIVE_DESIRED = ("running", "ready")
 
 #: Card colours: picked from the service name's CRC32, so a service keeps its colour across
-#: refreshes, kernels and machines. Each keeps white text at 5:1 or more (WCAG AA asks 4.5:1).
+#: refreshes, kernels and machines, unless another service of the picture has one close to it
+#: (:func:`service_colours`). Each keeps white text at 5:1 or more (WCAG AA asks 4.5:1); chosen
+#: so that any 8 services get colours at least 25 apart (CIE76 ΔE).
 PALETTE = (
-    "#1565c0", "#2e7d32", "#8e24aa", "#bf360c", "#00695c", "#5d6b00",
-    "#6d4c41", "#c2185b", "#3949ab", "#a84300", "#006064", "#33691e",
+    "#1565c0", "#2e7d32", "#8e24aa", "#bf360c", "#00695c", "#c2185b",
+    "#3e2723", "#1a237e", "#5d6b00", "#455a64", "#880e4f", "#795548",
 )
 
 
 def service_colour(name: str) -> str:
+    """The service's own colour (its name's CRC32): what it gets unless another service of
+    the picture has that colour or one close to it (:func:`service_colours`)."""
     return PALETTE[zlib.crc32(name.encode("utf-8")) % len(PALETTE)]
+
+
+#: CIE76 colour difference (in CIELAB) under which two cards' colours read as one
+CLOSE = 30.0
+
+
+def _lab(colour: str) -> tuple[float, float, float]:
+    """CIELAB of an sRGB ``#rrggbb`` colour (D65)."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(int(colour[i:i + 2], 16) / 255) for i in (1, 3, 5))
+    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b, \
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+    f = [t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def colour_difference(a: str, b: str) -> float:
+    """CIE76 ΔE between two ``#rrggbb`` colours."""
+    return float(sum((x - y) ** 2 for x, y in zip(_lab(a), _lab(b))) ** 0.5)
+
+
+def service_colours(names: Iterable[str]) -> dict[str, str]:
+    """A colour for each service of a picture, no two alike: each its own colour
+    (:func:`service_colour`) unless that is within :data:`CLOSE` of one taken already; then
+    the palette's colour farthest from those taken. Taken in the order of the names' CRC32, so
+    the same services get the same colours in every refresh, kernel and machine."""
+    out: dict[str, str] = {}
+    for name in sorted(set(names), key=lambda n: (zlib.crc32(n.encode("utf-8")), n)):
+        taken = list(out.values())
+        own = service_colour(name)
+        if taken and min(colour_difference(own, t) for t in taken) < CLOSE:
+            free = [c for c in PALETTE if c not in taken] or list(PALETTE)
+            own = max(free, key=lambda c: min(colour_difference(c, t) for t in taken))
+        out[name] = own
+    return out
 
 
 def short_image(image: str) -> str:
@@ -149,6 +190,7 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
         )
     unassigned: list[Card] = []
     per_service: dict[str, dict[str, Any]] = {}
+    colours = service_colours(service_names.values())
     for t in tasks:
         sid = t.get("ServiceID", "")
         name = service_names.get(sid)
@@ -171,7 +213,7 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
         card = Card(
             task_id=t.get("ID", ""), service=name, label=f"{name}.{slot}" if slot else name,
             image=image, state=state, desired=t.get("DesiredState", "") or "", live=live,
-            error=str(t.get("Status", {}).get("Err", "") or ""), colour=service_colour(name),
+            error=str(t.get("Status", {}).get("Err", "") or ""), colour=colours[name],
         )
         col = columns.get(t.get("NodeID", "") or "")
         if col is None:
@@ -191,7 +233,7 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
     published = ports or {}
     services = [
         ServiceSummary(v["name"], sid, v["running"], want.get(sid, v["desired"]),
-                       sorted(v["images"]), service_colour(v["name"]), list(published.get(sid, [])),
+                       sorted(v["images"]), colours[v["name"]], list(published.get(sid, [])),
                        sorted(v["networks"]))
         for sid, v in per_service.items()
     ]
@@ -199,7 +241,7 @@ def build_picture(nodes: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[st
     seen = {s.service_id for s in services}
     for sid, name in service_names.items():
         if sid not in seen:
-            services.append(ServiceSummary(name, sid, 0, want.get(sid, 0), [], service_colour(name),
+            services.append(ServiceSummary(name, sid, 0, want.get(sid, 0), [], colours[name],
                                            list(published.get(sid, []))))
     services.sort(key=lambda s: s.name)
     return Picture(ordered, services, unassigned, history)

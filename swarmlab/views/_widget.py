@@ -53,6 +53,7 @@ class DashboardWidget(widgets.VBox):
                                          layout=widgets.Layout(width="220px"))
         self._replicas = widgets.BoundedIntText(value=1, min=0, max=200, description="replicas",
                                                 layout=widgets.Layout(width="150px"))
+        self._replicas_shown: int | None = None  # what the box was last set to from the swarm
         self._scale_btn = widgets.Button(description="scale", tooltip="docker service scale")
         self._image = widgets.Text(description="image", placeholder=IMAGE_HINT,
                                    style={"description_width": "initial"},
@@ -160,8 +161,22 @@ class DashboardWidget(widgets.VBox):
                 keep = self._node.value
                 self._node.options = hosts
                 self._node.value = keep if keep in hosts else (hosts[0] if hosts else None)
+            self._follow_replicas(self._service.value, typed_kept=True)
             self._show_now(self._service.value)
             self._set_status(time.strftime("%H:%M:%S"))
+
+    def _follow_replicas(self, name: str | None, typed_kept: bool) -> None:
+        """The replicas box shows what the chosen service asks for (scaled from a cell too), so
+        that "scale" never undoes a change made elsewhere; a number the learner typed and has
+        not used yet (``typed_kept``) is left alone."""
+        desired = next((s.desired for s in (self.picture.services if self.picture else [])
+                        if s.name == name), None)
+        if desired is None or desired == self._replicas.value:
+            return
+        if typed_kept and self._replicas_shown is not None and self._replicas.value != self._replicas_shown:
+            return
+        self._replicas.value = min(desired, self._replicas.max)
+        self._replicas_shown = self._replicas.value
 
     def _failed(self, error: Exception) -> bool:
         """A refresh failed: say why. False (stop refreshing) once the lab is gone."""
@@ -219,9 +234,7 @@ class DashboardWidget(widgets.VBox):
 
     def _service_chosen(self, change: dict[str, Any]) -> None:
         name = change.get("new")
-        for s in (self.picture.services if self.picture else []):
-            if s.name == name:
-                self._replicas.value = s.desired
+        self._follow_replicas(name, typed_kept=False)
         self._show_now(name)
 
     def _show_now(self, name: str | None) -> None:

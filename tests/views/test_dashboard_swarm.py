@@ -103,8 +103,14 @@ def test_live_picture_follows_a_scale_run_from_a_cell(swarm3: sl.Lab, board: Any
         cards = [a for t, a in Tags(board._view.value).tags if a.get("data-service") == "web"
                  and a.get("data-state") == "running"]
         assert len(cards) >= 5
-        # the controls know the service, and its replicas
+        # the controls know the service, and its replicas: scaled from a cell, the box follows
+        # (pressing "scale" must not undo that change)
         until(lambda: "web" in board._service.options, what="web in the service list")
+        board._service.value = "web"
+        until(lambda: board._replicas.value == 5, what="the replicas box at 5")
+        swarm3.service.scale(web=3)
+        until(lambda: board._replicas.value == 3, what="the replicas box at 3, as the engine asks")
+        assert swarm3.manager_client().services.get("web").attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
     finally:
         swarm3.service.rm("web")
     until(lambda: not shown_running(board.picture, "web"), what="web's cards gone")

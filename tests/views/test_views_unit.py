@@ -21,7 +21,7 @@ from swarmlab.views import (
     rollout_svg,
     service_colour,
 )
-from swarmlab.views._model import PALETTE
+from swarmlab.views._model import PALETTE, colour_difference, service_colours
 
 DATA = Path(__file__).parent / "data" / "swarm_answers.json"
 
@@ -77,6 +77,31 @@ def test_colour_is_stable_per_service() -> None:
     assert service_colour("web") == service_colour("web")
     assert service_colour("web") in PALETTE
     assert len({service_colour(f"s{i}") for i in range(40)}) > 6
+
+
+#: the services the lessons make, as many as one lab has had at once and more
+LESSON_SERVICES = ["helloworld", "web", "client", "redis", "whoami", "agent", "app_web", "app_store"]
+
+
+def test_no_two_services_of_a_picture_look_alike() -> None:
+    """helloworld, web and client all hash to one olive: in one picture they get colours at
+    least 25 apart (CIE76 ΔE, where 2.3 is the least a person notices), the same in any order."""
+    import itertools
+
+    assert len({service_colour(n) for n in ("helloworld", "web", "client")}) == 1  # the collision
+    colours = service_colours(LESSON_SERVICES)
+    assert service_colours(reversed(LESSON_SERVICES)) == colours
+    assert set(colours.values()) <= set(PALETTE)
+    assert min(colour_difference(a, b) for a, b in itertools.combinations(colours.values(), 2)) >= 25
+    # and the picture's cards and summary rows use them
+    node = {"ID": "n1", "Description": {"Hostname": "manager1"}, "Spec": {"Role": "manager"},
+            "Status": {"State": "ready"}}
+    tasks = [{"ID": f"t{i}", "ServiceID": f"s{i}", "NodeID": "n1", "Slot": 1, "DesiredState": "running",
+              "Status": {"State": "running"}, "Spec": {"ContainerSpec": {"Image": "x:1"}}}
+             for i in range(3)]
+    picture = build_picture([node], tasks, {"s0": "helloworld", "s1": "web", "s2": "client"})
+    assert len({c.colour for c in picture.cards}) == 3
+    assert {s.name: s.colour for s in picture.services} == service_colours(["helloworld", "web", "client"])
 
 
 def test_down_node_and_unplaced_tasks_are_shown(answers: dict) -> None:
