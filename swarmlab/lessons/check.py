@@ -22,9 +22,17 @@ AGAIN = "the swarm is still on its way: run this check again in a moment"
 
 
 def boxed(text: str, colour: str) -> str:
-    """Escaped text with a coloured bar beside it (green: done, amber/red: not yet)."""
-    return (f'<pre class="swarmlab-check" style="border-left:4px solid {colour};padding-left:8px">'
-            f"{html.escape(text)}</pre>")
+    """Escaped text with a coloured bar beside it (green: done, amber/red: not yet), in the
+    code font. Each line wraps at spaces (not inside a word) with a hanging indent, so that a
+    wrapped finding stays under its mark."""
+    lines = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        pad = len(line) - len(body) + 2
+        lines.append(f'<div style="padding-left:{pad}ch;text-indent:-2ch">{html.escape(body) or "&#8203;"}</div>')
+    return (f'<div class="swarmlab-check" style="border-left:4px solid {colour};padding-left:8px;'
+            f'font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px);'
+            f'white-space:pre-wrap;overflow-wrap:break-word">{"".join(lines)}</div>')
 
 
 @dataclass
@@ -34,6 +42,8 @@ class Check:
     title: str
     findings: list[tuple[bool, str]] = field(default_factory=list)
     hint: str = ""
+    #: what works, with a limit the learner should know (shown with "!"; the check still passes)
+    cautions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,9 +60,14 @@ class Check:
             self.hint = hint
         return bool(ok)
 
+    def caution(self, sentence: str) -> None:
+        """Record what works with a limit (not a failure): shown with "!"."""
+        self.cautions.append(sentence)
+
     def text(self) -> str:
         head = f"✓ {self.title}: done." if self.ok else f"✗ {self.title}: not yet."
         lines = [head] + [f"  {'✓' if ok else '✗'} {s}" for ok, s in self.findings]
+        lines += [f"  ! {s}" for s in self.cautions]
         if not self.ok and self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

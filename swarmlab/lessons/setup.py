@@ -120,7 +120,10 @@ def _provider_findings(check: Check, lab: Lab, host: Any) -> None:
     (:meth:`~swarmlab.providers.base.Provider.readiness`): real VMs (their tools and image), or
     machines that share this computer's kernel (its IPVS and neighbour table)."""
     for ok, said in lab.provider.readiness(host):
-        check.add(ok, said)
+        if ok is None:
+            check.caution(said)
+        else:
+            check.add(ok, said)
 
 
 def _offline_images(check: Check, host: Any, images: LessonImages) -> None:

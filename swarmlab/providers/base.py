@@ -232,10 +232,11 @@ class Provider(abc.ABC):
         not answer by then says so in ``unread``). Default: not possible."""
         raise ProviderUnavailable(f"the {cls.name} provider cannot read its machines' events")
 
-    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool, str]]:
+    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool | None, str]]:
         """What this computer has and lacks for these machines, beyond a Docker engine and the
         node image (``swarmlab doctor``, the setup check): one (ok, sentence) each, a missing
-        piece said with what to do. ``engine``: this computer's. Default: nothing more."""
+        piece said with what to do; ok None: it works, with a limit the learner should know
+        (shown with "!", not a failure). ``engine``: this computer's. Default: nothing more."""
         return []
 
     # -- machines -------------------------------------------------------------------

@@ -180,16 +180,17 @@ def remember_security(host: docker.DockerClient, mode: str) -> None:
         _security_by_engine[key] = mode
 
 
-def readiness(host: docker.DockerClient) -> list[tuple[bool, str]]:
+def readiness(host: docker.DockerClient) -> list[tuple[bool | None, str]]:
     """What the machines need of this computer's kernel, which they share (the setup check):
     IPVS for the routing mesh, and a neighbour table big enough for the labs."""
     from . import neighbours
 
     ipvs = os.path.isdir("/proc/sys/net/ipv4/vs")
-    out = [(True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)" if ipvs else
-            "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
-            "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
-            "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")]
+    out: list[tuple[bool | None, str]] = [
+        (True, "the routing mesh can work here: IPVS is loaded (/proc/sys/net/ipv4/vs)") if ipvs else
+        (None, "no IPVS in this computer's kernel (/proc/sys/net/ipv4/vs is missing): the routing mesh "
+               "and virtual IPs will not answer; lessons 10 and 11 show what works without them "
+               "('sudo modprobe ip_vs' loads IPVS on a Linux computer)")]
     limit = neighbours.read_limit()
     if limit is not None and neighbours.same_kernel(host.info().get("KernelVersion")):
         biggest = neighbours.largest_lab(limit)

@@ -128,7 +128,7 @@ class DindProvider(Provider):
                                          registry_mirror=self.registry_mirror)
         return self._capabilities
 
-    def readiness(self, host: docker.DockerClient) -> list[tuple[bool, str]]:
+    def readiness(self, host: docker.DockerClient) -> list[tuple[bool | None, str]]:
         return engine.readiness(host)
 
     @classmethod

@@ -137,10 +137,10 @@ def qemu_version(qemu: str) -> str:
     return out.splitlines()[0].strip() if out else ""
 
 
-def readiness(acceleration: str) -> list[tuple[bool, str]]:
+def readiness(acceleration: str) -> list[tuple[bool | None, str]]:
     """What real VMs need here (the setup check): QEMU, how fast the VMs will be
     (``acceleration``, as the provider chose it), and the VM image."""
-    out: list[tuple[bool, str]] = []
+    out: list[tuple[bool | None, str]] = []
     try:
         found = tools()
         out.append((True, f"QEMU is installed: {qemu_version(found.qemu) or found.qemu}"))

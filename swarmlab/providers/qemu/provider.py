@@ -92,7 +92,7 @@ class QemuProvider(Provider):
         self._shells: dict[str, Any] = {}
         self._shells_lock = threading.Lock()
 
-    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool, str]]:
+    def readiness(self, engine: docker.DockerClient) -> list[tuple[bool | None, str]]:
         return host.readiness(self.acceleration)
 
     # -- places ------------------------------------------------------------------------
