@@ -40,7 +40,7 @@ from .clitext import (
 )
 from .service_lookups import ServiceLookups
 from .service_options import Attached, CreateOptions, UpdateOptions
-from .spec import post_spec
+from .spec import post_spec, rolls
 from .spec import replicas as spec_replicas
 from .validate import check_replicas, check_service_name
 
@@ -310,15 +310,22 @@ class Services(ServiceLookups):
         image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
         lines = [name]
         if wait:
-            lines += self._wait_rollout(name, spec_replicas(spec), image, spec, timeout, cmd, notes)
+            # a spec that replaces the tasks is done only after the update it starts: until the
+            # engine's updater takes it up, the old tasks run and look converged (none: no update)
+            replaces = rolls(svc["Spec"], spec) and spec_replicas(spec) != 0
+            earlier = (svc.get("UpdateStatus") or {}).get("StartedAt", "") if replaces else None
+            lines += self._wait_rollout(name, spec_replicas(spec), image, spec, timeout, cmd, notes, earlier)
         return Text(command=cmd, body="\n".join(lines), notes=notes,
                     data={"image": image, "replicas": spec.get("Mode", {}).get("Replicated", {}).get("Replicas")})
 
     def _wait_rollout(self, name: str, want: int | None, image: str, spec: dict[str, Any],
-                      timeout: float | None, command: str = "", notes: list[str] | None = None) -> list[str]:
-        """Wait for the rollout. Nodes that dropped out of the managers' view during it
-        (:class:`~swarmlab.converge.DroppedNodes`) are named in ``notes``, or in the
-        :class:`UpdatePaused` error when the update paused."""
+                      timeout: float | None, command: str = "", notes: list[str] | None = None,
+                      started_before: str | None = None) -> list[str]:
+        """Wait for the rollout. ``started_before``: the StartedAt of the service's update
+        status before this change ("" for none), when the change replaces the tasks: the
+        rollout is not done before an update that started later. Nodes that dropped out of
+        the managers' view during it (:class:`~swarmlab.converge.DroppedNodes`) are named in
+        ``notes``, or in the :class:`UpdatePaused` error when the update paused."""
         lab = self._lab
         dropped = DroppedNodes()
         uc = spec.get("UpdateConfig") or {}
@@ -354,6 +361,9 @@ class Services(ServiceLookups):
             if state == "updating":
                 p.done = False
                 p.state = f"updating: {p.state}"
+            elif started_before is not None and status.get("StartedAt", "") in ("", started_before):
+                p.done = False
+                p.state = f"the update has not started yet: {p.state}"
             return p
 
         from ..views import RolloutWatch  # the rollout view; shown only with progress on

@@ -15,6 +15,17 @@ def replicas(spec: dict[str, Any]) -> int | None:
     return int(mode["Replicated"].get("Replicas", 0)) if "Replicated" in mode else None
 
 
+def rolls(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Does changing a service's spec from ``before`` to ``after`` surely make the engine
+    replace its tasks (a rolling update)? Its task template changed, placement apart (swarmkit
+    keeps the tasks that still fit). A change of published ports alone replaces them too, but
+    not always (only tasks with an endpoint): not counted, so that no wait hangs on it."""
+    def template(spec: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in (spec.get("TaskTemplate") or {}).items() if k != "Placement"}
+
+    return template(before) != template(after)
+
+
 def post_spec(client: docker.DockerClient, service_id: str, version: int, spec: dict[str, Any],
               rollback: bool = False) -> None:
     """POST a whole service spec (``rollback=True``: the engine's own rollback to the

@@ -65,6 +65,30 @@ def test_a_healthy_step_waits_out_the_monitor_period(swarm3: sl.Lab) -> None:
     swarm3.service.rm("steady")
 
 
+def test_an_update_that_replaces_the_tasks_returns_after_its_own_rollout(swarm3: sl.Lab) -> None:
+    """A forced update keeps the image, so until the engine's updater takes it up the old
+    tasks look like the new ones (under load, lesson 09's rebalance returned within 2 s, before
+    it had started). The step returns after the update it started: the engine says completed,
+    started after the call, and every running task was made after the call (engine's clock)."""
+    from swarmlab._format import parse_time
+
+    lab, mgr = swarm3, swarm3.manager_client()
+    lab.service.create("again", WORKLOAD, "sleep", "3600", replicas=3)
+    try:
+        lab.service.update("again", force=True)  # an update status of its own, to tell from the next
+        called = parse_time(mgr.info()["SystemTime"])
+        lab.service.update("again", force=True)
+        status = mgr.api.inspect_service("again")["UpdateStatus"]
+        assert status["State"] == "completed" and parse_time(status["StartedAt"]) >= called, status
+        made = [parse_time(t["CreatedAt"]) for t in running_tasks(mgr, "again")]
+        assert len(made) == 3 and min(made) >= called, (made, called)
+        # a change that replaces no task (the replicas alone) waits for no update
+        lab.service.update("again", replicas=4)
+        assert len(running_tasks(mgr, "again")) == 4
+    finally:
+        lab.service.rm("again")
+
+
 def _hosts_running(mgr: docker.DockerClient, service: str) -> list[str]:
     names = {n["ID"]: n["Description"]["Hostname"] for n in mgr.api.nodes()}
     return sorted(names[t["NodeID"]] for t in running_tasks(mgr, service))
