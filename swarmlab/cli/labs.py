@@ -93,6 +93,13 @@ def _lab(args: argparse.Namespace, must_exist: bool = True) -> Any:
         try:
             return Lab.attach(args.lab, provider=args.provider, progress=False)
         except LabNotFound:
+            from ..commands.validate import did_you_mean
+            from ..providers.base import folder_labs
+
+            close = did_you_mean(args.lab, [f.name for f in folder_labs(args.provider)])
+            if close:  # a misspelling: never the advice to make a lab of that name
+                raise LabNotFound(f"no lab named {args.lab!r} on the {args.provider} provider: did you mean "
+                                  f"{close!r}? ('swarmlab ls' lists the labs)") from None
             raise LabNotFound(f"no lab named {args.lab!r} on the {args.provider} provider: 'swarmlab ls' "
                               f"lists the labs, 'swarmlab up {args.lab}' makes it") from None
     return Lab(args.lab, provider=args.provider)

@@ -179,6 +179,7 @@ def test_the_docker_magics_in_a_notebook(lab: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args, code, says", [
     (["status", "nolab-xyz"], 1, "no lab named 'nolab-xyz'"),
+    (["status", "{lab}q"], 1, "no lab named '{lab}q' on the dind provider: did you mean '{lab}'?"),
     (["ssh", "{lab}", "manager9", "ls"], 1, "has no machine 'manager9'"),
     (["up", "x/y"], 2, "invalid lab name 'x/y'"),
     (["up", "t-bad", "--managers", "0"], 2, "--managers: '0': give a whole number from 1 to 99"),
@@ -193,7 +194,8 @@ def test_bad_usage_says_what_in_one_line_and_changes_nothing(lab: str, host: doc
     before = {k: labelled(host, k) for k in (lab, "t-bad")}
     done = cli(*[a.format(lab=lab) for a in args])
     assert done.returncode == code, done.stdout + done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and says.format(lab=lab) in done.stderr, done.stderr
+    assert f"swarmlab up {lab}q" not in done.stderr  # never the advice to make a misspelling
     assert "Traceback" not in done.stderr
     assert {k: labelled(host, k) for k in (lab, "t-bad")} == before
 
