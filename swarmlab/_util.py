@@ -3,8 +3,9 @@ environment switches, and the text of an engine's error."""
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -72,3 +73,15 @@ def error_text(e: BaseException, limit: int | None = None) -> str:
             text = text.replace(marker, "")
         text = text.strip(" ()'\"") or type(e).__name__
     return text[:limit] if limit else text
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a misspelled one (``hellowrld`` -> ``helloworld``), if any.
+    Names that differ only in their numbers (``worker9``, ``worker1``) are different machines,
+    not typos."""
+    def stem(n: str) -> str:
+        return n.rstrip("0123456789")
+
+    candidates = [k for k in known if stem(k) != stem(name) or stem(name) == name]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -110,8 +110,11 @@ def _machine(lab: Any, name: str) -> str:
     known = [m.name for m in lab.provider.list()]
     if name not in known:
         from .._errors import MachineNotFound
+        from .._util import did_you_mean
 
-        raise MachineNotFound(f"lab {lab.name!r} has no machine {name!r} (machines: {', '.join(known)})")
+        close = did_you_mean(name, known)
+        typo = f": did you mean {close!r}?" if close else ""
+        raise MachineNotFound(f"lab {lab.name!r} has no machine {name!r}{typo} (machines: {', '.join(known)})")
     return name
 
 

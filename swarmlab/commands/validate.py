@@ -4,12 +4,12 @@ have all passed. (Machine and lab names: :mod:`swarmlab.providers.base`.)"""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
 from .._errors import InvalidArgument
 from .._swarm import image_ref
+from .._util import did_you_mean
 from ..providers.base import check_lab_name, check_machine_name, check_machine_names
 
 _SERVICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -46,18 +46,6 @@ def check_swarm_name(kind: str, name: object, example: str) -> str:
 
 def check_service_name(name: object) -> str:
     return check_swarm_name("service", name, "helloworld")
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str | None:
-    """The known name closest to a misspelled one (``hellowrld`` -> ``helloworld``), if any.
-    Names that differ only in their numbers (``worker9``, ``worker1``) are different machines,
-    not typos."""
-    def stem(n: str) -> str:
-        return n.rstrip("0123456789")
-
-    candidates = [k for k in known if stem(k) != stem(name) or stem(name) == name]
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    return close[0] if close else None
 
 
 def check_image(image: object) -> str:

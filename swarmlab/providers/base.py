@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .. import _home
 from .._engine import host_client
-from .._errors import ProviderUnavailable
+from .._errors import MachineNotFound, ProviderUnavailable
+from .._util import did_you_mean
 from .common import ClientCache
 from .labels import (
     LABEL_LAB,
@@ -133,6 +134,18 @@ def folder_labs(provider: str) -> list[FoundLab]:
     me = owner()
     return sorted((FoundLab(p.name, me, provider) for p in folder.iterdir()
                    if p.is_dir() and not p.is_symlink() and is_name(p.name, "lab")), key=lambda f: f.name)
+
+
+def no_machine(lab: str, name: str, known: Sequence[str], make: str = "create it with") -> MachineNotFound:
+    """The error for a machine the lab does not have: a misspelling of one it has gets "did
+    you mean" (never the advice to make the misspelling); another name, the lab's machines
+    and how to make it (``make``: "create it with", or the ssh provider's "adopt a host with")."""
+    listed = ", ".join(sorted(known)) or "none yet"
+    close = did_you_mean(name, known)
+    if close:
+        return MachineNotFound(f"lab {lab!r} has no machine {name!r}: did you mean {close!r}? (machines: {listed})")
+    return MachineNotFound(f"lab {lab!r} has no machine {name!r} (machines: {listed}); {make} "
+                           f"lab.machine.create({name!r})")
 
 
 @dataclass(frozen=True)

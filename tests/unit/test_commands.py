@@ -40,3 +40,14 @@ def test_a_shell_word_reads_back_as_the_same_text(text: str) -> None:
     word = fmt.shell_word(text)
     out = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, check=True)
     assert out.stdout == text, word
+
+
+def test_a_misspelled_machine_gets_did_you_mean_and_never_the_advice_to_make_it() -> None:
+    """Every provider's "no such machine" (providers.base.no_machine)."""
+    from swarmlab.providers.base import no_machine
+
+    typo = str(no_machine("demo", "manger1", ["manager1", "worker1"]))
+    assert typo == "lab 'demo' has no machine 'manger1': did you mean 'manager1'? (machines: manager1, worker1)"
+    other = str(no_machine("demo", "worker3", ["manager1", "worker1"]))  # another machine, not a typo
+    assert other.endswith("(machines: manager1, worker1); create it with lab.machine.create('worker3')")
+    assert "adopt a host with" in str(no_machine("demo", "web1", [], make="adopt a host with"))

@@ -16,7 +16,7 @@ from typing import Any
 import docker
 
 from ... import _home
-from ..._errors import InvalidArgument, MachineNotFound
+from ..._errors import InvalidArgument
 from ..base import (
     LABEL_LAB,
     LABEL_MACHINE,
@@ -25,6 +25,7 @@ from ..base import (
     LABEL_ROLE,
     check_machine_name,
     lab_labels,
+    no_machine,
     owner,
     owner_tag,
 )
@@ -154,12 +155,7 @@ def the_container(host: docker.DockerClient, names: LabNames, machine: str) -> A
     check_machine_name(machine)
     found = found_containers(host, names, machine)
     if not found:
-        known = ", ".join(sorted(c.labels[LABEL_MACHINE] for c in found_containers(host, names)))
-        raise MachineNotFound(
-            f"lab {names.lab!r} has no machine {machine!r} "
-            f"(machines: {known or 'none yet'}); create it with "
-            f"lab.machine.create({machine!r})"
-        )
+        raise no_machine(names.lab, machine, [c.labels[LABEL_MACHINE] for c in found_containers(host, names)])
     return found[0]
 
 

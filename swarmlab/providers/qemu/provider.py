@@ -36,7 +36,7 @@ import requests
 from ... import _home
 from ... import _tls as tls
 from ..._engine import engine_client
-from ..._errors import DockerError, EngineUnavailable, InvalidArgument, MachineNotFound, ProviderUnavailable
+from ..._errors import DockerError, EngineUnavailable, InvalidArgument, ProviderUnavailable
 from ..._util import env_flag, error_text, parallel_map
 from ..._wait import until
 from ..base import (
@@ -47,6 +47,7 @@ from ..base import (
     RunOutput,
     check_machine_name,
     check_machine_names,
+    no_machine,
 )
 from . import guest, host
 from . import switch as net
@@ -122,9 +123,9 @@ class QemuProvider(Provider):
 
     def _the_vm(self, name: str) -> VM:
         vm = self._vm(name)
-        if name not in self._machines():
-            raise MachineNotFound(f"no machine {name!r} in lab {self.lab!r}; create it with "
-                                  f"lab.machine.create({name!r})")
+        known = self._machines()
+        if name not in known:
+            raise no_machine(self.lab, name, known)
         vm.check()
         return vm
 

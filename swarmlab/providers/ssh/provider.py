@@ -40,6 +40,7 @@ from ..base import (
     check_machine_name,
     check_machine_names,
     lab_labels,
+    no_machine,
 )
 from .connections import Connections
 from .inventory import Host, check_settings, hosts_setting, load_inventory
@@ -169,10 +170,7 @@ class SSHProvider(Provider):
             found, _ = self._scan(strict=False)
             host = found.get(machine)
         if host is None:
-            raise MachineNotFound(
-                f"lab {self.lab!r} has no machine {machine!r} (adopted: "
-                f"{', '.join(sorted(self._bound)) or 'none yet'}); adopt a host with "
-                f"lab.machine.create({machine!r})")
+            raise no_machine(self.lab, machine, sorted(self._bound), make="adopt a host with")
         return host
 
     # -- machines -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from ..base import (
     check_machine_name,
     check_machine_names,
     lab_labels,
+    no_machine,
 )
 from .command import DockerMachine, failure, find_tools
 from .output import LS_FORMAT, parse_config, parse_ip, parse_ls
@@ -272,11 +273,9 @@ class VirtualBoxProvider(Provider):
 
     def _known(self, name: str) -> None:
         check_machine_name(name)
-        if name not in {m.name for m in self.list()}:
-            raise MachineNotFound(
-                f"lab {self.lab!r} has no machine {name!r}; create it with "
-                f"lab.machine.create({name!r})"
-            )
+        known = [m.name for m in self.list()]
+        if name not in known:
+            raise no_machine(self.lab, name, known)
 
     def _forget(self, name: str) -> None:
         """Drop what is known of a machine's engine (its client, its address): it changes."""
