@@ -219,8 +219,14 @@ def check_stack_replicas(lab: Lab, stack: str = "app", service: str = "web", rep
 def answer_stack_replicas(lab: Lab, compose: Sequence[str], stack: str = "app", service: str = "web",
                           replicas: int = 3) -> Any:
     """The answer key of :func:`check_stack_replicas` (teachers, CI): the same compose files
-    and one more that asks for the replicas."""
-    return lab.stack.deploy(stack, *compose, _replicas_override(service, replicas))
+    and one more that asks for the replicas; then, as a teacher would, a moment (a minute at
+    most) until the machines of the new tasks answer on the port (a task the engine says runs
+    may not listen yet on a busy computer)."""
+    from .._wait import until
+
+    done = lab.stack.deploy(stack, *compose, _replicas_override(service, replicas))
+    until(lambda: check_stack_replicas(lab, stack, service, replicas).ok, timeout=60, interval=2)
+    return done
 
 
 def check_rotated(lab: Lab, service: str = "web-app", secret: str = "db_password_v3",
