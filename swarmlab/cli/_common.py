@@ -27,11 +27,12 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         """Bad usage: one line saying what is wrong and where the help is (exit 2); a
         misspelled command or choice gets the closest one (``stauts``: did you mean 'status'?)."""
-        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        wrong = re.search(r"invalid choice: '?([^' ]*)'? \(choose from (.*)\)", message)
         if wrong:
-            from ..commands.validate import did_you_mean
+            from .._util import did_you_mean
 
-            close = did_you_mean(wrong.group(1), re.findall(r"'([^']*)'", wrong.group(2)))
+            choices = [c.strip().strip("'\"") for c in wrong.group(2).split(",")]  # quoted or not
+            close = did_you_mean(wrong.group(1), choices)
             if close:
                 message = f"{message[:wrong.start()]}invalid choice: {wrong.group(1)!r}: did you mean {close!r}?"
         self.exit(2, f"{self.prog}: {message} (see: {self.prog} --help)\n")
