@@ -222,11 +222,17 @@ def _shell_lines(env: dict[str, str]) -> list[str]:
     return [f"export {key}={shlex.quote(value)};" if value else f"unset {key};" for key, value in env.items()]
 
 
+def _outer_host() -> str:
+    """The DOCKER_HOST of this computer's engine as the shell had it before any ``swarmlab env``
+    ("" for the default socket): kept through a second ``env``, put back by ``env -u``."""
+    return os.environ.get(ENV_OUTER_HOST, "") if machine_in_env() else os.environ.get("DOCKER_HOST", "")
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     if args.unset:
         if args.lab or args.machine:
             raise Usage("-u takes no lab or machine: eval $(swarmlab env -u)")
-        outer = os.environ.get(ENV_OUTER_HOST, "") if machine_in_env() else os.environ.get("DOCKER_HOST", "")
+        outer = _outer_host()
         back = {key: "" for key in DOCKER_VARIABLES} | {"DOCKER_HOST": outer, ENV_MACHINE_HOST: "", ENV_OUTER_HOST: ""}
         if args.output == "json":
             print_json({k: v for k, v in back.items() if v})
@@ -244,7 +250,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         return 0
     # what the CLI's engine was before this (kept through a second `env`), for `env -u` and
     # for swarmlab itself, which finds its labs on this computer's engine whatever DOCKER_HOST says
-    outer = os.environ.get(ENV_OUTER_HOST, "") if machine_in_env() else os.environ.get("DOCKER_HOST", "")
+    outer = _outer_host()
     marks = {"DOCKER_MACHINE_NAME": args.machine, ENV_MACHINE_HOST: env.get("DOCKER_HOST", ""), ENV_OUTER_HOST: outer}
     print("\n".join(_shell_lines({**env, **marks})))
     print(f"# Run this command to configure your shell:\n# eval $(swarmlab env {lab.name} {args.machine})\n"
