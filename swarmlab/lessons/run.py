@@ -84,9 +84,12 @@ def execute_lesson(notebook: Path, out: Path, parameters: Mapping[str, Any], *, 
     notebook (an ``nbformat.NotebookNode``). A cell that raises or runs out of ``timeout``
     seconds raises :class:`LessonFailed` (``out`` then holds the notebook up to that cell)."""
     pm, cell_timeout = _papermill()
+    from .kernel import KERNEL_MANAGER
+
     notebook, out = Path(notebook), Path(out)
     try:
         return pm.execute_notebook(str(notebook), str(out), parameters=dict(parameters), kernel_name=kernel,
+                                   kernel_manager_class=KERNEL_MANAGER,
                                    cwd=str(cwd or notebook.parent), progress_bar=False,
                                    execution_timeout=timeout, start_timeout=start_timeout)
     except pm.PapermillExecutionError as e:

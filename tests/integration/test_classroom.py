@@ -20,6 +20,8 @@ import pytest
 from labtest import WORKLOAD, labelled, python_for, run_as, unique_lab_name, user_home
 from nbclient import NotebookClient
 
+from swarmlab.lessons.kernel import KERNEL_MANAGER
+
 pytestmark = pytest.mark.integration
 
 ALICE, BOB = 12348, 12349
@@ -152,7 +154,8 @@ def test_the_board_in_a_kernel_follows_a_learner_by_itself(learners: tuple[Learn
     nb.cells = [nbformat.v4.new_code_cell(BOARD.format(alice=ALICE, bob=BOB, lab=bob.lab)),
                 nbformat.v4.new_code_cell(WAIT.format(seconds=120))]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", kernel_manager_class=KERNEL_MANAGER,
+                            resources={"metadata": {"path": str(tmp_path)}})
     with client.setup_kernel():
         client.execute_cell(nb.cells[0], 0)
         first = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")

@@ -20,6 +20,8 @@ import pexpect
 import pytest
 from labtest import labelled, unique_lab_name
 
+from swarmlab.lessons.kernel import KERNEL_MANAGER
+
 pytestmark = pytest.mark.integration
 
 SWARMLAB = [sys.executable, "-m", "swarmlab"]
@@ -163,7 +165,8 @@ def test_the_docker_magics_in_a_notebook(lab: str, tmp_path: Path) -> None:
     )]
     src, out = tmp_path / "magics.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, src)
-    pm.execute_notebook(str(src), str(out), kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(str(src), str(out), kernel_name="python3", kernel_manager_class=KERNEL_MANAGER,
+                        progress_bar=False)
     cells = nbformat.read(out, as_version=4).cells
 
     def shown(i: int) -> list[str]:

@@ -15,6 +15,8 @@ import papermill as pm
 import pytest
 from nbclient import NotebookClient
 
+from swarmlab.lessons.kernel import KERNEL_MANAGER
+
 TYPO = 'sl.Lab("tutorial", provider="dnd")'
 
 
@@ -22,7 +24,7 @@ def run(cells: list[str], tmp_path: Path) -> list[list[dict[str, Any]]]:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+    NotebookClient(nb, timeout=120, kernel_name="python3", kernel_manager_class=KERNEL_MANAGER, allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     return [list(c.outputs) for c in nb.cells]
 
@@ -71,7 +73,7 @@ def test_papermill_still_sees_the_error(tmp_path: Path, monkeypatch: pytest.Monk
     nbformat.write(nb, src)
     with pytest.raises(pm.PapermillExecutionError) as failed:
         pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                            progress_bar=False, cwd=str(tmp_path))
+                            kernel_manager_class=KERNEL_MANAGER, progress_bar=False, cwd=str(tmp_path))
     assert failed.value.ename == "UnknownProvider" and failed.value.cell_index == 1
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     (never,) = [c for c in out.cells if c.source == "never = True"]

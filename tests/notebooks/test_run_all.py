@@ -19,6 +19,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 import swarmlab as sl
+from swarmlab.lessons.kernel import KERNEL_MANAGER
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,7 @@ def test_after_run_all_the_exercise_can_still_be_done(lesson: str, lab_names: di
     path = nbtools.NOTEBOOK_DIR / f"{lesson}.ipynb"
     nb = parameterize_notebook(load_notebook_node(str(path)),
                                nbtools.parameters_for(path, lab_name, solve=False))
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", kernel_manager_class=KERNEL_MANAGER,
                             resources={"metadata": {"path": str(nbtools.NOTEBOOK_DIR)}})
     ids = [c.get("id", "") for c in nb.cells]
     exercise = next(i for i, c in enumerate(ids) if c.startswith("exercise-"))

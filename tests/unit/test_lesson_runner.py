@@ -118,3 +118,51 @@ def test_a_cell_out_of_time_is_said(tmp_path: Path) -> None:
     with pytest.raises(LessonFailed, match=r"^slow.ipynb: a cell ran out of time") as e:
         execute_lesson(nb, tmp_path / "slow-out.ipynb", {}, timeout=2)
     assert e.value.cell is None
+
+
+KERNEL_SOCKETS = r'''
+import os
+from ipykernel.kernelapp import IPKernelApp
+app = IPKernelApp.instance()
+mine = set()
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own
+        continue
+    if target.startswith("socket:["):
+        mine.add(target.removeprefix("socket:[").rstrip("]"))
+tcp = []
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    with open(table) as f:
+        tcp += [row.split()[9] for row in f.readlines()[1:] if row.split()[3] == "0A"]
+with open("/proc/net/unix") as f:  # Num RefCount Protocol Flags(0x10000: listening) Type St Inode Path
+    unix = {row.split()[7] for row in f.readlines()[1:] if len(row.split()) == 8 and row.split()[6] in mine
+            and int(row.split()[3], 16) & 0x10000}
+ports = [app.shell_port, app.iopub_port, app.stdin_port, app.control_port, app.hb_port]
+print(app.transport, app.ip, sum(1 for inode in tcp if inode in mine),
+      sorted(f"{app.ip}-{p}" for p in ports) == sorted(p for p in unix if p.startswith(app.ip)))
+'''
+
+
+def test_lessons_kernels_take_no_tcp_port_and_share_no_socket(tmp_path: Path) -> None:
+    """A lesson's kernel listens on Unix sockets of its own: no TCP port that anything else on
+    the computer could take between jupyter_client's choice and the kernel's bind ("Address
+    already in use" at start), and two lessons started at once in one folder do not meet."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    nbs = [notebook(tmp_path / f"k{i}.ipynb", KERNEL_SOCKETS) for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda nb: execute_lesson(nb, nb.with_suffix(".out.ipynb"), {}, cwd=tmp_path,
+                                                        timeout=60), nbs))
+    said = [nb.cells[-1].outputs[0]["text"].split() for nb in done]
+    # the five channels are Unix sockets the kernel listens on; the one TCP port left is the
+    # kernel's own output pipe, chosen by binding it (zmq's bind_to_random_port: nothing in
+    # between), where over TCP there are six
+    assert [s[0] for s in said] == ["ipc", "ipc"] and [s[2:] for s in said] == [["1", "True"]] * 2, said
+    first, second = (Path(s[1]) for s in said)
+    assert first != second and first.parent == second.parent != tmp_path
+    assert oct(first.parent.stat().st_mode & 0o777) == "0o700"
+    # shut down, the kernels leave no socket behind, and none in the lessons' folder
+    assert not list(first.parent.glob(first.name + "*")) and not list(second.parent.glob(second.name + "*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k0.ipynb", "k0.out.ipynb", "k1.ipynb", "k1.out.ipynb"]

@@ -14,6 +14,7 @@ from labtest import WEB_V1, WEB_V2, labelled, unique_lab_name
 from nbclient import NotebookClient
 
 import swarmlab as sl
+from swarmlab.lessons.kernel import KERNEL_MANAGER
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def test_static_pictures_in_an_executed_notebook(lab_name: str) -> None:
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    NotebookClient(nb, timeout=180, kernel_name="python3").execute()
+    NotebookClient(nb, timeout=180, kernel_name="python3", kernel_manager_class=KERNEL_MANAGER).execute()
 
     board = nb.cells[1].outputs[0]["data"]
     assert "application/vnd.jupyter.widget-view+json" in board  # JupyterLab: the live widget

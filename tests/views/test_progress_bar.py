@@ -10,6 +10,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from swarmlab.lessons.kernel import KERNEL_MANAGER
+
 CELL = '''
 import traitlets
 import tqdm.notebook as tn
@@ -35,7 +37,7 @@ def test_every_label_the_bar_shows_is_escaped(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(CELL)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=120, kernel_name="python3",
+    NotebookClient(nb, timeout=120, kernel_name="python3", kernel_manager_class=KERNEL_MANAGER,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
     module, values = printed.strip().splitlines()[-2:]

@@ -26,6 +26,7 @@ from tutorial import MACHINES, run_tutorial
 
 import swarmlab as sl
 from swarmlab import _home
+from swarmlab.lessons.kernel import KERNEL_MANAGER
 
 pytestmark = [pytest.mark.vms, pytest.mark.timeout(1800)]
 
@@ -139,7 +140,7 @@ def test_the_routing_mesh_lesson_runs_on_vms(vm_lab: sl.Lab, tmp_path: Path) -> 
 
     out = tmp_path / "11.ipynb"
     papermill.execute_notebook(str(LESSON), str(out), cwd=str(LESSON.parent), kernel_name="python3",
-                               progress_bar=False, parameters={
+                               kernel_manager_class=KERNEL_MANAGER, progress_bar=False, parameters={
                                    "provider": "qemu", "lab_name": vm_lab.name, "offline": True, "solve": True})
     cells = nbformat.read(str(out), as_version=4).cells
 
