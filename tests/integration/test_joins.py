@@ -40,14 +40,21 @@ def test_joins_while_the_manager_is_unreachable_are_tried_again_until_they_land(
             away.append((listed.splitlines(), counted.strip()))
             back.append((time.monotonic(), time.time()))
             lab.machine.reconnect("manager1")
+            back.append((time.monotonic(), time.time()))
         except BaseException as e:  # noqa: BLE001 - reported by the test below
             errors.append(e)
 
     timer = threading.Timer(AWAY, reconnect)
+    start = time.monotonic()
     timer.start()
     try:
         joined = lab.swarm.join("worker1", "worker2", timeout=180)
         landed = time.monotonic()
+    except sl.SwarmlabError as e:
+        timer.join()
+        # what became of the manager meanwhile says whose failure it is
+        raise AssertionError(f"the join failed: {e}; putting the manager back: {errors or 'done'}, "
+                             f"at {[round(t - start, 1) for t, _ in back]} s") from e
     finally:
         timer.join()
     assert not errors, errors
