@@ -344,7 +344,9 @@ class Services(ServiceLookups):
             if svc is None:
                 raise ServiceNotFound(f"service {name} was removed during its rolling update")
             status = svc.get("UpdateStatus") or {}
-            state = status.get("State", "")
+            # the status of an update before this change (paused, rolled back) is not this one's
+            stale = started_before is not None and status.get("StartedAt", "") in ("", started_before)
+            state = "" if stale else status.get("State", "")
             if state == "paused":
                 dropped.add(reader.node_drops(started))
                 raise UpdatePaused(
@@ -361,7 +363,7 @@ class Services(ServiceLookups):
             if state == "updating":
                 p.done = False
                 p.state = f"updating: {p.state}"
-            elif started_before is not None and status.get("StartedAt", "") in ("", started_before):
+            elif stale:
                 p.done = False
                 p.state = f"the update has not started yet: {p.state}"
             return p

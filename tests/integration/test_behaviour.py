@@ -141,6 +141,22 @@ def test_a_failing_rolling_update_pauses_and_rolls_back(swarm3: sl.Lab) -> None:
     swarm3.service.rm("web")
 
 
+def test_the_update_after_a_paused_one_is_waited_for_as_its_own(swarm3: sl.Lab) -> None:
+    """The learner fixes the command of an update that paused and runs the update again: until
+    the engine takes the new update up, the service still says "paused" (the last update's
+    status), which must not be reported as this update's pause."""
+    swarm3.service.create("fixed", WEB_V1, replicas=2, update_delay="1s")
+    with pytest.raises(sl.UpdatePaused):
+        swarm3.service.update("fixed", image=WEB_V2, args=["sh", "-c", "exit 1"])
+    swarm3.service.update("fixed", args=[])
+    svc = swarm3.manager_client().api.inspect_service("fixed")
+    assert svc["UpdateStatus"]["State"] == "completed", svc["UpdateStatus"]
+    running = [t for t in swarm3.manager_client().api.tasks(filters={"service": "fixed", "desired-state": "running"})
+               if t["Status"]["State"] == "running"]
+    assert len(running) == 2 and {t["Spec"]["ContainerSpec"]["Image"] for t in running} == {WEB_V2}
+    swarm3.service.rm("fixed")
+
+
 def test_a_stopped_machine_shows_down_and_steps_still_converge(swarm3: sl.Lab) -> None:
     from swarmlab._wait import Progress, wait_for
 
