@@ -52,6 +52,18 @@ class Rollout:
                             self.command, chart=self.chart)
 
 
+#: how a task the update replaces is named in the view when it runs the update's own image
+OLD_TASKS = "(old tasks)"
+
+
+def of_template(task: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Was the task made from the service's current task template? Its container spec and
+    its --force counter are the template's (swarmkit copies them into each task it makes)."""
+    spec = task.get("Spec") or {}
+    return bool(spec.get("ContainerSpec") == template.get("ContainerSpec")
+                and spec.get("ForceUpdate", 0) == template.get("ForceUpdate", 0))
+
+
 class RolloutWatch:
     """Samples a service during its rolling update; shows the rollout view when ``show`` and
     a kernel is there to show it in. Never fails the update it watches."""
@@ -85,10 +97,15 @@ class RolloutWatch:
                 self._api = None
                 raise
         status = svc.get("UpdateStatus") or {}
+        template = (svc.get("Spec") or {}).get("TaskTemplate") or {}
         images: dict[str, int] = {}
         for t in tasks:
             if t.get("Status", {}).get("State") == "running":
                 img = short_image(t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""))
+                if img == self.image and not of_template(t, template):
+                    # an update that keeps the image (--force, new arguments): the tasks it
+                    # replaces run the same image, and are not the new ones
+                    img = f"{img} {OLD_TASKS}"
                 images[img] = images.get(img, 0) + 1
         self.samples.append({
             "t": round(time.monotonic() - self._t0, 2),

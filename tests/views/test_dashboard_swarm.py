@@ -201,6 +201,28 @@ def test_rollout_view_records_the_rolling_update(swarm3: sl.Lab) -> None:
         swarm3.service.rm("web")
 
 
+def test_rollout_view_of_a_forced_update_tells_the_replaced_tasks_from_the_new(swarm3: sl.Lab) -> None:
+    """``update --force`` keeps the image: the view still counts only the tasks the update made
+    as new, so it starts below 3/3 and climbs, and the tasks it replaced are "old tasks"."""
+    swarm3.service.create("forced", WEB_V1, replicas=3, update_delay="1s")
+    try:
+        mgr = swarm3.manager_client().api
+        before = {t["ID"] for t in mgr.tasks(filters={"service": "forced", "desired-state": "running"})}
+        swarm3.service.update("forced", force=True)
+        r = swarm3.service.last_rollout
+        assert r is not None and r.state == "completed"
+        assert r.samples[-1]["images"] == {WEB_V1: 3}
+        news = [s["images"].get(WEB_V1, 0) for s in r.samples]
+        assert news == sorted(news) and news[0] < 3, news
+        assert f"{WEB_V1} (old tasks)" in r.images_seen
+        assert "3/3 tasks on the new image, completed" in repr(r)
+        # and the engine agrees: the three running now are not the three of before
+        now = {t["ID"] for t in mgr.tasks(filters={"service": "forced", "desired-state": "running"})}
+        assert len(now) == 3 and not now & before
+    finally:
+        swarm3.service.rm("forced")
+
+
 def test_rollout_view_says_why_an_update_paused(swarm3: sl.Lab) -> None:
     swarm3.service.create("web", WEB_V1, replicas=2)
     try:
