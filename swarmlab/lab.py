@@ -45,6 +45,7 @@ import docker
 from . import _format as fmt
 from . import _offline
 from ._errors import InvalidArgument, LabNotFound, SwarmStateError
+from ._exec import exec_output
 from ._results import HttpAnswer, Output, Result, Table, Text, mask_token
 from ._util import parallel_map
 from ._wait import progress_enabled
@@ -183,9 +184,9 @@ class Lab:
             raise InvalidArgument("say what to run, e.g. lab.exec('client', 'nslookup web')")
         machine, cid, name = self.service._running_task(task)
         with engine_errors(f"run {words[0]} in {name} on {machine}"):
-            code, out = self.client(machine).containers.get(cid).exec_run(words)
-        return Output(out.decode("utf-8", "replace"),
-                      f"docker-machine ssh {machine} docker exec {name} {shlex.join(words)}", int(code or 0))
+            ran = exec_output(self.client(machine), cid, words)
+        return Output(ran.text, f"docker-machine ssh {machine} docker exec {name} {shlex.join(words)}",
+                      int(ran.code or 0))
 
     def http(self, machine: str, port: int, path: str = "/", *, timeout: float = 5.0) -> HttpAnswer:
         """A real HTTP GET from this computer to ``port`` on a machine's address (``curl

@@ -4,6 +4,7 @@ a task's own DNS answers, real HTTP requests from this computer to the machines)
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -14,6 +15,7 @@ import pytest
 from labtest import WHOAMI, WORKLOAD, swarm_lab
 
 import swarmlab as sl
+from swarmlab.providers.base import owner
 
 MANAGER = "manager1"
 
@@ -84,6 +86,34 @@ def test_exec_runs_in_the_task_container_that_the_engine_names(lab: sl.Lab) -> N
         lab.exec("web.9", "true")
     with pytest.raises(sl.ServiceNotFound, match="there is no service 'nope'"):
         lab.exec("nope", "true")
+
+
+def test_what_a_command_wrote_arrives_whole_when_this_computer_is_slow_to_read(
+        lab: sl.Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A busy computer reads the answer to `exec start` late: a short command has then run,
+    # written and ended, and its output came in with the answer's headers (docker-py's
+    # exec_run gave "" and exit code 0 then). Every answer is read half a second late here.
+    typed = lab.exec("client", "stat -c %a:%s /bin/busybox").command
+    machine, typed = typed.removeprefix("docker-machine ssh ").split(" ", 1)
+    expected = cli(lab, typed, machine)  # the docker CLI in the machine, read at once
+    assert re.fullmatch(r"\d{3}:\d+\n", expected), expected
+    late = http.client.HTTPResponse.begin
+
+    def read_late(self: http.client.HTTPResponse) -> None:
+        time.sleep(0.5)
+        late(self)
+
+    monkeypatch.setattr(http.client.HTTPResponse, "begin", read_late)
+    assert lab.exec("client", "stat -c %a:%s /bin/busybox") == expected  # lab.exec
+    assert lab.ssh(MANAGER, "docker info --format '{{.Swarm.LocalNodeState}}'") == "active\n"  # lab.ssh
+    counted = lab.exec("client", "seq 1 400000")  # 2.7 MB, read as it comes
+    assert counted.ok and counted == "".join(f"{i}\n" for i in range(1, 400001))
+    # gc's read of what each machine's engine did: the services made on it
+    found = lab.provider.list_labs([owner()], engine=lab.provider.host_engine(), lab=lab.name).labs
+    events = type(lab.provider).machine_events(found[0], lab.provider.host_engine(), time.time() - 3600,
+                                               time.time(), "{{.Type}} {{.Action}}", 30)
+    manager = next(m for m in events if m.machine == MANAGER)
+    assert not manager.unread and "service create" in manager.lines, manager
 
 
 def test_host_mode_publishing_answers_where_a_task_runs(lab: sl.Lab) -> None:

@@ -1,5 +1,5 @@
 """Pure logic of root's gc: where root keeps another user's lab (never in its own lab's
-folder), how a command's multiplexed output is read, and gc's one-at-a-time lock (on a
+folder), and gc's one-at-a-time lock (on a
 real temporary filesystem)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import pytest
 
 from swarmlab.classroom import gc
 from swarmlab.providers.base import owner
-from swarmlab.providers.dind.labs import _demux
 from swarmlab.providers.dind.names import LabNames
 
 
@@ -25,15 +24,6 @@ def test_another_users_lab_has_a_folder_apart_from_this_users_lab_of_that_name(
     assert oct(os.stat(theirs.lab_dir()).st_mode & 0o777) == "0o700"
     assert theirs.socket_path("manager1").parent.parent == theirs.lab_dir()
     assert mine.socket_path("manager1").parent.parent == mine.lab_dir()
-
-
-def test_only_stdout_frames_are_read_and_a_cut_frame_is_kept_short() -> None:
-    def frame(kind: int, data: bytes) -> bytes:
-        return bytes([kind, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
-
-    data = frame(1, b"service update x. 1\n") + frame(2, b"an error\n") + frame(1, b"node ")
-    assert _demux(data) == b"service update x. 1\nnode "
-    assert _demux(data + frame(1, b"cut short")[:12]) == b"service update x. 1\nnode cut "
 
 
 def test_a_second_gc_is_refused_at_once_naming_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

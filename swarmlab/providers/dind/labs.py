@@ -20,6 +20,7 @@ import docker
 import docker.errors
 
 from ..._engine import this_computers_env
+from ..._exec import ExecTimeout, exec_output
 from ..._util import parallel_map
 from ..base import (
     LABEL_LAB,
@@ -137,53 +138,19 @@ class NoAnswer(Exception):
     """A machine's command did not end, or did not succeed, within its deadline."""
 
 
-def _demux(data: bytes) -> bytes:
-    """The stdout frames of a non-TTY exec's multiplexed stream (8-byte headers)."""
-    out, i = bytearray(), 0
-    while i + 8 <= len(data):
-        kind, size = data[i], int.from_bytes(data[i + 4:i + 8], "big")
-        if kind == 1:
-            out += data[i + 8:i + 8 + size]
-        i += 8 + size
-    return bytes(out)
-
-
 def run_bounded(host: docker.DockerClient, container: str, cmd: Sequence[str], deadline: float,
                 limit: int = OUTPUT_LIMIT) -> tuple[bytes, bool]:
     """The stdout of ``cmd`` run in the container, read as a stream for at most ``deadline``
     seconds and ``limit`` bytes, and whether it was cut at ``limit``. :class:`NoAnswer` when
     it did not end in time or ended with an error; docker's errors as they come."""
-    end = time.monotonic() + deadline
     bounded = ["timeout", "-k", "5", f"{max(1.0, deadline - EXEC_MARGIN):.0f}", *cmd]
-    exec_id = host.api.exec_create(container, bounded, stdout=True, stderr=False)["Id"]
-    sock = host.api.exec_start(exec_id, socket=True)
-    raw = getattr(sock, "_sock", sock)  # docker-py gives a SocketIO over a unix socket
-    data, cut = bytearray(), False
     try:
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise NoAnswer(f"no answer within {deadline:.0f}s")
-            raw.settimeout(left)
-            try:
-                chunk = raw.recv(65536)
-            except TimeoutError:  # socket.timeout
-                raise NoAnswer(f"no answer within {deadline:.0f}s") from None
-            if not chunk:
-                break
-            data += chunk
-            if len(data) > limit:
-                cut = True
-                break
-    finally:
-        for s in (sock, raw):
-            with contextlib.suppress(OSError):
-                s.close()
-    if not cut:
-        code = host.api.exec_inspect(exec_id).get("ExitCode")
-        if code != 0:
-            raise NoAnswer(f"it ended with exit code {code}" + (" (its deadline)" if code in (124, 137) else ""))
-    return _demux(bytes(data)), cut
+        ran = exec_output(host, container, bounded, stderr=False, deadline=deadline, limit=limit)
+    except ExecTimeout:
+        raise NoAnswer(f"no answer within {deadline:.0f}s") from None
+    if not ran.cut and ran.code != 0:
+        raise NoAnswer(f"it ended with exit code {ran.code}" + (" (its deadline)" if ran.code in (124, 137) else ""))
+    return ran.output, ran.cut
 
 
 def _started(c: Any) -> float:

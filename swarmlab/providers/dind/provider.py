@@ -20,6 +20,7 @@ from ... import _home
 from ... import _tls as tls
 from ..._engine import engine_client, host_client
 from ..._errors import DockerError, InvalidArgument
+from ..._exec import exec_output
 from ..._util import error_text, parallel_map
 from ..base import (
     LABEL_MACHINE,
@@ -451,8 +452,8 @@ class DindProvider(Provider):
 
     def run(self, name: str, command: str) -> RunOutput:
         c = self._container(name)
-        code, out = c.exec_run(["sh", "-c", command], environment={"DOCKER_HOST": ""})
-        return RunOutput(int(code), out.decode("utf-8", "replace"))
+        ran = exec_output(self.host, c.id, ["sh", "-c", command], environment={"DOCKER_HOST": ""})
+        return RunOutput(int(ran.code or 0), ran.text)
 
     def logs(self, name: str, tail: int = 30) -> str:
         return machine.machine_logs(self, name, tail)
