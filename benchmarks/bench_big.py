@@ -26,6 +26,7 @@ from pathlib import Path
 import docker
 
 import swarmlab as sl
+from swarmlab._exec import exec_output
 from swarmlab._util import parallel_map
 
 HERE = Path(__file__).parent
@@ -44,8 +45,8 @@ def memory_mib(host: docker.DockerClient, lab: str) -> list[float]:
 
 def ready_count(host: docker.DockerClient, container: str) -> int:
     try:
-        out = host.containers.get(container).exec_run(["docker", "node", "ls", "--format", "{{.Status}}"])
-        return out.output.decode().split().count("Ready")
+        out = exec_output(host, container, ["docker", "node", "ls", "--format", "{{.Status}}"])
+        return out.text.split().count("Ready")
     except docker.errors.DockerException:
         return -1
 

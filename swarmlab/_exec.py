@@ -34,12 +34,25 @@ class ExecTimeout(Exception):
 
 @dataclass(frozen=True)
 class ExecOutput:
-    """What an exec wrote (stdout and, when asked for, stderr, in the order they came),
-    its exit code (None when it was cut), and whether the reading stopped at its limit."""
+    """What an exec wrote, as the frames came (stream 1 stdout, 2 stderr), its exit code
+    (None when the reading stopped at its limit), and whether it did."""
 
     code: int | None
-    output: bytes
+    frames: tuple[tuple[int, bytes], ...]
     cut: bool = False
+
+    @property
+    def output(self) -> bytes:
+        """stdout and stderr in the order they came (as a terminal shows them)"""
+        return b"".join(data for _, data in self.frames)
+
+    @property
+    def stdout(self) -> bytes:
+        return b"".join(data for kind, data in self.frames if kind == 1)
+
+    @property
+    def stderr(self) -> bytes:
+        return b"".join(data for kind, data in self.frames if kind == 2)
 
     @property
     def text(self) -> str:
@@ -67,12 +80,12 @@ def exec_output(client: docker.DockerClient, container: str, cmd: Sequence[str],
         except requests.exceptions.HTTPError as e:
             raise docker.errors.create_api_error_from_http_exception(e) from None
         fp = _buffered_stream(res)
-        output, cut = read_frames(fp, fp.raw._sock.settimeout, end, limit)
+        frames, cut = read_frames(fp, fp.raw._sock.settimeout, end, limit)
     finally:
         res.close()
     if cut:
-        return ExecOutput(None, output, True)
-    return ExecOutput(api.exec_inspect(exec_id).get("ExitCode"), output)
+        return ExecOutput(None, frames, True)
+    return ExecOutput(api.exec_inspect(exec_id).get("ExitCode"), frames)
 
 
 def _buffered_stream(res: requests.Response) -> Any:
@@ -86,23 +99,26 @@ def _buffered_stream(res: requests.Response) -> Any:
 
 
 def read_frames(fp: Any, set_timeout: Callable[[float | None], None], end: float | None,
-                limit: int | None = None) -> tuple[bytes, bool]:
-    """The payload of the frames read from ``fp`` (a buffered reader) until the stream ends
-    (a frame cut short is kept short), or ``limit`` bytes of it and True; ``set_timeout``
-    bounds each read of the stream by ``end``."""
-    out = bytearray()
+                limit: int | None = None) -> tuple[tuple[tuple[int, bytes], ...], bool]:
+    """The frames read from ``fp`` (a buffered reader) until the stream ends (a frame cut
+    short is kept short), or until ``limit`` bytes of payload (the last frame cut there) and
+    True; ``set_timeout`` bounds each read of the stream by ``end``."""
+    frames: list[tuple[int, bytes]] = []
+    total = 0
     while True:
         header = _read_exactly(fp, set_timeout, _FRAME_HEADER, end)
         if len(header) < _FRAME_HEADER:
-            return bytes(out), False
-        size = int.from_bytes(header[4:8], "big")
-        want = size if limit is None else min(size, limit - len(out) + 1)
+            return tuple(frames), False
+        kind, size = header[0], int.from_bytes(header[4:8], "big")
+        want = size if limit is None else min(size, limit - total + 1)
         data = _read_exactly(fp, set_timeout, want, end)
-        out += data
-        if limit is not None and len(out) > limit:
-            return bytes(out[:limit]), True
+        total += len(data)
+        if limit is not None and total > limit:
+            frames.append((kind, data[:len(data) - (total - limit)]))
+            return tuple(frames), True
+        frames.append((kind, data))
         if len(data) < size:
-            return bytes(out), False
+            return tuple(frames), False
 
 
 def _read_exactly(fp: Any, set_timeout: Callable[[float | None], None], n: int, end: float | None) -> bytes:

@@ -113,6 +113,15 @@ def swarm_lab(host: docker.DockerClient, prefix: str, workers: int, images: tupl
         assert labelled(host, lab.name) == {"containers": 0, "volumes": 0, "networks": 0}
 
 
+def exec_in(container: Any, command: list[str]) -> Any:
+    """``docker exec`` in a container (a docker-py model), every byte of its output read:
+    docker-py's ``exec_run`` loses a short command's output when the answer's headers are
+    read late, as on a busy computer (:mod:`swarmlab._exec`)."""
+    from swarmlab._exec import exec_output
+
+    return exec_output(container.client, container.id, command)
+
+
 def on_manager(lab: Any, command: str) -> str:
     """What the docker CLI in manager1 prints (the command must succeed)."""
     out = lab.ssh("manager1", command)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from labtest import WORKLOAD, labelled, python_for, run_as, unique_lab_name, user_home
+from labtest import WORKLOAD, exec_in, labelled, python_for, run_as, unique_lab_name, user_home
 
 from swarmlab.classroom import status as classroom
 
@@ -87,5 +87,5 @@ def test_a_machine_whose_dockerd_is_stopped_does_not_stop_the_board(labs: dict[i
     # what the engine says of Dave's lab: the docker CLI in its machine
     (machine,) = host.containers.list(filters={"label": [f"io.swarmlab.lab={labs[DAVE]}",
                                                           f"io.swarmlab.owner={DAVE}"]})
-    code, out = machine.exec_run(["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
-    assert code == 0 and out.decode().split("\n")[:-1] == ["helloworld 2/2"], out
+    said = exec_in(machine, ["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+    assert said.code == 0 and said.text.split("\n")[:-1] == ["helloworld 2/2"], said

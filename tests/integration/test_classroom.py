@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 import nbformat
 import pytest
-from labtest import WORKLOAD, labelled, python_for, run_as, unique_lab_name, user_home
+from labtest import WORKLOAD, exec_in, labelled, python_for, run_as, unique_lab_name, user_home
 from nbclient import NotebookClient
 
 from swarmlab.lessons.kernel import KERNEL_MANAGER
@@ -73,9 +73,9 @@ def on_engine(host: docker.DockerClient, who: Learner) -> list[str]:
     """The lab's services as the docker CLI in its manager machine lists them (not swarmlab)."""
     (machine,) = host.containers.list(filters={"label": [f"io.swarmlab.lab={who.lab}",
                                                           f"io.swarmlab.owner={who.uid}"]})
-    code, out = machine.exec_run(["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
-    assert code == 0, out
-    return sorted(out.decode().split("\n")[:-1])
+    said = exec_in(machine, ["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+    assert said.code == 0, said
+    return sorted(said.text.split("\n")[:-1])
 
 
 def class_status(*args: str) -> subprocess.CompletedProcess[str]:

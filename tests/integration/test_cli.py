@@ -18,7 +18,7 @@ import docker
 import nbformat
 import pexpect
 import pytest
-from labtest import labelled, unique_lab_name
+from labtest import exec_in, labelled, unique_lab_name
 
 from swarmlab.lessons.kernel import KERNEL_MANAGER
 
@@ -236,16 +236,16 @@ def _swarm_of(host: docker.DockerClient, lab: str) -> tuple[int, str]:
     managers = [c for c in made if c.labels.get("io.swarmlab.machine") == "manager1"]
     if not managers:
         return len(made), "no manager1"
-    said = managers[0].exec_run(["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.Nodes}}"])
-    return len(made), said.output.decode(errors="replace").strip()
+    said = exec_in(managers[0], ["docker", "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.Nodes}}"])
+    return len(made), said.text.strip()
 
 
 def _nodes_on(host: docker.DockerClient, lab: str) -> list[tuple[str, str]]:
     """``docker node ls`` run inside manager1's machine container: hostname and status of each node."""
     [manager] = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab}", "io.swarmlab.machine=manager1"]})
-    listed = manager.exec_run(["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"])
-    assert listed.exit_code == 0, listed.output
-    return sorted(tuple(line.split()) for line in listed.output.decode().splitlines())  # type: ignore[misc]
+    listed = exec_in(manager, ["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"])
+    assert listed.code == 0, listed.text
+    return sorted(tuple(line.split()) for line in listed.text.splitlines())  # type: ignore[misc]
 
 
 def test_ctrl_c_during_up_then_up_completes_and_down_removes_all(host: docker.DockerClient) -> None:

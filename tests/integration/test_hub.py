@@ -27,7 +27,7 @@ from typing import Any
 import docker
 import pytest
 from hubclient import Hub, log_in
-from labtest import live_processes, three_free_ports
+from labtest import exec_in, live_processes, three_free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -151,8 +151,8 @@ def test_two_students_run_lesson_02_in_their_own_servers(classroom: dict[str, An
             assert host.containers.list(all=True, filters={"label": f"io.swarmlab.owner={uids[s]}"}) == []
         assert sorted(c.labels["io.swarmlab.machine"] for c in machines) == ["manager1", "worker1", "worker2"]
         mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
-        said = mgr.exec_run(["docker", "info", "--format", "{{.Swarm.Cluster.ID}} {{.Swarm.Nodes}}"]).output
-        assert said.decode().split() == [clusters[s], "3"]
+        said = exec_in(mgr, ["docker", "info", "--format", "{{.Swarm.Cluster.ID}} {{.Swarm.Nodes}}"]).text
+        assert said.split() == [clusters[s], "3"]
     assert clusters[students[0]] != clusters[students[1]]
 
     # the board, as the teacher reads it

@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 import pytest
-from labtest import WORKLOAD, rootless_learner, user_env
+from labtest import WORKLOAD, exec_in, rootless_learner, user_env
 
 from swarmlab.classroom import rootless
 from swarmlab.classroom.hub import students_python
@@ -87,10 +87,10 @@ def test_a_learners_lab_runs_in_their_own_rootless_engine(learner: dict[str, Any
                 ids = dict(line.split(":", 1) for line in f if line.startswith(("Uid", "Gid")))
             assert ids["Uid"].split()[1] == str(uid), ids
         mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
-        nodes = mgr.exec_run(["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).output.decode()
+        nodes = exec_in(mgr, ["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).text
         assert sorted(nodes.split("\n")[:-1]) == ["manager1 Ready", "worker1 Ready", "worker2 Ready"], nodes
-        tasks = mgr.exec_run(["docker", "service", "ps", "hello", "--filter", "desired-state=running",
-                              "--format", "{{.CurrentState}}"]).output.decode().split("\n")[:-1]
+        tasks = exec_in(mgr, ["docker", "service", "ps", "hello", "--filter", "desired-state=running",
+                            "--format", "{{.CurrentState}}"]).text.split("\n")[:-1]
         assert len(tasks) == 3 and all(t.startswith("Running") for t in tasks), tasks
 
         gone = as_learner(uid, home, url, students_python()[0], "-c",

@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import nbformat
 import nbtools
-from labtest import destroy_and_check, labelled
+from labtest import destroy_and_check, exec_in, labelled
 from nbval import plugin as nbval
 
 ARTIFACTS = nbtools.ROOT / "tests" / "artifacts" / "notebooks"
@@ -65,19 +65,11 @@ def machine_container(host: docker.DockerClient, lab: str, machine: str) -> Any:
     return found[0] if found else None
 
 
-def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str, prints: bool = False) -> str:
-    """``command``'s output in the machine (docker exec). ``prints``: the command always prints
-    something; an empty answer with exit 0 is read again (twice at most): once in a loaded CI
-    run, `docker service inspect` of a listed service came back empty with exit 0 through
-    docker exec (an exec's output lost between the engines, not understood yet)."""
-    for _ in range(3):
-        code, out = machine_container(host, lab, machine).exec_run(["sh", "-c", command])
-        assert code == 0, f"{command} on {machine}: {out.decode()}"
-        if out.strip() or not prints:
-            break
-        print(f"no output from {command!r} on {machine}: asking again")
-    assert out.strip() or not prints, f"{command} on {machine}: no output, three times"
-    return out.decode().strip()
+def in_machine(host: docker.DockerClient, lab: str, machine: str, command: str) -> str:
+    """``command``'s output in the machine (docker exec), every byte of it (:func:`exec_in`)."""
+    said = exec_in(machine_container(host, lab, machine), ["sh", "-c", command])
+    assert said.code == 0, f"{command} on {machine}: {said.text}"
+    return said.text.strip()
 
 
 def lines_json(text: str) -> list[dict[str, Any]]:
@@ -117,12 +109,12 @@ def snapshot(host: docker.DockerClient, lab: str, settle: float = 0.0) -> dict[s
     snap: dict[str, Any] = {"labelled": labelled(host, lab)}
     if machine_container(host, lab, "manager1") is None:
         return snap
-    mgr = lambda cmd, prints=False: in_machine(host, lab, "manager1", cmd, prints)  # noqa: E731
-    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'", True)
+    mgr = lambda cmd: in_machine(host, lab, "manager1", cmd)  # noqa: E731
+    snap["swarm"] = mgr("docker info --format '{{.Swarm.LocalNodeState}}'")
     if snap["swarm"] != "active":
         return snap
-    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'", True)
-    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'", True))}
+    snap["node_addr"] = mgr("docker info --format '{{.Swarm.NodeAddr}}'")
+    snap["nodes"] = {n["Hostname"]: n for n in lines_json(mgr("docker node ls --format '{{json .}}'"))}
     services, snap["converged_after"] = _services(mgr, settle)
     snap["services"] = {s["Name"]: s for s in services}
     snap["tasks"] = {
@@ -130,11 +122,11 @@ def snapshot(host: docker.DockerClient, lab: str, settle: float = 0.0) -> dict[s
                                   "--format '{{json .}}'"))
         for s in services
     }
-    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}", True))[0]
+    snap["inspect"] = {s["Name"]: json.loads(mgr(f"docker service inspect {s['Name']}"))[0]
                       for s in services}
     count = "docker ps -aq --filter label=com.docker.swarm.service.name=helloworld | wc -l"
     machines = ("manager1", "worker1", "worker2")
-    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count, prints=True) for m in machines}
+    snap["helloworld_containers"] = {m: in_machine(host, lab, m, count) for m in machines}
     return snap
 
 

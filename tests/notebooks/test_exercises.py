@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from labtest import labelled
+from labtest import exec_in, labelled
 
 import swarmlab as sl
 from swarmlab import exercises as ex
@@ -23,9 +23,9 @@ def engine(host: docker.DockerClient, lab: sl.Lab, command: str) -> str:
     """Run a docker command inside the manager machine's container, without swarmlab."""
     (machine,) = host.containers.list(filters={"label": [f"io.swarmlab.lab={lab.name}",
                                                           "io.swarmlab.machine=manager1"]})
-    code, out = machine.exec_run(["sh", "-c", command])
-    assert code == 0, out.decode()
-    return out.decode().strip()
+    said = exec_in(machine, ["sh", "-c", command])
+    assert said.code == 0, said.text
+    return said.text.strip()
 
 
 def failed(check: ex.Check) -> list[str]:

@@ -22,7 +22,7 @@ import docker
 import nbformat
 import nbtools
 import pytest
-from labtest import rootless_learner, user_env
+from labtest import exec_in, rootless_learner, user_env
 
 from swarmlab.classroom import rootless
 from swarmlab.classroom.hub import students_python
@@ -108,12 +108,11 @@ def test_lessons_beyond_the_lab_run_for_a_rootless_learner(learner: dict[str, An
             machines = {c.labels["io.swarmlab.machine"]: c
                         for c in theirs.containers.list(filters={"label": [f"io.swarmlab.lab={lab}"]})}
             assert sorted(machines) == ["manager1", "worker1", "worker2"]
-            code, ls = machines["manager1"].exec_run(["docker", "service", "ls", "--format",
-                                                      "{{.Name}} {{.Replicas}}"])
-            assert code == 0, ls
-            print("services:", json.dumps(ls.decode().split("\n")[:-1]))
-            tasks = {m: c.exec_run(["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="
-                                    "everywhere"]).output.decode().split() for m, c in machines.items()}
+            ls = exec_in(machines["manager1"], ["docker", "service", "ls", "--format", "{{.Name}} {{.Replicas}}"])
+            assert ls.code == 0, ls
+            print("services:", json.dumps(ls.text.split("\n")[:-1]))
+            tasks = {m: exec_in(c, ["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="
+                                     "everywhere"]).text.split() for m, c in machines.items()}
         finally:
             theirs.close()
         # lab.http reaches the learner's own machines: each answers on 8088 by its own task of the

@@ -47,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 import time
@@ -675,12 +676,12 @@ def cmd_ssh(store: Store, flags: dict[str, list[str]], args: list[str]) -> int:
         raise Fail("exit status 255")  # what docker-machine prints when ssh exits 255
     if not words:
         raise Fail("this stand-in runs commands only (no interactive shell)")
-    res = c.exec_run(["sh", "-c", " ".join(words)], demux=True)
-    out, err = res.output
-    sys.stdout.write((out or b"").decode("utf-8", "replace"))
-    sys.stderr.write((err or b"").decode("utf-8", "replace"))
-    if res.exit_code:
-        raise Fail(f"exit status {res.exit_code}")
+    # the docker CLI, as docker-machine runs ssh: docker-py's exec_run loses a short
+    # command's output when the answer's headers are read late (swarmlab/_exec.py)
+    sys.stdout.flush()
+    res = subprocess.run(["docker", "exec", c.id, "sh", "-c", " ".join(words)], stdin=subprocess.DEVNULL)
+    if res.returncode:
+        raise Fail(f"exit status {res.returncode}")
     return 0
 
 

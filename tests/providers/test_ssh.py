@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from labtest import WORKLOAD, labelled, unique_lab_name
+from labtest import WORKLOAD, exec_in, labelled, unique_lab_name
 from tutorial import MACHINES, run_tutorial
 
 import swarmlab as sl
@@ -161,9 +161,9 @@ class Hosts:
             c = self.host.containers.get(cid)
             deadline = time.monotonic() + 60
             while True:
-                pub = c.exec_run("cat /etc/ssh/ssh_host_ed25519_key.pub")
+                pub = exec_in(c, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
                 # the key file exists before sshd's key generation has written it: wait for both fields
-                written = pub.exit_code == 0 and len(pub.output.split()) >= 2
+                written = pub.code == 0 and len(pub.output.split()) >= 2
                 ready = written and (not docker_running or c.exec_run("docker info").exit_code == 0)
                 if ready and c.exec_run("sh -c 'ss -ltn | grep -q :22'").exit_code == 0:
                     break
@@ -182,8 +182,7 @@ class Hosts:
         return self.host.containers.get(h["container"])
 
     def docker_in(self, h: dict[str, str], command: str) -> str:
-        res = self.container(h).exec_run(["sh", "-c", command])
-        return res.output.decode()
+        return exec_in(self.container(h), ["sh", "-c", command]).text
 
     def remove(self) -> None:
         for cid in self.made:

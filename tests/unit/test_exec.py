@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from swarmlab._exec import ExecTimeout, read_frames
+from swarmlab._exec import ExecOutput, ExecTimeout, read_frames
 
 
 def frame(kind: int, data: bytes) -> bytes:
@@ -16,7 +16,8 @@ def frame(kind: int, data: bytes) -> bytes:
 
 def read(data: bytes, limit: int | None = None) -> tuple[bytes, bool]:
     # a buffer smaller than a frame: frames are read across the buffer's refills
-    return read_frames(io.BufferedReader(io.BytesIO(data), buffer_size=7), lambda _t: None, None, limit)
+    frames, cut = read_frames(io.BufferedReader(io.BytesIO(data), buffer_size=7), lambda _t: None, None, limit)
+    return ExecOutput(None, frames).output, cut
 
 
 def test_frames_are_read_in_order_and_a_cut_frame_is_kept_short() -> None:
@@ -24,6 +25,9 @@ def test_frames_are_read_in_order_and_a_cut_frame_is_kept_short() -> None:
     assert read(data) == (b"service update x. 1\nan error\nnode ", False)
     assert read(data + frame(1, b"cut short")[:12]) == (b"service update x. 1\nan error\nnode cut ", False)
     assert read(data + frame(1, b"")) == (b"service update x. 1\nan error\nnode ", False)
+    frames, _ = read_frames(io.BufferedReader(io.BytesIO(data)), lambda _t: None, None)
+    said = ExecOutput(0, frames)
+    assert (said.stdout, said.stderr) == (b"service update x. 1\nnode ", b"an error\n")
 
 
 def test_reading_stops_at_the_limit_and_says_so() -> None:
