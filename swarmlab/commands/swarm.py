@@ -1,5 +1,5 @@
 """``docker swarm``: init (and ``--force-new-cluster``), join, join-token, leave; the leader
-and the quorum of the managers."""
+and the quorum of the managers. ``update``: :mod:`.swarm_settings`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from .._results import JoinToken, Output, Text
 from .._util import parallel_map
 from .._wait import Bar, Progress
 from ..converge import Quorum, nodes_ready, quorum_of
-from ._base import NO_LEADER, UNREACHABLE, Command, engine_errors
+from ._base import NO_LEADER, UNREACHABLE, engine_errors
+from .swarm_settings import SwarmSettings
 from .validate import check_machine_name, check_machine_names, check_role
 
 SWARM_PORT = 2377
@@ -60,8 +61,8 @@ def has_leader(info: dict[str, Any] | None) -> bool:
     return bool(info) and NO_LEADER not in str((info or {}).get("Error") or "")
 
 
-class Swarm(Command):
-    """``docker swarm``: init, join, join-token, leave."""
+class Swarm(SwarmSettings):
+    """``docker swarm``: init, join, join-token, leave, update."""
 
     def init(self, machine: str, advertise_addr: str | None = None, wait: bool = True,
              timeout: float = 60.0, *, force_new_cluster: bool = False) -> Text:

@@ -37,6 +37,7 @@ def engine_state(lab: sl.Lab, host: docker.DockerClient) -> dict[str, Any]:
     state["nodes"] = sorted((n["Description"]["Hostname"], n["Version"]["Index"], n["Spec"]["Availability"])
                             for n in mgr.api.nodes())
     state["tasks"] = sorted(t["ID"] for t in mgr.api.tasks())
+    state["swarm"] = mgr.api.inspect_swarm()["Version"]["Index"]
     # and no image came or went on any machine (a pull is a change too)
     state["images"] = {m: sorted(i["Id"] for i in lab.client(m).api.images())
                        for m in lab.machines()}
@@ -121,6 +122,14 @@ CASES: list[tuple[str, Callable[[sl.Lab], object], type[sl.SwarmlabError], str]]
      rf"a lab of {BIGGEST + 1} machines (beside the \d+ machines of the other labs here )?needs about "
      r"\d+ entries.*gc_thresh3.*"
      r"sudo sysctl -w net\.ipv4\.neigh\.default\.gc_thresh1=.*Nothing was made"),
+    ("a swarm update that says nothing", lambda lab: lab.swarm.update(), sl.InvalidArgument,
+     r"say what to change, e\.g\. lab\.swarm\.update\(dispatcher_heartbeat='20s'\)"),
+    ("a heartbeat of 'soon'", lambda lab: lab.swarm.update(dispatcher_heartbeat="soon", task_history_limit=3),
+     sl.InvalidArgument, r"dispatcher_heartbeat='soon': give a duration such as '10s'"),
+    ("a heartbeat of zero", lambda lab: lab.swarm.update(dispatcher_heartbeat=0), sl.InvalidArgument,
+     r"dispatcher_heartbeat=0: give a duration longer than zero"),
+    ("a task history of -1", lambda lab: lab.swarm.update(task_history_limit=-1), sl.InvalidArgument,
+     r"task_history_limit=-1: give a whole number, 0 or more"),
     ("a different service under an existing name",
      lambda lab: lab.service.create("helloworld", WORKLOAD, "sleep", "60"), sl.SwarmStateError,
      r"already exists, with a different command \('ping 127\.0\.0\.1'\).*lab\.service\.rm\('helloworld'\)"),

@@ -3,6 +3,8 @@ that don't see each other, nothing leaked, nothing exposed."""
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 
 import docker
@@ -206,6 +208,56 @@ def test_with_its_only_manager_down_a_step_says_so_and_how_to_go_on(swarm3: sl.L
     wait_for(lambda: Progress([n["Status"]["State"] for n in mgr.api.nodes()] == ["ready"] * 3),
              what="the workers back", timeout=60)
     swarm3.service.ls()
+
+
+def test_a_create_whose_tasks_fail_on_one_node_says_which_node_and_why(swarm3: sl.Lab) -> None:
+    """Tasks that fail to start are started again, and the scheduler places new tasks last on
+    a node where five failed: every replica runs, unevenly. The result says where and why."""
+    made = swarm3.service.create("picky", WORKLOAD, "sh", "-c", 'test "$NODE" != worker1 && exec sleep 1d',
+                                 env={"NODE": "{{.Node.Hostname}}"}, replicas=4, timeout=240)
+    try:
+        said = " ".join(made.notes)
+        assert re.search(r"\b\d+ tasks? of picky failed to start and (were|was) started again: "
+                         r"worker1: \d+ \(task: non-zero exit \(1\)\)", said), made.notes
+        assert "lab.service.update('picky', force=True) spreads them again" in said
+        # the engine's own account: every running task elsewhere, the failed ones on worker1
+        rows = [line.split(" ", 2) for line in str(swarm3.ssh(
+            "manager1", "docker service ps picky --format '{{.Node}} {{.CurrentState}} {{.Error}}'")).splitlines()]
+        assert sum(1 for node, state, _ in rows if state == "Running") == 4
+        assert all(node != "worker1" for node, state, _ in rows if state == "Running")
+        assert any(node == "worker1" and state == "Failed" and "non-zero exit (1)" in rest
+                   for node, state, rest in rows), rows
+    finally:
+        swarm3.service.rm("picky")
+
+
+def test_swarm_update_changes_what_it_is_given_and_keeps_the_rest(swarm3: sl.Lab) -> None:
+    def spec() -> dict:
+        said = swarm3.ssh("manager1", "docker info --format '{{json .Swarm.Cluster.Spec}}'")
+        assert said.ok, said
+        return json.loads(str(said))
+
+    before = spec()
+    assert before["Dispatcher"]["HeartbeatPeriod"] == 5_000_000_000  # docker's default, 5s
+    made = swarm3.swarm.update(dispatcher_heartbeat="20s", task_history_limit=3)
+    try:
+        assert made.command == "docker swarm update --dispatcher-heartbeat 20s --task-history-limit 3"
+        assert made.body == "Swarm updated."
+        assert made.notes == ["--dispatcher-heartbeat: 5s -> 20s", "--task-history-limit: 5 -> 3"]
+        after = spec()
+        assert after["Dispatcher"]["HeartbeatPeriod"] == 20_000_000_000
+        assert after["Orchestration"]["TaskHistoryRetentionLimit"] == 3
+        # every other setting as it was (docker-py's Swarm.update would put them back to defaults)
+        for part in ("Raft", "CAConfig", "EncryptionConfig", "TaskDefaults", "Name", "Labels"):
+            assert after.get(part) == before.get(part), part
+        again = swarm3.swarm.update(dispatcher_heartbeat=20, task_history_limit=3)
+        assert again.notes == ["the swarm has these settings already (nothing to change)."]
+        assert spec() == after
+    finally:
+        # the command swarmlab shows, typed in the manager, puts the defaults back
+        typed = swarm3.ssh("manager1", "docker swarm update --dispatcher-heartbeat 5s --task-history-limit 5")
+        assert typed.ok and typed.strip() == "Swarm updated.", typed
+    assert spec() == before
 
 
 #: the TCP ports a swarm node listens on: cluster management (managers) and the nodes' gossip
