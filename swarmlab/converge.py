@@ -242,7 +242,7 @@ class DroppedNodes:
 
     def note(self, service: str) -> str:
         """What happened and what to do, for a note or an error."""
-        return (f"{', '.join(self.hosts)} dropped out of the swarm's view during the update (Down or Unknown "
+        return (f"{', '.join(self.hosts)} dropped out of the swarm's view during the step (Down or Unknown "
                 f"for a moment: the managers missed heartbeats, or a new leader had not heard from it yet), "
                 f"so the scheduler gave the new tasks to the other nodes. When every node is Ready again "
                 f"(lab.node.ls()), lab.service.update({service!r}, force=True) spreads them.")
@@ -348,3 +348,47 @@ def quorum_of(nodes: list[dict[str, Any]]) -> Quorum:
     leader = next(((n.get("Description") or {}).get("Hostname", "") for n in managers
                    if (n.get("ManagerStatus") or {}).get("Leader")), "")
     return Quorum(len(managers), len(reachable), leader)
+
+
+class FailedStarts:
+    """Tasks of a service that failed (or were rejected) during a step, by node, with the
+    engine's error: the orchestrator starts each again, and the scheduler places new tasks of
+    that service on a node where five failed within five minutes last of all, so the spread
+    comes out uneven while every replica runs."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, str]] = {}  # task ID -> (hostname, error)
+        self._since: float | None = None  # the engine's clock at the step's first read
+
+    def observe(self, snap: Snapshot, service: str) -> None:
+        if self._since is None:
+            self._since = snap.now - 2.0  # a failure the engine stamped just before the first read
+        svc = snap.service(service)
+        if svc is None:
+            return
+        hosts = snap.hostnames()
+        for t in snap.tasks_of(svc["ID"]):
+            # a task that failed before this step (the service's task history) is not this step's
+            if snap.now - snap.age(t) < self._since:
+                continue
+            if t.get("Status", {}).get("State") in ("failed", "rejected") and isinstance(t.get("ID"), str):
+                node = t.get("NodeID") or ""
+                self._seen.setdefault(t["ID"], (hosts.get(node) or node[:12] or "no node",
+                                                 task_error(t)[:200] or "no error given"))
+
+    @property
+    def count(self) -> int:
+        return len(self._seen)
+
+    def note(self, service: str) -> str:
+        by_node: dict[str, list[str]] = {}
+        for host, error in self._seen.values():
+            by_node.setdefault(host, []).append(error)
+        worst = sorted(by_node.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        said = "; ".join(f"{host}: {len(errs)} ({errs[-1]})" for host, errs in worst[:3])
+        more = f"; {len(worst) - 3} more nodes" if len(worst) > 3 else ""
+        return (f"{self.count} task{'s' if self.count != 1 else ''} of {service} failed to start and "
+                f"{'were' if self.count != 1 else 'was'} started again: {said}{more}. The scheduler places "
+                f"new tasks last on a node where five failed within five minutes, so the spread may be "
+                f"uneven; lab.service.ps({service!r}) shows each task's error, and once the cause is gone "
+                f"lab.service.update({service!r}, force=True) spreads them again.")

@@ -26,7 +26,7 @@ from .._errors import (
 from .._results import Output, Table, Text
 from .._util import parallel_map
 from .._wait import Progress
-from ..converge import DroppedNodes, SwarmReader, rolled_back, service_progress, unplaceable
+from ..converge import DroppedNodes, FailedStarts, SwarmReader, rolled_back, service_progress, unplaceable
 from ._base import engine_errors
 from .clitext import (
     PS_COLUMNS,
@@ -113,7 +113,7 @@ class Services(ServiceLookups):
         body = service_id if not existing else ""
         if wait:  # a global service: one task on each node that is Ready and Active
             try:
-                done = self._wait_replicas(name, options.wanted_replicas, timeout)
+                done = self._wait_replicas(name, options.wanted_replicas, timeout, notes=notes)
             except Unschedulable as e:
                 if existing:
                     raise
@@ -142,16 +142,23 @@ class Services(ServiceLookups):
         return notes
 
     def _wait_replicas(self, name: str, want: int | None, timeout: float | None,
-                       image: str | None = None) -> Progress:
+                       image: str | None = None, notes: list[str] | None = None) -> Progress:
         """Wait until the service runs ``want`` stable tasks. A task no node can take (the
         scheduler's "no suitable node", unchanged for :data:`STUCK_AFTER` seconds) raises
-        :class:`Unschedulable` at once instead of waiting out the timeout."""
+        :class:`Unschedulable` at once instead of waiting out the timeout. Tasks that failed
+        meanwhile (:class:`~swarmlab.converge.FailedStarts`) and nodes that dropped out of the
+        managers' view (:class:`~swarmlab.converge.DroppedNodes`) are said in ``notes``: both
+        leave the spread uneven."""
         lab = self._lab
         reader = SwarmReader(lab)
         stuck_since: list[float] = []
+        failed, dropped, started = FailedStarts(), DroppedNodes(), time.time()
 
         def check() -> Progress:
             p = self._progress(reader, name, want, image)
+            if p.snapshot is not None:
+                failed.observe(p.snapshot, name)
+                dropped.observe(p.snapshot)
             reasons = unplaceable(p.snapshot, name) if p.snapshot is not None and not p.done else []
             if not reasons:
                 stuck_since.clear()
@@ -161,10 +168,14 @@ class Services(ServiceLookups):
                 raise Unschedulable(name, len(reasons), reasons[0])
             return p
 
-        return self._wait_for(check, what=f"service {name}",
-                        timeout=timeout or 60.0 + 5.0 * (want or len(lab.machines())), progress=lab.progress,
-                        logs=lambda: lab.engine_logs(tail=8),
-                        advice=f"See lab.service.ps({name!r}) for each task's error.")
+        done = self._wait_for(check, what=f"service {name}",
+                              timeout=timeout or 60.0 + 5.0 * (want or len(lab.machines())), progress=lab.progress,
+                              logs=lambda: lab.engine_logs(tail=8),
+                              advice=f"See lab.service.ps({name!r}) for each task's error.")
+        if notes is not None:
+            dropped.add(reader.node_drops(started))
+            notes += ([dropped.note(name)] if dropped.hosts else []) + ([failed.note(name)] if failed.count else [])
+        return done
 
     def ls(self) -> Table:
         """``docker service ls``: ID, NAME, MODE, REPLICAS (running/desired), IMAGE, PORTS."""
@@ -241,7 +252,8 @@ class Services(ServiceLookups):
             if "Replicated" not in s["Spec"].get("Mode", {}):
                 raise InvalidArgument(f"{n} is a global service: it runs one task per node and cannot be scaled")
         cmd = "docker service scale " + " ".join(f"{n}={r}" for n, r in wanted.items())
-        lines = []
+        lines: list[str] = []
+        notes: list[str] = []
         for n, want in wanted.items():
             s = services[n]
             spec = copy.deepcopy(s["Spec"])
@@ -251,9 +263,9 @@ class Services(ServiceLookups):
             lines.append(f"{n} scaled to {want}")
         if wait:
             for n, want in wanted.items():
-                self._wait_replicas(n, want, timeout)
+                self._wait_replicas(n, want, timeout, notes=notes)
                 lines.append(f"{n}: overall progress: {want} out of {want} tasks; verify: Service converged")
-        return Text(command=cmd, body="\n".join(lines), data=wanted)
+        return Text(command=cmd, body="\n".join(lines), notes=notes, data=wanted)
 
     def update(self, name: str, image: str | None = None, *, replicas: int | None = None,
                args: Sequence[str] | None = None, update_delay: str | float | None = None,
