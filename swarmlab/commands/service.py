@@ -385,13 +385,14 @@ class Services(ServiceLookups):
         # a global service: one task a node
         shown_want = want if want is not None else service_progress(reader.read(name), name, None).total
         watch = RolloutWatch(lab, name, image, shown_want, show=lab.progress, command=command)
+        done = None
         try:
             done = self._wait_for(check, what=f"rolling update of {name}", timeout=budget,
                             progress=lab.progress, interval=0.5, logs=lambda: lab.engine_logs(tail=8),
                             advice=f"See lab.service.ps({name!r}) for each task's state and error.",
                             observe=watch.observe)
-        finally:
-            self.last_rollout = watch.finish()
+        finally:  # a result follows the chart (and says the command) only when the wait ended well
+            self.last_rollout = watch.finish(command_below=done is not None)
         dropped.add(reader.node_drops(started))
         if dropped.hosts and notes is not None:
             notes.append(dropped.note(name))

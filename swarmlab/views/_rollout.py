@@ -122,23 +122,27 @@ class RolloutWatch:
             return
         self._display(final=False)
 
-    def finish(self) -> Rollout:
-        """One last sample (it shows a pause or a rollback the wait stopped on); the chart."""
+    def finish(self, command_below: bool = False) -> Rollout:
+        """One last sample (it shows a pause or a rollback the wait stopped on); the chart.
+        ``command_below``: the step's result, shown under the chart, says the command, so the
+        chart on screen no longer does (the record returned keeps it)."""
         with contextlib.suppress(Exception):
             self._sample()
-        self._display(final=True)
+        self._display(final=True, command=not command_below)
         return self.result()
 
     def result(self, chart: bool = True) -> Rollout:
         return Rollout(self.service, self.image, self.want, list(self.samples), self.command, chart)
 
-    def _display(self, final: bool) -> None:
+    def _display(self, final: bool, command: bool = True) -> None:
         if not self._show:
             return
         try:
             from IPython.display import display
 
             view = self.result(chart=final)
+            if not command:
+                view.command = ""
             if self._handle is None:
                 self._handle = display(view, display_id=True)
             else:

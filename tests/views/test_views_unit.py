@@ -256,6 +256,37 @@ def test_rollout_view_says_how_far_and_why_it_paused() -> None:
     assert '<pre class="swarmlab-fallback">' in out
 
 
+def test_a_finished_rollout_chart_leaves_the_command_to_the_result_below(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On screen the command is said once: by the live chart while the update runs, then by
+    the step's result under it; a chart with no result under it (the update paused) keeps it."""
+    import IPython.display
+
+    from swarmlab.views import _rollout
+
+    shown: list[Rollout] = []
+
+    class Handle:
+        def update(self, view: Rollout) -> None:
+            shown.append(view)
+
+    def display(view: Rollout, display_id: bool = False) -> Handle:
+        shown.append(view)
+        return Handle()
+
+    monkeypatch.setattr(_rollout, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
+    command = "docker service update --image web:2 web"
+    for below, says in ((True, False), (False, True)):
+        shown.clear()
+        watch = _rollout.RolloutWatch(None, "web", "web:2", 3, show=True, command=command)  # type: ignore[arg-type]
+        watch.samples.append(SAMPLES[0])
+        watch._display(final=False)
+        record = watch.finish(command_below=below)  # its last sample fails without a lab: kept out
+        assert f"$ {command}" in shown[0]._repr_html_()
+        assert (f"$ {command}" in shown[-1]._repr_html_()) is says and shown[-1].chart
+        assert record.command == command
+
+
 def test_rollout_chart_steps_follow_the_counts() -> None:
     svg = rollout_svg("web:2", SAMPLES[:2], 3)
     assert svg.startswith("<svg") and svg.count("<polyline") == 2
