@@ -134,7 +134,6 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     host = docker.from_env(version="auto", timeout=300)
     os.environ.setdefault("SWARMLAB_PROGRESS", "0")
-    os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
     print(f"lesson 03 by N learners at once, {os.cpu_count()} CPUs, "
           f"{int(Path('/proc/meminfo').read_text().split()[1]) / 2**20:.1f} GiB")
     print(f"{'N':>3} {'wall':>7} {'median':>7} {'slowest':>8} {'x alone':>8} {'failed':>6} "

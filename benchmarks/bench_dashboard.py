@@ -33,7 +33,6 @@ import time
 import uuid
 from pathlib import Path
 
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 os.environ.setdefault("SWARMLAB_PROGRESS", "0")
 
 import docker  # noqa: E402

@@ -29,7 +29,6 @@ import threading
 import time
 import uuid
 
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 os.environ["SWARMLAB_PROGRESS"] = "0"
 
 import swarmlab as sl  # noqa: E402

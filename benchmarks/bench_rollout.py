@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ROUND = r'''
 import json, os, sys, time, uuid
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 os.environ["SWARMLAB_PROGRESS"] = "0"
 import swarmlab as sl
 from swarmlab import _wait

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -83,7 +82,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
     rounds = []
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="swarmlab-first-hour-") as tmp:

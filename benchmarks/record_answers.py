@@ -10,12 +10,9 @@ history), saves what the manager answers, and destroys the lab.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
-
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
 
 import swarmlab as sl  # noqa: E402
 

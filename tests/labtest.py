@@ -17,14 +17,16 @@ from typing import Any
 
 import docker
 
-OFFLINE_IMAGES = ["swarmlab/node:bookworm", "swarmlab/busybox:latest", "swarmlab/web:1", "swarmlab/web:2",
-                  "swarmlab/whoami:latest", "swarmlab/registry:2.8"]
+from swarmlab.providers.dind.engine import OFFLINE_NODE_IMAGE, OFFLINE_ROOTLESS_NODE_IMAGE
+
+OFFLINE_IMAGES = [OFFLINE_NODE_IMAGE, OFFLINE_ROOTLESS_NODE_IMAGE, "swarmlab/busybox:latest", "swarmlab/web:1",
+                  "swarmlab/web:2", "swarmlab/whoami:latest", "swarmlab/registry:2.8"]
 WORKLOAD = "swarmlab/busybox:latest"
 WEB_V1, WEB_V2 = "swarmlab/web:1", "swarmlab/web:2"
 WHOAMI = "swarmlab/whoami:latest"  # GET / says which task answered (its hostname)
 
 os.environ.setdefault("SWARMLAB_PROGRESS", "0")
-os.environ.setdefault("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
+os.environ.setdefault("SWARMLAB_NODE_IMAGE", OFFLINE_NODE_IMAGE)
 
 
 def _refusing_port() -> int:

@@ -338,10 +338,11 @@ def _rootless_engines(hub: Path, names: list[str], group: str) -> list[str]:
     """End what the students still run with the Docker socket's group, then start each one's
     rootless engine; says whose processes ended."""
     from ..exercises import OFFLINE
+    from ..providers import rootless_node_image
     from . import rootless as rl
 
     notes = _end_group_holders(names, group)
-    node = os.environ.get("SWARMLAB_NODE_IMAGE") or "swarmlab/node:bookworm"
+    node = rootless_node_image()
     images = [node, *OFFLINE.to_load, *OFFLINE.network_images, "swarmlab/registry:2.8"]
     for name in names:
         rl.start(name, hub / "engines", list(dict.fromkeys(images)))

@@ -4,6 +4,7 @@ missing (lesson 00 runs it, and so does ``swarmlab doctor``)."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -106,13 +107,32 @@ def _node_image(check: Check, host: Any, node_image: str | None, images: LessonI
     if not node_image:
         return
     try:
-        host.images.get(node_image)
-        check.add(True, f"node image {node_image} is here")
+        image = host.images.get(node_image)
+        version = node_docker_version(image.attrs)
+        check.add(True, f"node image {node_image} is here"
+                  + (f": the machines will run Docker {version}" if version else ""))
     except docker.errors.ImageNotFound:
         check.add(not images.offline,
                   f"node image {node_image} is not here yet"
                   + (": offline, build it with scripts/build-images" if images.offline
                      else "; it is pulled when the first machine is created"))
+
+
+_VERSION = r"\d+\.\d+(\.\d+)?([-+~.][\w.+~-]{1,40})?"
+
+
+def node_docker_version(attrs: dict[str, Any]) -> str:
+    """The Docker version a node image's machines run, as the image says it: swarmlab's offline
+    images carry it as a label (scripts/build-images), docker:dind as ``DOCKER_VERSION`` in its
+    environment. '' when the image says neither, or says something that is not a version."""
+    config = attrs.get("Config") or {}
+    said = (config.get("Labels") or {}).get("io.swarmlab.docker-version", "")
+    if not said:
+        for item in config.get("Env") or []:
+            if isinstance(item, str) and item.startswith("DOCKER_VERSION="):
+                said = item.split("=", 1)[1]
+    ok = isinstance(said, str) and len(said) <= 64 and re.fullmatch(_VERSION, said)
+    return said if ok else ""
 
 
 def _provider_findings(check: Check, lab: Lab, host: Any) -> None:

@@ -5,8 +5,8 @@
 
 Code outside this package reaches providers through this registry and the contract only:
 :func:`get_provider` for one lab, :func:`provider_class` and :func:`list_labs` for what is
-here, :func:`shared_engine_providers` for the classroom, and the registry mirror of this
-computer (:func:`mirror_here`, the URL rules of :mod:`.mirror_url`)."""
+here, :func:`shared_engine_providers` and :func:`rootless_node_image` for the classroom, and
+the registry mirror of this computer (:func:`mirror_here`, the URL rules of :mod:`.mirror_url`)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,18 @@ def mirror_here(host: docker.DockerClient | None = None) -> Any:
     return Mirror(host if host is not None else host_client())
 
 
+def rootless_node_image() -> str:
+    """The node image of machines made in a learner's rootless engine, as the dind provider
+    chooses it there (``SWARMLAB_ROOTLESS_NODE_IMAGE``, else the offline one for rootless
+    engines): the classroom copies it into each student's engine."""
+    import os
+
+    from .dind.engine import OFFLINE_ROOTLESS_NODE_IMAGE
+
+    return os.environ.get("SWARMLAB_ROOTLESS_NODE_IMAGE") or OFFLINE_ROOTLESS_NODE_IMAGE
+
+
 __all__ = ["DEFAULT_PROVIDER", "MIRROR_ENV", "MIRROR_URL", "PROVIDERS", "Capabilities", "CreateOutcome",
            "FoundLab", "LabListing", "MachineEvents", "MachineInfo", "Provider", "RunOutput", "check_url",
            "get_provider", "is_local", "lab_mirror", "list_labs", "mirror_here", "provider_class",
-           "shared_engine_providers"]
+           "rootless_node_image", "shared_engine_providers"]

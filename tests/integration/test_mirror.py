@@ -105,7 +105,8 @@ def _blob_fetches(upstream: Any, repo: str) -> int:
 
 def _mirrors(lab: sl.Lab, machine: str) -> list[str]:
     """What the machine's own dockerd says its registry mirrors are (``docker info``)."""
-    return [str(m) for m in lab.client(machine).info()["RegistryConfig"]["Mirrors"]]
+    # none: [] from Docker 20.10, null from 28
+    return [str(m) for m in lab.client(machine).info()["RegistryConfig"]["Mirrors"] or []]
 
 
 def test_three_machines_pulling_an_image_cost_what_one_costs(

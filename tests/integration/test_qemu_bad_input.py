@@ -72,7 +72,7 @@ def test_no_base_image_or_an_old_one(home: Path) -> None:
     with pytest.raises(sl.ProviderUnavailable, match="VM image is not built .*scripts/build-vm-image"):
         lab.machine.create("manager1")
     assert nothing_made(home)
-    folder = home / "images" / host.IMAGE_NAME
+    folder = home / "images" / host.image_name()
     folder.mkdir(mode=0o700, parents=True)
     (home / "images").chmod(0o700)
     for name in host.IMAGE_FILES:

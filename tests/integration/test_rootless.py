@@ -20,10 +20,13 @@ from labtest import WORKLOAD, exec_in, rootless_learner, user_env
 
 from swarmlab.classroom import rootless
 from swarmlab.classroom.hub import students_python
+from swarmlab.lessons.setup import node_docker_version
+from swarmlab.providers import rootless_node_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-NODE_IMAGE = os.environ["SWARMLAB_NODE_IMAGE"]
+# what the dind provider runs machines from in a rootless engine (bookworm's Docker 20.10)
+NODE_IMAGE = rootless_node_image()
 
 LEARNER = f"""
 import swarmlab as sl
@@ -81,6 +84,8 @@ def test_a_learners_lab_runs_in_their_own_rootless_engine(learner: dict[str, Any
         assert host.containers.list(all=True, filters=mine) == []
         for c in machines:
             assert "--rootless" in c.attrs["Config"]["Cmd"]
+            # the rootless engine's node image, whatever SWARMLAB_NODE_IMAGE says
+            assert c.attrs["Config"]["Image"] == NODE_IMAGE
             assert c.attrs["HostConfig"]["Privileged"] or c.attrs["HostConfig"]["CapAdd"]
             # root in the machine is the learner on this computer
             with open(f"/proc/{c.attrs['State']['Pid']}/status") as f:
@@ -89,6 +94,9 @@ def test_a_learners_lab_runs_in_their_own_rootless_engine(learner: dict[str, Any
         mgr = next(c for c in machines if c.labels["io.swarmlab.machine"] == "manager1")
         nodes = exec_in(mgr, ["docker", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).text
         assert sorted(nodes.split("\n")[:-1]) == ["manager1 Ready", "worker1 Ready", "worker2 Ready"], nodes
+        # its dockerd is the Docker that image was built with (20.10: 28's --rootless needs RootlessKit)
+        version = exec_in(mgr, ["docker", "version", "--format", "{{.Server.Version}}"]).text
+        assert version.startswith(node_docker_version(host.images.get(NODE_IMAGE).attrs)), version
         tasks = exec_in(mgr, ["docker", "service", "ps", "hello", "--filter", "desired-state=running",
                             "--format", "{{.CurrentState}}"]).text.split("\n")[:-1]
         assert len(tasks) == 3 and all(t.startswith("Running") for t in tasks), tasks

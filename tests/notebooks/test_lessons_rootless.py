@@ -27,10 +27,12 @@ from labtest import exec_in, rootless_learner, user_env
 from swarmlab.classroom import rootless
 from swarmlab.classroom.hub import students_python
 from swarmlab.exercises import OFFLINE
+from swarmlab.providers import rootless_node_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 
-NODE_IMAGE = os.environ["SWARMLAB_NODE_IMAGE"]
+# what the dind provider runs machines from in a rootless engine (bookworm's Docker 20.10)
+NODE_IMAGE = rootless_node_image()
 WANTED = os.environ.get("SWARMLAB_ROOTLESS_LESSONS", "10,11,12,13").split(",")
 LESSONS = [p for p in nbtools.notebooks() if p.stem[:2] in WANTED]
 

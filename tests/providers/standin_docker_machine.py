@@ -56,7 +56,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CLI = json.loads((HERE / "docker_machine_cli.json").read_text())
-NODE_IMAGE = os.environ.get("SWARMLAB_NODE_IMAGE", "swarmlab/node:bookworm")
+NODE_IMAGE = os.environ.get("SWARMLAB_NODE_IMAGE", "swarmlab/node:forky")
 VBOX_ALLOWED = ipaddress.ip_network("192.168.56.0/21")
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\.]*$")
 SHORT = {"d": "driver", "s": "storage-path", "D": "debug", "t": "timeout", "q": "quiet",

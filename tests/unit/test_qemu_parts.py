@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmlab._errors import InvalidArgument
 from swarmlab.providers.qemu import guest, host
 from swarmlab.providers.qemu.vm import VM, read_pid
 
@@ -125,3 +126,18 @@ def test_every_wait_is_stretched_by_the_providers_slowness() -> None:
     with pytest.raises(WaitTimeout, match="not done after 1s"):
         Command(lab)._wait_for(lambda: Progress(False, state="waiting"), what="x", timeout=0.25)  # type: ignore[arg-type]
     assert time.monotonic() - t0 >= 0.95
+
+
+@pytest.mark.parametrize("suite", ["bookworm", "trixie", "forky"])
+def test_the_image_booted_is_the_suite_chosen(suite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMLAB_VM_SUITE", suite)
+    assert host.image_name() == f"qemu-{suite}-r{host.IMAGE_RECIPE}"
+    assert host.image_dir().name == host.image_name()
+
+
+@pytest.mark.parametrize("suite", ["sid", "../bookworm", "bookworm/../../x", "Forky"])
+def test_a_suite_no_image_is_built_from_is_refused(suite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMLAB_VM_SUITE", suite)
+    with pytest.raises(InvalidArgument) as e:
+        host.image_dir()
+    assert repr(suite) in str(e.value) and "bookworm, trixie, forky" in str(e.value)

@@ -19,7 +19,13 @@ from ..._errors import ImageNotAvailable, ProviderUnavailable
 from ..._util import error_text
 
 ONLINE_NODE_IMAGE = "docker:dind"
-OFFLINE_NODE_IMAGE = "swarmlab/node:bookworm"
+#: the offline node image (scripts/build-images): Debian forky's Docker 28.5
+OFFLINE_NODE_IMAGE = "swarmlab/node:forky"
+#: the offline node image for machines in a rootless engine: Debian bookworm's Docker 20.10.
+#: A machine's dockerd there must run ``--rootless`` (it may not make cgroups), and from
+#: Docker 28 on that mode needs RootlessKit's port driver inside the machine, which a machine
+#: does not have ("$ROOTLESSKIT_STATE_DIR needs to be set"); 20.10's does not.
+OFFLINE_ROOTLESS_NODE_IMAGE = "swarmlab/node:bookworm"
 
 #: What replaces ``--privileged`` where the engine refuses it (no CAP_SYS_RESOURCE).
 CAPABILITY_MODE: dict[str, Any] = {
@@ -41,14 +47,17 @@ _security_by_engine: dict[str, str] = {}
 _security_lock = threading.Lock()
 
 
-def default_node_image(host: docker.DockerClient) -> str:
-    """``SWARMLAB_NODE_IMAGE``; else the offline image when it was built; else docker:dind."""
-    env = os.environ.get("SWARMLAB_NODE_IMAGE")
+def default_node_image(host: docker.DockerClient, *, rootless: bool = False) -> str:
+    """``SWARMLAB_NODE_IMAGE``; else the offline image when it was built; else docker:dind.
+    For a rootless engine (``rootless``) the offline image is bookworm's, and
+    ``SWARMLAB_ROOTLESS_NODE_IMAGE`` chooses another (see :data:`OFFLINE_ROOTLESS_NODE_IMAGE`)."""
+    env = os.environ.get("SWARMLAB_ROOTLESS_NODE_IMAGE" if rootless else "SWARMLAB_NODE_IMAGE")
     if env:
         return env
+    offline = OFFLINE_ROOTLESS_NODE_IMAGE if rootless else OFFLINE_NODE_IMAGE
     try:
-        host.images.get(OFFLINE_NODE_IMAGE)
-        return OFFLINE_NODE_IMAGE
+        host.images.get(offline)
+        return offline
     except docker.errors.ImageNotFound:
         return ONLINE_NODE_IMAGE
 
@@ -200,9 +209,9 @@ def readiness(host: docker.DockerClient) -> list[tuple[bool | None, str]]:
     return out
 
 
-def ensure_node_image(host: docker.DockerClient, image: str) -> None:
+def ensure_node_image(host: docker.DockerClient, image: str, *, rootless: bool = False) -> None:
     """The node image on the engine: there already, or pulled; else :class:`ImageNotAvailable`
-    saying how to build the offline one."""
+    saying how to build the offline one (for a ``rootless`` engine, the one made for it)."""
     try:
         host.images.get(image)
         return
@@ -213,7 +222,8 @@ def ensure_node_image(host: docker.DockerClient, image: str) -> None:
     except docker.errors.DockerException as e:
         raise ImageNotAvailable(
             f"the node image {image!r} is not on this computer and cannot be "
-            f"pulled ({error_text(e)}). Offline? Build the offline node image with "
-            f"'scripts/build-images' and use node_image={OFFLINE_NODE_IMAGE!r} "
-            f"(or set SWARMLAB_NODE_IMAGE)."
+            f"pulled ({error_text(e)}). Offline? Build the offline node images with "
+            f"'scripts/build-images' and use node_image="
+            + (f"{OFFLINE_ROOTLESS_NODE_IMAGE!r} (or set SWARMLAB_ROOTLESS_NODE_IMAGE)."
+               if rootless else f"{OFFLINE_NODE_IMAGE!r} (or set SWARMLAB_NODE_IMAGE).")
         ) from None

@@ -94,9 +94,9 @@ class DindProvider(Provider):
         self.host = host or host_client()
         #: how swarmlab reaches the machines' engines: "socket" or "tls"
         self.api = engine.choose_api(self.host, api)
-        self.node_image = node_image or engine.default_node_image(self.host)
-        self._security = security
         self._rootless: bool | None = None
+        self.node_image = node_image or engine.default_node_image(self.host, rootless=self.rootless)
+        self._security = security
         self._capabilities: Capabilities | None = None
         #: the registry mirror each new machine's dockerd uses (``--registry-mirror``), or ""
         self.registry_mirror = mirror.lab_mirror(registry_mirror)
@@ -305,7 +305,7 @@ class DindProvider(Provider):
         return ""
 
     def _ensure_node_image(self) -> None:
-        engine.ensure_node_image(self.host, self.node_image)
+        engine.ensure_node_image(self.host, self.node_image, rootless=self.rootless)
 
     def _ensure_network(self) -> bool:
         """Make the lab's network unless it is there; return whether this call made it."""

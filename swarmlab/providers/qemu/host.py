@@ -16,7 +16,10 @@ from ..._errors import InvalidArgument, ProviderUnavailable, SwarmlabError
 
 #: the base image's recipe this swarmlab boots (scripts/build-vm-image's ``recipe``)
 IMAGE_RECIPE = "1"
-IMAGE_NAME = f"qemu-bookworm-r{IMAGE_RECIPE}"
+#: the Debian suites a base image is built from, with the Docker their machines run; the
+#: default, and ``SWARMLAB_VM_SUITE`` chooses another (as it does for scripts/build-vm-image)
+IMAGE_SUITES = {"bookworm": "20.10", "trixie": "26.1", "forky": "28.5"}
+IMAGE_SUITE = "bookworm"
 IMAGE_FILES = ("vmlinuz", "initrd.img", "disk.qcow2", "RECIPE")
 
 QEMU = "qemu-system-x86_64"
@@ -101,9 +104,19 @@ def check_memory(count: int, memory: int) -> None:
             f"(Lab(..., provider='qemu', memory=768)), or stop other labs first.")
 
 
+def image_name() -> str:
+    """The base image's name: ``qemu-SUITE-rRECIPE``, SUITE from ``SWARMLAB_VM_SUITE``."""
+    suite = os.environ.get("SWARMLAB_VM_SUITE") or IMAGE_SUITE
+    if suite not in IMAGE_SUITES:
+        raise InvalidArgument(f"SWARMLAB_VM_SUITE={suite!r} is not a suite the VM image is built "
+                              f"from: use one of {', '.join(IMAGE_SUITES)} (or unset it for "
+                              f"{IMAGE_SUITE})")
+    return f"qemu-{suite}-r{IMAGE_RECIPE}"
+
+
 def image_dir() -> Path:
     """The base image's folder under swarmlab's home (checked private when it exists)."""
-    return _home.home(create=False) / "images" / IMAGE_NAME
+    return _home.home(create=False) / "images" / image_name()
 
 
 def base_image() -> Path:

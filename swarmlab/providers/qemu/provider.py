@@ -482,5 +482,5 @@ class QemuProvider(Provider):
     def create_details(self, names: Sequence[str]) -> Sequence[str]:
         accel = "-accel kvm -cpu host" if self.accel == "kvm" else "-accel tcg,thread=multi -cpu max"
         return [f"qemu-system-x86_64 {accel} -m {self.memory} -smp {self.cpus} -kernel vmlinuz -initrd "
-                f"initrd.img -drive file={n}/disk.qcow2 (an overlay of {host.IMAGE_NAME}) -netdev vde "
+                f"initrd.img -drive file={n}/disk.qcow2 (an overlay of {host.image_name()}) -netdev vde "
                 f"(the lab's switch) -netdev user (ssh and TLS dockerd on 127.0.0.1) -daemonize" for n in names]
